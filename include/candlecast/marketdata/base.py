@@ -1,0 +1,55 @@
+"""The market data provider interface and the candle frame every provider returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+import pandas as pd
+
+from candlecast.timeframes import Timeframe
+
+# timestamp is the candle's open time, datetime64[ms, UTC]; all other columns are float64.
+CANDLE_COLUMNS: tuple[str, ...] = (
+    "timestamp",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "vwap",
+    "trades",
+)
+
+
+@dataclass(frozen=True)
+class TickerInfo:
+    ticker: str  # provider style, e.g. X:BTCUSDT
+    name: str
+    base: str
+    quote: str
+    active: bool = True
+
+
+def empty_candles() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in CANDLE_COLUMNS})
+    frame["timestamp"] = pd.Series(dtype="datetime64[ms, UTC]")
+    return frame
+
+
+class MarketDataProvider(Protocol):
+    name: str
+
+    def now(self) -> pd.Timestamp:
+        """The provider's present: candles that close after it are not complete."""
+
+    def list_tickers(self) -> list[TickerInfo]: ...
+
+    def daily_usd_volumes(self, day: date) -> dict[str, float]:
+        """USD volume of every ticker on one UTC day (one grouped call, not one per symbol)."""
+
+    def fetch_candles(
+        self, ticker: str, timeframe: Timeframe, start: pd.Timestamp, end: pd.Timestamp
+    ) -> pd.DataFrame:
+        """Candles opening in [start, end), columns CANDLE_COLUMNS, unsorted input tolerated."""

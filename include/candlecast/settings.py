@@ -1,0 +1,63 @@
+"""The one typed settings class. Every field is read from the environment (see README)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+SAMPLE_DATA_DIR = PACKAGE_DIR / "data" / "sample"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL for metadata. Unset: an embedded server under CANDLECAST_HOME.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL for the candle cache. Unset: an embedded server under CANDLECAST_HOME.",
+    )
+    polygon_api_key: SecretStr | None = Field(
+        default=None, description="Polygon/Massive API key. Unset: the bundled sample provider."
+    )
+    polygon_base_url: str = "https://api.massive.com"
+    candlecast_home: Path = Field(default=Path(".candlecast"), description="All local state.")
+    candlecast_provider: Literal["auto", "sample", "polygon"] = "auto"
+    candlecast_sample_dir: Path = SAMPLE_DATA_DIR
+    candlecast_top_n: int = Field(default=500, ge=1)
+    candlecast_symbol_batch_size: int = Field(default=50, ge=1)
+    candlecast_candle_cache_ttl_seconds: int = Field(default=300, ge=1)
+
+    @property
+    def home(self) -> Path:
+        return self.candlecast_home.expanduser().resolve()
+
+    @property
+    def store_dir(self) -> Path:
+        return self.home / "store"
+
+    @property
+    def bentoml_home(self) -> Path:
+        return self.home / "bentoml"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def provider_name(self) -> Literal["sample", "polygon"]:
+        if self.candlecast_provider != "auto":
+            return self.candlecast_provider
+        return "polygon" if self.polygon_api_key else "sample"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,77 @@
+"""The Parquet candle store: one file per symbol per timeframe, written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from candlecast.marketdata.base import CANDLE_COLUMNS, empty_candles
+from candlecast.timeframes import Timeframe
+
+SCHEMA = pa.schema(
+    [pa.field("timestamp", pa.timestamp("ms", tz="UTC"), nullable=False)]
+    + [pa.field(c, pa.float64()) for c in CANDLE_COLUMNS[1:]]
+)
+
+
+def ticker_filename(ticker: str) -> str:
+    return ticker.replace(":", "_") + ".parquet"
+
+
+class CandleStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, ticker: str, timeframe: Timeframe) -> Path:
+        return self.root / timeframe.slug / ticker_filename(ticker)
+
+    def read(self, ticker: str, timeframe: Timeframe) -> pd.DataFrame:
+        path = self.path(ticker, timeframe)
+        if not path.exists():
+            return empty_candles()
+        return pq.read_table(path, schema=SCHEMA).to_pandas()
+
+    def last_timestamp(self, ticker: str, timeframe: Timeframe) -> pd.Timestamp | None:
+        path = self.path(ticker, timeframe)
+        if not path.exists():
+            return None
+        column = pq.read_table(path, columns=["timestamp"])["timestamp"]
+        return None if len(column) == 0 else pd.Timestamp(column[-1].as_py())
+
+    def write(self, ticker: str, timeframe: Timeframe, frame: pd.DataFrame) -> Path:
+        """Replace the series atomically: a crash mid-write leaves the previous file intact."""
+        path = self.path(ticker, timeframe)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pandas(frame.loc[:, list(CANDLE_COLUMNS)], schema=SCHEMA,
+                                     preserve_index=False)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                pq.write_table(table, handle, compression="zstd")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    def tickers(self, timeframe: Timeframe) -> list[str]:
+        folder = self.root / timeframe.slug
+        return sorted(p.stem.replace("_", ":", 1) for p in folder.glob("*.parquet"))
+
+
+def merge_candles(stored: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
+    """Append fresh candles to stored ones; on a repeated timestamp the fresh candle wins."""
+    if stored.empty:
+        return fresh.reset_index(drop=True)
+    if fresh.empty:
+        return stored.reset_index(drop=True)
+    merged = pd.concat([stored, fresh], ignore_index=True)
+    merged = merged.drop_duplicates("timestamp", keep="last").sort_values("timestamp")
+    return merged.reset_index(drop=True)

@@ -1,0 +1,87 @@
+"""The symbol universe: provider tickers upserted into `symbols`, ranked by USD volume."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+import psycopg
+
+from candlecast.marketdata.base import MarketDataProvider
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncResult:
+    upserted: int
+    deactivated: int
+    ranked: int
+    volume_day: str
+
+
+def sync_symbols(conn: psycopg.Connection, provider: MarketDataProvider) -> SyncResult:
+    """Upsert every provider ticker, mark vanished ones inactive, rank by last full day's USD volume."""
+    tickers = provider.list_tickers()
+    if not tickers:
+        raise RuntimeError("the provider listed no tickers; refusing to mark every symbol inactive")
+    volume_day = (provider.now() - timedelta(days=1)).date()
+    volumes = provider.daily_usd_volumes(volume_day)
+    with conn.transaction():
+        with conn.cursor() as cur:
+            cur.executemany(
+                """
+                INSERT INTO symbols (ticker, name, base, quote, active, usd_volume_24h, updated_at)
+                VALUES (%s, %s, %s, %s, %s, %s, now())
+                ON CONFLICT (ticker) DO UPDATE SET
+                    name = EXCLUDED.name, base = EXCLUDED.base, quote = EXCLUDED.quote,
+                    active = EXCLUDED.active, usd_volume_24h = EXCLUDED.usd_volume_24h,
+                    updated_at = now()
+                """,
+                [(t.ticker, t.name, t.base, t.quote, t.active, volumes.get(t.ticker)) for t in tickers],
+            )
+            cur.execute(
+                "UPDATE symbols SET active = FALSE, volume_rank = NULL, updated_at = now() "
+                "WHERE active AND NOT (ticker = ANY(%s))",
+                ([t.ticker for t in tickers],),
+            )
+            deactivated = cur.rowcount
+            cur.execute(
+                """
+                WITH ranked AS (
+                    SELECT id, ROW_NUMBER() OVER (ORDER BY usd_volume_24h DESC NULLS LAST, ticker) AS r
+                    FROM symbols WHERE active
+                )
+                UPDATE symbols s SET volume_rank = ranked.r FROM ranked WHERE s.id = ranked.id
+                """
+            )
+            ranked = cur.rowcount
+    log.info("synced %d symbols (%d deactivated), volume day %s", len(tickers), deactivated,
+             volume_day)
+    return SyncResult(len(tickers), deactivated, ranked, volume_day.isoformat())
+
+
+def top_symbols(conn: psycopg.Connection, n: int) -> list[str]:
+    rows = conn.execute(
+        "SELECT ticker FROM symbols WHERE active AND volume_rank IS NOT NULL "
+        "ORDER BY volume_rank LIMIT %s",
+        (n,),
+    ).fetchall()
+    return [row["ticker"] for row in rows]
+
+
+def find_symbol(conn: psycopg.Connection, ticker: str) -> dict | None:
+    return conn.execute(
+        "SELECT id, ticker, name, active FROM symbols WHERE ticker = %s", (ticker,)
+    ).fetchone()
+
+
+def close_matches(conn: psycopg.Connection, ticker: str, limit: int = 5) -> list[str]:
+    core = ticker.upper().removeprefix("X:")[:3]
+    rows = conn.execute(
+        "SELECT ticker FROM symbols WHERE active AND (ticker ILIKE %s OR base ILIKE %s) "
+        "ORDER BY volume_rank NULLS LAST LIMIT %s",
+        (f"%{core}%", f"{core}%", limit),
+    ).fetchall()
+    return [row["ticker"] for row in rows]

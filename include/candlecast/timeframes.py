@@ -1,0 +1,88 @@
+"""The five candle timeframes, defined once: provider query, candle length, retention."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Timeframe:
+    code: str  # canonical code: 1h, 4h, 1d, 1w, 1M
+    slug: str  # lowercase-safe name for model tags and file paths
+    multiplier: int  # provider aggregate multiplier
+    timespan: str  # provider aggregate timespan
+    offset: pd.DateOffset  # one candle's length (calendar-aware for months)
+    retention_days: int
+    fixed_freq: str | None = None  # pandas floor frequency where candles have a fixed length
+
+    def next_open(self, ts: pd.Timestamp, n: int = 1) -> pd.Timestamp:
+        """Open time of the candle n periods after the one opening at ts."""
+        return ts + n * self.offset
+
+    def is_aligned(self, ts: pd.Timestamp) -> bool:
+        return self.floor(ts) == ts
+
+    def floor(self, ts: pd.Timestamp) -> pd.Timestamp:
+        """Open time of the candle containing ts."""
+        ts = pd.Timestamp(ts).tz_convert("UTC")
+        if self.code == "1M":
+            return ts.normalize().replace(day=1)
+        if self.code == "1w":
+            day = ts.normalize()
+            return day - pd.Timedelta(days=day.weekday())
+        return ts.floor(self.fixed_freq)
+
+    def aligned(self, timestamps: pd.Series) -> pd.Series:
+        """Vectorised is_aligned over a UTC timestamp series."""
+        if self.fixed_freq is not None:
+            return timestamps.dt.floor(self.fixed_freq) == timestamps
+        midnight = timestamps.dt.normalize() == timestamps
+        if self.code == "1w":
+            return midnight & (timestamps.dt.weekday == 0)
+        return midnight & (timestamps.dt.day == 1)
+
+    def close_times(self, timestamps: pd.Series) -> pd.Series:
+        """Close time (= next open) of each candle in a UTC timestamp series."""
+        if self.fixed_freq is not None:
+            return timestamps + pd.Timedelta(self.fixed_freq)
+        return pd.Series([self.next_open(ts) for ts in timestamps], index=timestamps.index,
+                         dtype=timestamps.dtype)
+
+    def retention_start(self, now: pd.Timestamp) -> pd.Timestamp:
+        return self.floor(now - pd.Timedelta(days=self.retention_days))
+
+
+TIMEFRAMES: dict[str, Timeframe] = {
+    tf.code: tf
+    for tf in (
+        Timeframe("1h", "1h", 1, "hour", pd.DateOffset(hours=1), 365, "1h"),
+        Timeframe("4h", "4h", 4, "hour", pd.DateOffset(hours=4), 3 * 365, "4h"),
+        Timeframe("1d", "1d", 1, "day", pd.DateOffset(days=1), 5 * 365 + 1, "1D"),
+        Timeframe("1w", "1w", 1, "week", pd.DateOffset(weeks=1), 5 * 365 + 1),
+        Timeframe("1M", "1mo", 1, "month", pd.DateOffset(months=1), 5 * 365 + 1),
+    )
+}
+TIMEFRAME_CODES: tuple[str, ...] = tuple(TIMEFRAMES)
+ALIASES = {"1mo": "1M", "1mon": "1M", "1month": "1M"}
+
+
+class TimeframeError(ValueError):
+    pass
+
+
+def parse_timeframe(value: str) -> Timeframe:
+    """Resolve a timeframe code; '1m' is refused because everyone else reads it as one minute."""
+    if value in TIMEFRAMES:
+        return TIMEFRAMES[value]
+    if value.lower() in ALIASES:
+        return TIMEFRAMES[ALIASES[value.lower()]]
+    if value == "1m":
+        raise TimeframeError(
+            "timeframe '1m' is ambiguous (it usually means one minute, which candlecast does not "
+            "serve); for one month use '1M' or '1mo'"
+        )
+    raise TimeframeError(
+        f"unknown timeframe {value!r}; expected one of {', '.join(TIMEFRAME_CODES)} (or '1mo')"
+    )
