@@ -63,6 +63,11 @@ def clean_candles(
     frame = frame.sort_values("timestamp", kind="stable").drop_duplicates("timestamp", keep="last")
     report.count("duplicate_timestamp", before - len(frame))
     if report.dropped:
-        log.info("cleaning %s %s dropped %s of %d rows", label, timeframe.code, report.dropped,
-                 report.rows_in)
+        log.info(
+            "cleaning %s %s dropped %s of %d rows",
+            label,
+            timeframe.code,
+            report.dropped,
+            report.rows_in,
+        )
     return frame.reset_index(drop=True), report

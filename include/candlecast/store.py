@@ -47,8 +47,9 @@ class CandleStore:
         """Replace the series atomically: a crash mid-write leaves the previous file intact."""
         path = self.path(ticker, timeframe)
         path.parent.mkdir(parents=True, exist_ok=True)
-        table = pa.Table.from_pandas(frame.loc[:, list(CANDLE_COLUMNS)], schema=SCHEMA,
-                                     preserve_index=False)
+        table = pa.Table.from_pandas(
+            frame.loc[:, list(CANDLE_COLUMNS)], schema=SCHEMA, preserve_index=False
+        )
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:

@@ -39,7 +39,10 @@ def sync_symbols(conn: psycopg.Connection, provider: MarketDataProvider) -> Sync
                     active = EXCLUDED.active, usd_volume_24h = EXCLUDED.usd_volume_24h,
                     updated_at = now()
                 """,
-                [(t.ticker, t.name, t.base, t.quote, t.active, volumes.get(t.ticker)) for t in tickers],
+                [
+                    (t.ticker, t.name, t.base, t.quote, t.active, volumes.get(t.ticker))
+                    for t in tickers
+                ],
             )
             cur.execute(
                 "UPDATE symbols SET active = FALSE, volume_rank = NULL, updated_at = now() "
@@ -57,8 +60,9 @@ def sync_symbols(conn: psycopg.Connection, provider: MarketDataProvider) -> Sync
                 """
             )
             ranked = cur.rowcount
-    log.info("synced %d symbols (%d deactivated), volume day %s", len(tickers), deactivated,
-             volume_day)
+    log.info(
+        "synced %d symbols (%d deactivated), volume day %s", len(tickers), deactivated, volume_day
+    )
     return SyncResult(len(tickers), deactivated, ranked, volume_day.isoformat())
 
 

@@ -47,8 +47,11 @@ class Timeframe:
         """Close time (= next open) of each candle in a UTC timestamp series."""
         if self.fixed_freq is not None:
             return timestamps + pd.Timedelta(self.fixed_freq)
-        return pd.Series([self.next_open(ts) for ts in timestamps], index=timestamps.index,
-                         dtype=timestamps.dtype)
+        return pd.Series(
+            [self.next_open(ts) for ts in timestamps],
+            index=timestamps.index,
+            dtype=timestamps.dtype,
+        )
 
     def retention_start(self, now: pd.Timestamp) -> pd.Timestamp:
         return self.floor(now - pd.Timedelta(days=self.retention_days))

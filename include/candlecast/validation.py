@@ -51,12 +51,14 @@ def ohlcv_expectations(now: pd.Timestamp) -> list:
         )
     for column in ("open", "close"):
         expectations.append(
-            gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="high", column_B=column,
-                                                       or_equal=True)
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="high", column_B=column, or_equal=True
+            )
         )
         expectations.append(
-            gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A=column, column_B="low",
-                                                       or_equal=True)
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A=column, column_B="low", or_equal=True
+            )
         )
     return expectations
 
@@ -64,7 +66,6 @@ def ohlcv_expectations(now: pd.Timestamp) -> list:
 @cache
 def _batch_definition():
     import great_expectations as gx
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
@@ -74,7 +75,9 @@ def _batch_definition():
     return asset.add_batch_definition_whole_dataframe("whole_batch")
 
 
-def validate_candles(frame: pd.DataFrame, timeframe: Timeframe, now: pd.Timestamp) -> ValidationOutcome:
+def validate_candles(
+    frame: pd.DataFrame, timeframe: Timeframe, now: pd.Timestamp
+) -> ValidationOutcome:
     """Run the OHLCV suite on one batch; an empty batch is trivially valid."""
     if frame.empty:
         return ValidationOutcome(success=True)
@@ -82,7 +85,9 @@ def validate_candles(frame: pd.DataFrame, timeframe: Timeframe, now: pd.Timestam
 
     batch_frame = frame.loc[:, list(CANDLE_COLUMNS)].copy()
     batch_frame["aligned_to_timeframe"] = timeframe.aligned(batch_frame["timestamp"])
-    suite = gx.ExpectationSuite(name=f"ohlcv_{timeframe.slug}", expectations=ohlcv_expectations(now))
+    suite = gx.ExpectationSuite(
+        name=f"ohlcv_{timeframe.slug}", expectations=ohlcv_expectations(now)
+    )
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": batch_frame})
     result = batch.validate(suite)
     failures = []

@@ -1,9 +1,8 @@
 """Alembic environment: plain SQL migrations, our own version table (Airflow has its own)."""
 
 from alembic import context
-from sqlalchemy import create_engine
-
 from candlecast.db import VERSION_TABLE
+from sqlalchemy import create_engine
 
 engine = create_engine(context.config.get_main_option("sqlalchemy.url"))
 with engine.connect() as connection:

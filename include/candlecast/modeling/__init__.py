@@ -1,0 +1,1 @@
+"""Models: the training table, the estimator artefact, training and evaluation."""

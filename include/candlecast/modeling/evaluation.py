@@ -1,0 +1,74 @@
+"""Out-of-sample figures for a model beside naive baselines, per horizon."""
+
+from __future__ import annotations
+
+import numpy as np
+
+REPORT_HORIZONS = (1, 6, 30)
+
+
+def _accuracy(predicted_sign: np.ndarray, actual: np.ndarray) -> float:
+    moved = actual != 0
+    if not moved.any():
+        return float("nan")
+    return float(np.mean(np.sign(predicted_sign[moved]) == np.sign(actual[moved])))
+
+
+def expected_calibration_error(
+    confidence: np.ndarray, correct: np.ndarray, bins: int = 10
+) -> float:
+    if len(confidence) == 0:
+        return float("nan")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.digitize(confidence, edges) - 1, 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        in_bin = index == b
+        if in_bin.any():
+            error += in_bin.mean() * abs(confidence[in_bin].mean() - correct[in_bin].mean())
+    return float(error)
+
+
+def evaluate(
+    horizon: np.ndarray,
+    actual_log_return: np.ndarray,
+    predicted_log_return: np.ndarray,
+    confidence: np.ndarray,
+    last_return: np.ndarray,
+    interval_low: np.ndarray,
+    interval_high: np.ndarray,
+) -> dict:
+    """Model vs random walk (no change), momentum, reversal and always-up, per horizon group."""
+    report: dict[str, dict] = {}
+    groups = {f"h{h}": horizon == h for h in REPORT_HORIZONS} | {"all": np.ones_like(horizon, bool)}
+    for name, mask in groups.items():
+        n = int(mask.sum())
+        if n == 0:
+            report[name] = {"n": 0}
+            continue
+        actual = actual_log_return[mask]
+        predicted = predicted_log_return[mask]
+        correct = (np.sign(predicted) == np.sign(actual)).astype(float)
+        mae_model = float(np.mean(np.abs(actual - predicted)))
+        mae_random_walk = float(np.mean(np.abs(actual)))
+        accuracy = _accuracy(predicted, actual)
+        report[name] = {
+            "n": n,
+            "direction_accuracy": accuracy,
+            # Naive binomial half-width: too narrow for overlapping horizons (see issue 5).
+            "direction_accuracy_ci95_naive": 1.96 * float(np.sqrt(accuracy * (1 - accuracy) / n)),
+            "mae_log_return": mae_model,
+            "mae_random_walk": mae_random_walk,
+            "mae_ratio_to_random_walk": mae_model / mae_random_walk if mae_random_walk else None,
+            "ece": expected_calibration_error(confidence[mask], correct),
+            "mean_confidence": float(np.mean(confidence[mask])),
+            "interval80_coverage": float(
+                np.mean((actual >= interval_low[mask]) & (actual <= interval_high[mask]))
+            ),
+            "baselines": {
+                "always_up_accuracy": _accuracy(np.ones(n), actual),
+                "momentum_accuracy": _accuracy(last_return[mask], actual),
+                "reversal_accuracy": _accuracy(-last_return[mask], actual),
+            },
+        }
+    return report

@@ -1,0 +1,173 @@
+"""Train one timeframe's forecaster across all symbols: purged time split, XGBoost, calibration."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from sklearn.isotonic import IsotonicRegression
+
+from candlecast.features import FEATURE_SET_VERSION, feature_columns
+from candlecast.modeling.dataset import HorizonTable, build_table
+from candlecast.modeling.evaluation import evaluate
+from candlecast.modeling.predictor import MAX_STEPS, Calibration, ForecastModel, design_matrix
+from candlecast.store import CandleStore
+from candlecast.timeframes import Timeframe
+
+log = logging.getLogger(__name__)
+
+TRAIN_FRACTION, CALIBRATION_FRACTION = 0.7, 0.15  # the rest is the held-out test window
+MAX_TRAIN_ROWS = 400_000
+Z_CLIP = 6.0
+XGB_PARAMS = {
+    "objective": "reg:squarederror",
+    "tree_method": "hist",
+    "max_depth": 4,
+    "eta": 0.05,
+    "subsample": 0.8,
+    "colsample_bytree": 0.8,
+    "min_child_weight": 20,
+    "nthread": 2,
+    "seed": 7,
+}
+
+
+@dataclass
+class Splits:
+    train_end: pd.Timestamp
+    calibration_end: pd.Timestamp
+    train: HorizonTable
+    calibration: HorizonTable
+    test: HorizonTable
+
+
+def purged_splits(table: HorizonTable) -> Splits:
+    """Time split where no training row's target window reaches into a later window."""
+    stamps = np.unique(table.timestamp)
+    train_end = stamps[int(len(stamps) * TRAIN_FRACTION)]
+    calibration_end = stamps[int(len(stamps) * (TRAIN_FRACTION + CALIBRATION_FRACTION))]
+    train = table.take(table.target_open < train_end)
+    calibration = table.take((table.timestamp >= train_end) & (table.target_open < calibration_end))
+    test = table.take(table.timestamp >= calibration_end)
+    return Splits(
+        pd.Timestamp(train_end, tz="UTC"),
+        pd.Timestamp(calibration_end, tz="UTC"),
+        train,
+        calibration,
+        test,
+    )
+
+
+def _subsample(table: HorizonTable, limit: int, seed: int = 7) -> HorizonTable:
+    if len(table) <= limit:
+        return table
+    keep = np.zeros(len(table), dtype=bool)
+    keep[np.random.default_rng(seed).choice(len(table), size=limit, replace=False)] = True
+    return table.take(keep)
+
+
+def _matrix(table: HorizonTable) -> xgb.DMatrix:
+    return design_matrix(table.features, table.horizon, np.clip(table.z, -Z_CLIP, Z_CLIP))
+
+
+MIN_CALIBRATION_ROWS = 20
+
+
+def fit_calibration(table: HorizonTable, predicted_z: np.ndarray, direction: bool) -> Calibration:
+    """Isotonic map |z| -> P(direction right), and per-horizon conformal 80 % bands.
+
+    With direction=False (no out-of-sample rows to learn from) the confidence is a flat 0.5.
+    """
+    correct = (np.sign(predicted_z) == np.sign(table.log_return)).astype(float)
+    if direction:
+        iso = IsotonicRegression(increasing=True, out_of_bounds="clip", y_min=0.0, y_max=1.0)
+        iso.fit(np.abs(predicted_z), correct)
+        xs, ys = iso.X_thresholds_.tolist(), iso.y_thresholds_.tolist()
+    else:  # no evidence either way
+        xs, ys = [0.0, 1.0], [0.5, 0.5]
+    residual = table.z - predicted_z
+    pooled = np.quantile(residual, [0.1, 0.9]) if len(residual) else np.array([-1.28, 1.28])
+    q10, q90 = [], []
+    for h in range(1, MAX_STEPS + 1):
+        at_h = residual[table.horizon == h]
+        low, high = np.quantile(at_h, [0.1, 0.9]) if len(at_h) >= 30 else pooled
+        q10.append(float(low))
+        q90.append(float(high))
+    return Calibration(xs, ys, q10, q90)
+
+
+def train_timeframe(store: CandleStore, tickers: list[str], timeframe: Timeframe) -> ForecastModel:
+    table = build_table(store, tickers, timeframe)
+    splits = purged_splits(table)
+    if len(splits.train) == 0:
+        raise ValueError(f"{timeframe.code}: no training rows survive the purged split")
+    train = _subsample(splits.train, MAX_TRAIN_ROWS)
+    log.info(
+        "%s: %d train / %d calibration / %d test rows over %d symbols",
+        timeframe.code,
+        len(train),
+        len(splits.calibration),
+        len(splits.test),
+        len(tickers),
+    )
+    evals = [(_matrix(splits.calibration), "calibration")] if len(splits.calibration) else []
+    booster = xgb.train(
+        XGB_PARAMS,
+        _matrix(train),
+        num_boost_round=400,
+        evals=evals,
+        early_stopping_rounds=30 if evals else None,
+        verbose_eval=False,
+    )
+    if evals:
+        booster = booster[: booster.best_iteration + 1]
+    columns = feature_columns(timeframe)
+    model = ForecastModel(
+        booster,
+        timeframe.code,
+        columns,
+        FEATURE_SET_VERSION,
+        Calibration([0.0, 1.0], [0.5, 0.5], [0.0] * MAX_STEPS, [0.0] * MAX_STEPS),
+    )
+    out_of_sample = len(splits.calibration) >= MIN_CALIBRATION_ROWS
+    fitted_on = splits.calibration if out_of_sample else train
+    model.calibration = fit_calibration(
+        fitted_on, model.predict_z(fitted_on.features, fitted_on.horizon), direction=out_of_sample
+    )
+    test = splits.test
+    metrics: dict = {"test": {"n": 0}}
+    if len(test):
+        z_hat = model.predict_z(test.features, test.horizon)
+        scale = test.sigma * np.sqrt(test.horizon)
+        q10 = np.asarray(model.calibration.residual_q10)[test.horizon - 1]
+        q90 = np.asarray(model.calibration.residual_q90)[test.horizon - 1]
+        metrics["test"] = evaluate(
+            test.horizon,
+            test.log_return,
+            z_hat * scale,
+            model.calibration.direction_probability(np.abs(z_hat)),
+            test.features["ret_1"].to_numpy(),
+            (z_hat + q10) * scale,
+            (z_hat + q90) * scale,
+        )
+    model.info = {
+        "algorithm": "xgboost",
+        "n_symbols": len(set(table.ticker)),
+        "n_train_rows": len(train),
+        "n_calibration_rows": len(splits.calibration),
+        "n_test_rows": len(test),
+        "calibrated_on": "validation"
+        if out_of_sample
+        else "none: too few validation rows, "
+        "confidence fixed at 0.5, bands from training residuals",
+        "train_start": str(pd.Timestamp(table.timestamp.min(), tz="UTC")),
+        "train_end": str(splits.train_end),
+        "test_start": str(splits.calibration_end),
+        "data_end": str(pd.Timestamp(table.timestamp.max(), tz="UTC")),
+        "best_iteration": int(getattr(booster, "best_iteration", booster.num_boosted_rounds() - 1)),
+        "metrics": metrics,
+    }
+    return model

@@ -1,0 +1,100 @@
+"""The model registry: versions in the BentoML model store, one `models` row per version."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+
+from candlecast.modeling.predictor import ForecastModel
+from candlecast.settings import Settings
+from candlecast.timeframes import Timeframe, parse_timeframe
+
+MODEL_PREFIX = "candlecast"
+
+
+def model_name(timeframe: Timeframe) -> str:
+    """BentoML lowercases tags, so 1M is stored as candlecast-1mo (never read as a minute)."""
+    return f"{MODEL_PREFIX}-{timeframe.slug}"
+
+
+def use_model_store(settings: Settings) -> None:
+    """Point BentoML at the project's store; must run before bentoml is imported."""
+    os.environ.setdefault("BENTOML_HOME", str(settings.bentoml_home))
+    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
+    Path(os.environ["BENTOML_HOME"]).mkdir(parents=True, exist_ok=True)
+
+
+def save_model(settings: Settings, conn: psycopg.Connection, model: ForecastModel) -> str:
+    """Store a trained version and record it; returns the BentoML tag."""
+    use_model_store(settings)
+    import bentoml
+
+    timeframe = parse_timeframe(model.timeframe)
+    trained_at = pd.Timestamp.now(tz="UTC")
+    version = trained_at.strftime("%Y%m%dt%H%M%S%f")
+    metadata = {
+        "timeframe": timeframe.code,
+        "feature_set_version": model.feature_set_version,
+        "trained_at": trained_at.isoformat(),
+        **{k: v for k, v in model.info.items() if k != "metrics"},
+        "metrics": json.loads(json.dumps(model.info.get("metrics", {}), default=float)),
+    }
+    with bentoml.models.create(
+        f"{model_name(timeframe)}:{version}",
+        labels={"stage": "candidate", "timeframe": timeframe.slug},
+        metadata=metadata,
+    ) as stored:
+        model.save(Path(stored.path))
+    tag = f"{model_name(timeframe)}:{version}"
+    with conn.transaction():
+        conn.execute(
+            """
+            INSERT INTO models (name, version, timeframe, algorithm, feature_set_version,
+                                trained_at, train_start, train_end, n_symbols, n_train_rows, metrics)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (name, version) DO NOTHING
+            """,
+            (
+                model_name(timeframe),
+                version,
+                timeframe.code,
+                model.info.get("algorithm", ""),
+                model.feature_set_version,
+                trained_at,
+                model.info.get("train_start"),
+                model.info.get("train_end"),
+                model.info.get("n_symbols", 0),
+                model.info.get("n_train_rows", 0),
+                json.dumps(metadata["metrics"]),
+            ),
+        )
+    return tag
+
+
+def serving_reference(settings: Settings, timeframe: Timeframe):
+    """The version to serve, as a BentoML model reference: for now the newest one
+    (promotion arrives in a later issue and replaces only this function)."""
+    use_model_store(settings)
+    import bentoml
+
+    stored = bentoml.models.get(f"{model_name(timeframe)}:latest")
+    return bentoml.models.BentoModel(stored.tag)
+
+
+def load_model(reference) -> ForecastModel:
+    stored = reference.stored
+    if stored is None:
+        raise LookupError(f"model {reference.tag} is not in the model store")
+    return ForecastModel.load(Path(stored.path))
+
+
+def model_row_id(conn: psycopg.Connection, tag: str) -> int | None:
+    name, _, version = tag.partition(":")
+    row = conn.execute(
+        "SELECT id FROM models WHERE name = %s AND version = %s", (name, version)
+    ).fetchone()
+    return None if row is None else row["id"]
