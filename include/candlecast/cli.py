@@ -30,6 +30,17 @@ def cmd_services(args) -> None:
         _print({"stopped_embedded": stopped})
 
 
+def cmd_env(args) -> None:
+    """Print `export` lines for the local stack (starting embedded servers where needed)."""
+    import shlex
+    from pathlib import Path
+
+    from candlecast.stackenv import stack_env
+
+    for key, value in stack_env(get_settings(), Path(args.project_dir).resolve()).items():
+        print(f"export {key}={shlex.quote(value)}")
+
+
 def cmd_migrate(args) -> None:
     from candlecast import db
 
@@ -67,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     services = sub.add_parser("services", help="start/stop the embedded PostgreSQL and Redis")
     services.add_argument("action", choices=["start", "stop"])
     services.set_defaults(func=cmd_services)
+    env = sub.add_parser("env", help="print the shared environment of the local stack")
+    env.add_argument("--project-dir", default=".")
+    env.set_defaults(func=cmd_env)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("sync-symbols", help="upsert and rank provider symbols").set_defaults(
         func=cmd_sync_symbols

@@ -1,0 +1,41 @@
+"""
+### train_models
+
+One forecasting model per timeframe (1h, 4h, 1d, 1w, 1M) across all stored symbols: scale-free
+features, a purged time split, XGBoost on horizon-normalised log returns for horizons 1–30,
+direction confidence calibrated on validation data. Each version is saved in the BentoML model
+store as `candlecast-<timeframe>` (1M is stored as `candlecast-1mo`, since BentoML lowercases tags)
+with its metrics and a `models` row. Scheduled by the `candlecast://ohlcv` Asset.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, dag, task
+
+OHLCV = Asset("candlecast://ohlcv")
+TIMEFRAMES = ["1h", "4h", "1d", "1w", "1M"]
+
+
+@dag(
+    schedule=[OHLCV],
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["candlecast", "models"],
+    default_args={"owner": "ml-team", "retries": 2,
+                  "retry_delay": pendulum.duration(minutes=1), "retry_exponential_backoff": True},
+)
+def train_models():
+    @task(map_index_template="{{ task.op_kwargs['timeframe'] }}")
+    def train(timeframe: str) -> dict:
+        from candlecast.pipeline import train_and_register
+        from candlecast.settings import Settings
+
+        return train_and_register(Settings(), timeframe)
+
+    train.expand(timeframe=TIMEFRAMES)
+
+
+train_models()

@@ -1,0 +1,55 @@
+"""The environment every process of a local stack shares: URLs, Airflow and BentoML homes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from candlecast.db import sqlalchemy_url
+from candlecast.localservices import resolve_urls
+from candlecast.settings import Settings
+
+AIRFLOW_DATABASE = "airflow"
+
+
+def with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def ensure_database(url: str, database: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{database}"')
+
+
+def stack_env(settings: Settings, project_dir: Path) -> dict[str, str]:
+    database_url, redis_url = resolve_urls(settings)
+    airflow_url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+    if not airflow_url:
+        ensure_database(database_url, AIRFLOW_DATABASE)
+        airflow_url = sqlalchemy_url(with_database(database_url, AIRFLOW_DATABASE))
+    home = settings.home
+    return {
+        "CANDLECAST_HOME": str(home),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "BENTOML_HOME": str(settings.bentoml_home),
+        "BENTOML_DO_NOT_TRACK": "True",
+        "GX_ANALYTICS_ENABLED": "false",
+        "KERAS_BACKEND": "jax",
+        "AIRFLOW_HOME": str(home / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(project_dir / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(project_dir / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_url,
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": airflow_url,
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        "PYTHONWARNINGS": "ignore::DeprecationWarning",
+    }
