@@ -25,8 +25,12 @@ OHLCV = Asset("candlecast://ohlcv")
     max_active_runs=1,
     doc_md=__doc__,
     tags=["candlecast", "market-data"],
-    default_args={"owner": "data-team", "retries": 2,
-                  "retry_delay": pendulum.duration(minutes=1), "retry_exponential_backoff": True},
+    default_args={
+        "owner": "data-team",
+        "retries": 2,
+        "retry_delay": pendulum.duration(minutes=1),
+        "retry_exponential_backoff": True,
+    },
 )
 def ohlcv_update():
     @task

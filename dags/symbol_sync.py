@@ -22,8 +22,12 @@ SYMBOLS = Asset("candlecast://symbols")
     max_active_runs=1,
     doc_md=__doc__,
     tags=["candlecast", "market-data"],
-    default_args={"owner": "data-team", "retries": 2,
-                  "retry_delay": pendulum.duration(minutes=1), "retry_exponential_backoff": True},
+    default_args={
+        "owner": "data-team",
+        "retries": 2,
+        "retry_delay": pendulum.duration(minutes=1),
+        "retry_exponential_backoff": True,
+    },
 )
 def symbol_sync():
     @task(outlets=[SYMBOLS])

@@ -24,8 +24,12 @@ TIMEFRAMES = ["1h", "4h", "1d", "1w", "1M"]
     max_active_runs=1,
     doc_md=__doc__,
     tags=["candlecast", "models"],
-    default_args={"owner": "ml-team", "retries": 2,
-                  "retry_delay": pendulum.duration(minutes=1), "retry_exponential_backoff": True},
+    default_args={
+        "owner": "ml-team",
+        "retries": 2,
+        "retry_delay": pendulum.duration(minutes=1),
+        "retry_exponential_backoff": True,
+    },
 )
 def train_models():
     @task(map_index_template="{{ task.op_kwargs['timeframe'] }}")

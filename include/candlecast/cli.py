@@ -41,6 +41,20 @@ def cmd_env(args) -> None:
         print(f"export {key}={shlex.quote(value)}")
 
 
+def cmd_up(args) -> None:
+    from pathlib import Path
+
+    from candlecast.stack import up
+
+    up(get_settings(), Path(args.project_dir).resolve())
+
+
+def cmd_down(args) -> None:
+    from candlecast.stack import down
+
+    down(get_settings())
+
+
 def cmd_migrate(args) -> None:
     from candlecast import db
 
@@ -81,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     env = sub.add_parser("env", help="print the shared environment of the local stack")
     env.add_argument("--project-dir", default=".")
     env.set_defaults(func=cmd_env)
+    up = sub.add_parser("up", help="start the local stack and run the DAGs once")
+    up.add_argument("--project-dir", default=".")
+    up.set_defaults(func=cmd_up)
+    sub.add_parser("down", help="stop what `up` started").set_defaults(func=cmd_down)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("sync-symbols", help="upsert and rank provider symbols").set_defaults(
         func=cmd_sync_symbols
@@ -96,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     try:
         args.func(args)
-    except TimeframeError as error:
+    except (TimeframeError, RuntimeError) as error:
         parser.exit(2, f"candlecast: error: {error}\n")
     return 0
 

@@ -100,11 +100,11 @@ def start_redis(home: Path) -> str:
         try:
             redis.Redis.from_url(url).ping()
             return url
-        except (redis.ConnectionError, FileNotFoundError):
+        except (redis.ConnectionError, FileNotFoundError) as error:
             if time.monotonic() > deadline:
                 raise RuntimeError(
                     f"embedded redis did not start; see {pidfile.parent / 'redis.log'}"
-                )
+                ) from error
             time.sleep(0.05)
 
 

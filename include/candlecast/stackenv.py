@@ -22,7 +22,9 @@ def with_database(url: str, database: str) -> str:
 
 def ensure_database(url: str, database: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
+        ).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{database}"')
 

@@ -1,0 +1,43 @@
+# candlecast — see README.md. `make up` starts everything, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.12 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 /root/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1)
+VENV := .venv
+STAMP := $(VENV)/.installed
+export CANDLECAST_HOME ?= $(CURDIR)/.candlecast
+
+.PHONY: install up down test lint format serve bento clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it or pass PYTHON=/path/to/python3.12"; exit 1; }
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+up: install
+	$(VENV)/bin/candlecast up --project-dir $(CURDIR)
+
+down:
+	@test -x $(VENV)/bin/candlecast && $(VENV)/bin/candlecast down || echo "nothing to stop"
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest -ra
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+serve: install
+	source $(CANDLECAST_HOME)/run/stack.env && $(VENV)/bin/bentoml serve bento.service:Candlecast --host 127.0.0.1 --port 3000
+
+bento: install
+	source $(CANDLECAST_HOME)/run/stack.env && $(VENV)/bin/bentoml build -f bentofile.yaml .
+
+clean: down
+	rm -rf $(CANDLECAST_HOME)

@@ -1,0 +1,100 @@
+"""candlecast forecasts over HTTP. Thin: every decision lives in include/candlecast."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import bentoml
+from bentoml.exceptions import NotFound, UnprocessableEntity
+from candlecast.settings import Settings
+from candlecast.timeframes import TIMEFRAMES, parse_timeframe
+from pydantic import AfterValidator, BaseModel, Field
+
+settings = Settings()
+
+
+def _timeframe(value: str) -> str:
+    return parse_timeframe(value).code  # raises a ValueError that names the problem
+
+
+def _symbol(value: str) -> str:
+    from candlecast.serving import normalise_ticker
+
+    return normalise_ticker(value)
+
+
+TimeframeCode = Annotated[str, Field(max_length=8), AfterValidator(_timeframe)]
+Symbol = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_symbol)]
+
+
+class ForecastStep(BaseModel):
+    step: int
+    timestamp: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    close_low_80: float
+    close_high_80: float
+    direction: Literal["up", "down"]
+    confidence: float
+
+
+class ForecastResponse(BaseModel):
+    prediction_id: str
+    symbol: str
+    timeframe: str
+    model: str
+    last_candle_at: datetime
+    last_close: float
+    direction: Literal["up", "down"]
+    confidence: float
+    steps: list[ForecastStep]
+
+
+def _serving_references() -> dict:
+    from candlecast.registry import serving_reference
+
+    return {code: serving_reference(settings, tf) for code, tf in TIMEFRAMES.items()}
+
+
+@bentoml.service(name="candlecast", traffic={"timeout": 60})
+class Candlecast:
+    models = _serving_references()
+
+    def __init__(self) -> None:
+        from candlecast.cache import redis_client
+        from candlecast.marketdata import get_provider
+        from candlecast.registry import load_model
+
+        self.forecasters = {code: load_model(ref) for code, ref in self.models.items()}
+        self.provider = get_provider(settings)
+        self.cache = redis_client(settings)
+
+    @bentoml.api(route="/predict")
+    def predict(
+        self,
+        symbol: Symbol,
+        timeframe: TimeframeCode,
+        steps: Annotated[int, Field(ge=1, le=30)] = 30,
+    ) -> ForecastResponse:
+        from candlecast.forecast import InsufficientHistory
+        from candlecast.serving import UnknownSymbol, predict
+
+        try:
+            forecast = predict(
+                settings,
+                self.provider,
+                self.cache,
+                self.forecasters[timeframe],
+                str(self.models[timeframe].tag),
+                symbol,
+                TIMEFRAMES[timeframe],
+                steps,
+            )
+        except UnknownSymbol as error:
+            raise NotFound(str(error)) from error
+        except InsufficientHistory as error:
+            raise UnprocessableEntity(str(error)) from error
+        return ForecastResponse.model_validate(forecast, from_attributes=True)

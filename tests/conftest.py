@@ -1,0 +1,74 @@
+"""Shared fixtures: a throw-away CANDLECAST_HOME with real PostgreSQL and Redis.
+
+DATABASE_URL / REDIS_URL, when set, point at servers to use (a fresh database is created per
+run); otherwise the embedded servers start under the temporary home and stop at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+# Before anything imports airflow: a private AIRFLOW_HOME, no example DAGs, no analytics.
+os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="cc-airflow-home-")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
+
+import psycopg
+import pytest
+from candlecast import localservices
+from candlecast.settings import Settings
+from candlecast.stackenv import ensure_database, with_database
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cchome")
+
+
+@pytest.fixture(scope="session")
+def database_url(home):
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        name = f"candlecast_test_{uuid.uuid4().hex[:8]}"
+        ensure_database(external, name)
+        yield with_database(external, name)
+        with psycopg.connect(external, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    yield localservices.start_postgres(home)
+    localservices.stop_postgres(home)
+
+
+@pytest.fixture(scope="session")
+def redis_url(home):
+    external = os.environ.get("REDIS_URL")
+    if external:
+        yield external
+        return
+    yield localservices.start_redis(home)
+    localservices.stop_redis(home)
+
+
+@pytest.fixture(scope="session")
+def settings(home, database_url, redis_url) -> Settings:
+    return Settings(
+        candlecast_home=home,
+        database_url=database_url,
+        redis_url=redis_url,
+        polygon_api_key=None,
+        candlecast_provider="sample",
+    )
+
+
+@pytest.fixture
+def conn(settings):
+    from candlecast import db
+
+    with db.connect(settings) as connection:
+        yield connection

@@ -1,0 +1,119 @@
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from candlecast.ingest import update_series
+from candlecast.store import CandleStore, merge_candles
+from candlecast.timeframes import TIMEFRAMES
+
+from .sample_frames import PROVIDER, sample_candles
+
+DAY = TIMEFRAMES["1d"]
+
+
+class ShiftedNow:
+    """The sample provider seen from an earlier 'now', to test incremental updates."""
+
+    name = "sample-shifted"
+
+    def __init__(self, now):
+        self._now = now
+
+    def now(self):
+        return self._now
+
+    def fetch_candles(self, ticker, timeframe, start, end):
+        return PROVIDER.fetch_candles(ticker, timeframe, start, min(end, self._now))
+
+
+def test_incremental_update_appends_then_is_a_noop(tmp_path):
+    store = CandleStore(tmp_path / "store")
+    earlier = ShiftedNow(PROVIDER.now() - pd.Timedelta(days=30))
+    first = update_series(store, earlier, "X:ETHUSDT", DAY, earlier.now(), tmp_path / "q")
+    assert first.status == "written"
+    before = store.read("X:ETHUSDT", DAY)
+    second = update_series(store, PROVIDER, "X:ETHUSDT", DAY, PROVIDER.now(), tmp_path / "q")
+    after = store.read("X:ETHUSDT", DAY)
+    assert second.status == "written" and len(after) == len(before) + 30
+    pd.testing.assert_frame_equal(after.iloc[: len(before)], before)
+    third = update_series(store, PROVIDER, "X:ETHUSDT", DAY, PROVIDER.now(), tmp_path / "q")
+    assert third.status == "unchanged"
+    assert after["timestamp"].is_unique and after["timestamp"].is_monotonic_increasing
+
+
+def test_retention_window_is_applied(tmp_path):
+    store = CandleStore(tmp_path / "store")
+    update_series(store, PROVIDER, "X:BTCUSDT", TIMEFRAMES["1h"], PROVIDER.now(), tmp_path / "q")
+    stored = store.read("X:BTCUSDT", TIMEFRAMES["1h"])
+    span = stored["timestamp"].iloc[-1] - stored["timestamp"].iloc[0]
+    assert pd.Timedelta(days=364) <= span <= pd.Timedelta(days=365)
+
+
+def test_bad_batch_is_quarantined_and_store_unchanged(tmp_path):
+    store = CandleStore(tmp_path / "store")
+    earlier = ShiftedNow(PROVIDER.now() - pd.Timedelta(days=10))
+    update_series(store, earlier, "X:SOLUSDT", DAY, earlier.now(), tmp_path / "q")
+    path = store.path("X:SOLUSDT", DAY)
+    original = path.read_bytes()
+
+    class Corrupt(ShiftedNow):
+        def fetch_candles(self, ticker, timeframe, start, end):
+            frame = super().fetch_candles(ticker, timeframe, start, end)
+            frame.loc[frame.index[-2], "low"] = -5.0
+            return frame
+
+    result = update_series(
+        store, Corrupt(PROVIDER.now()), "X:SOLUSDT", DAY, PROVIDER.now(), tmp_path / "q"
+    )
+    assert result.status == "quarantined"
+    assert "low" in result.reason
+    assert path.read_bytes() == original
+    assert list((tmp_path / "q").rglob("*.json"))
+
+
+def test_merge_prefers_fresh_candles():
+    stored = sample_candles("1d", n=5).reset_index(drop=True)
+    fresh = stored.iloc[[-1]].assign(close=stored["close"].iloc[-1] * 1.01)
+    merged = merge_candles(stored, fresh)
+    assert len(merged) == 5 and merged["close"].iloc[-1] == fresh["close"].iloc[0]
+
+
+def test_killed_writer_leaves_previous_file_readable(tmp_path):
+    store = CandleStore(tmp_path / "store")
+    frame = sample_candles("1h", n=2000).reset_index(drop=True)
+    store.write("X:BTCUSDT", TIMEFRAMES["1h"], frame.iloc[:1000])
+    # A child process starts a large write and is killed mid-way with SIGKILL.
+    code = f"""
+import os, signal, sys
+sys.path.insert(0, {str(os.path.dirname(__file__))!r})
+import pyarrow.parquet as pq
+from candlecast.store import CandleStore
+from candlecast.timeframes import TIMEFRAMES
+from sample_frames import sample_candles
+real = pq.write_table
+def dying_write(table, where, **kw):
+    where.write(b"PAR1 partial bytes")
+    os.kill(os.getpid(), signal.SIGKILL)
+pq.write_table = dying_write
+CandleStore({str(tmp_path / "store")!r}).write("X:BTCUSDT", TIMEFRAMES["1h"], sample_candles("1h", n=2000))
+"""
+    result = subprocess.run([sys.executable, "-c", code])
+    assert result.returncode == -9
+    survivor = store.read("X:BTCUSDT", TIMEFRAMES["1h"])
+    pd.testing.assert_frame_equal(survivor, frame.iloc[:1000].reset_index(drop=True))
+
+
+def test_empty_store_reads_as_empty_frame(tmp_path):
+    store = CandleStore(tmp_path)
+    assert store.read("X:NOPE", DAY).empty
+    assert store.last_timestamp("X:NOPE", DAY) is None
+
+
+@pytest.mark.parametrize("code", ["1h", "4h", "1d", "1w", "1M"])
+def test_round_trip_preserves_schema(tmp_path, code):
+    store = CandleStore(tmp_path)
+    frame = sample_candles(code, n=40).reset_index(drop=True)
+    store.write("X:BNBUSDT", TIMEFRAMES[code], frame)
+    pd.testing.assert_frame_equal(store.read("X:BNBUSDT", TIMEFRAMES[code]), frame)

@@ -1,0 +1,37 @@
+import pandas as pd
+import pytest
+from candlecast.timeframes import TIMEFRAME_CODES, TIMEFRAMES, TimeframeError, parse_timeframe
+
+
+def test_five_timeframes_with_their_retention():
+    assert TIMEFRAME_CODES == ("1h", "4h", "1d", "1w", "1M")
+    years = {code: round(TIMEFRAMES[code].retention_days / 365) for code in TIMEFRAME_CODES}
+    assert years == {"1h": 1, "4h": 3, "1d": 5, "1w": 5, "1M": 5}
+
+
+def test_month_alias_accepted_and_minute_refused():
+    assert parse_timeframe("1mo").code == "1M"
+    assert parse_timeframe("1M").code == "1M"
+    with pytest.raises(TimeframeError, match="ambiguous.*minute.*'1M' or '1mo'"):
+        parse_timeframe("1m")
+    with pytest.raises(TimeframeError, match="unknown timeframe '5x'"):
+        parse_timeframe("5x")
+
+
+def test_month_candles_step_by_calendar_month():
+    month = TIMEFRAMES["1M"]
+    start = pd.Timestamp("2025-01-01", tz="UTC")
+    assert month.next_open(start, 1) == pd.Timestamp("2025-02-01", tz="UTC")
+    assert month.next_open(start, 2) == pd.Timestamp("2025-03-01", tz="UTC")
+    assert month.floor(pd.Timestamp("2025-02-17 13:00", tz="UTC")) == pd.Timestamp(
+        "2025-02-01", tz="UTC"
+    )
+
+
+def test_alignment_is_vectorised_and_exact():
+    stamps = pd.Series(
+        pd.to_datetime(["2025-09-01 00:00", "2025-09-02 00:00", "2025-09-01 04:00"], utc=True)
+    )
+    assert TIMEFRAMES["1w"].aligned(stamps).tolist() == [True, False, False]  # 09-01 is a Monday
+    assert TIMEFRAMES["4h"].aligned(stamps).tolist() == [True, True, True]
+    assert TIMEFRAMES["1M"].aligned(stamps).tolist() == [True, False, False]
