@@ -28,10 +28,9 @@ def sync_symbols(conn: psycopg.Connection, provider: MarketDataProvider) -> Sync
         raise RuntimeError("the provider listed no tickers; refusing to mark every symbol inactive")
     volume_day = (provider.now() - timedelta(days=1)).date()
     volumes = provider.daily_usd_volumes(volume_day)
-    with conn.transaction():
-        with conn.cursor() as cur:
-            cur.executemany(
-                """
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            """
                 INSERT INTO symbols (ticker, name, base, quote, active, usd_volume_24h, updated_at)
                 VALUES (%s, %s, %s, %s, %s, %s, now())
                 ON CONFLICT (ticker) DO UPDATE SET
@@ -39,27 +38,24 @@ def sync_symbols(conn: psycopg.Connection, provider: MarketDataProvider) -> Sync
                     active = EXCLUDED.active, usd_volume_24h = EXCLUDED.usd_volume_24h,
                     updated_at = now()
                 """,
-                [
-                    (t.ticker, t.name, t.base, t.quote, t.active, volumes.get(t.ticker))
-                    for t in tickers
-                ],
-            )
-            cur.execute(
-                "UPDATE symbols SET active = FALSE, volume_rank = NULL, updated_at = now() "
-                "WHERE active AND NOT (ticker = ANY(%s))",
-                ([t.ticker for t in tickers],),
-            )
-            deactivated = cur.rowcount
-            cur.execute(
-                """
+            [(t.ticker, t.name, t.base, t.quote, t.active, volumes.get(t.ticker)) for t in tickers],
+        )
+        cur.execute(
+            "UPDATE symbols SET active = FALSE, volume_rank = NULL, updated_at = now() "
+            "WHERE active AND NOT (ticker = ANY(%s))",
+            ([t.ticker for t in tickers],),
+        )
+        deactivated = cur.rowcount
+        cur.execute(
+            """
                 WITH ranked AS (
                     SELECT id, ROW_NUMBER() OVER (ORDER BY usd_volume_24h DESC NULLS LAST, ticker) AS r
                     FROM symbols WHERE active
                 )
                 UPDATE symbols s SET volume_rank = ranked.r FROM ranked WHERE s.id = ranked.id
                 """
-            )
-            ranked = cur.rowcount
+        )
+        ranked = cur.rowcount
     log.info(
         "synced %d symbols (%d deactivated), volume day %s", len(tickers), deactivated, volume_day
     )
