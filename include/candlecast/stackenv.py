@@ -29,12 +29,16 @@ def ensure_database(url: str, database: str) -> None:
             conn.execute(f'CREATE DATABASE "{database}"')
 
 
-def stack_env(settings: Settings, project_dir: Path) -> dict[str, str]:
+def stack_env(
+    settings: Settings, project_dir: Path, airflow_database: str = AIRFLOW_DATABASE
+) -> dict[str, str]:
+    """Airflow's metadata lives in its own database on the same server, unless
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN says otherwise."""
     database_url, redis_url = resolve_urls(settings)
     airflow_url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
     if not airflow_url:
-        ensure_database(database_url, AIRFLOW_DATABASE)
-        airflow_url = sqlalchemy_url(with_database(database_url, AIRFLOW_DATABASE))
+        ensure_database(database_url, airflow_database)
+        airflow_url = sqlalchemy_url(with_database(database_url, airflow_database))
     home = settings.home
     return {
         "CANDLECAST_HOME": str(home),

@@ -39,6 +39,7 @@ class Calibration:
     probability_y: list[float]
     residual_q10: list[float]  # per horizon 1..30, in z units
     residual_q90: list[float]
+    bias: list[float]  # per-horizon median residual, added to the raw prediction
 
     def direction_probability(self, strength: np.ndarray) -> np.ndarray:
         p = np.interp(strength, self.strength_x, self.probability_y)
@@ -58,12 +59,17 @@ class ForecastModel:
         """One prediction per (feature row, horizon) pair; rows and horizons align."""
         return self.booster.predict(design_matrix(features[self.feature_names], horizon))
 
+    def point_z(self, features: pd.DataFrame, horizon: np.ndarray) -> np.ndarray:
+        """Bias-corrected prediction: the point forecast the service serves."""
+        bias = np.asarray(self.calibration.bias)[np.asarray(horizon) - 1]
+        return self.predict_z(features, horizon) + bias
+
     def forecast_path(self, candles: pd.DataFrame, features: pd.DataFrame, steps: int) -> dict:
         """Direct multi-horizon path from the last feature row; returns arrays per step."""
         horizons = np.arange(1, steps + 1)
         last = features.iloc[[-1]]
         sigma = float(last[VOLATILITY_COLUMN].iloc[0])
-        z = self.predict_z(last.loc[last.index.repeat(steps)], horizons)
+        z = self.point_z(last.loc[last.index.repeat(steps)], horizons)
         scale = sigma * np.sqrt(horizons)
         log_ret = z * scale
         last_close = float(candles["close"].iloc[-1])

@@ -76,27 +76,47 @@ def _matrix(table: HorizonTable) -> xgb.DMatrix:
 MIN_CALIBRATION_ROWS = 20
 
 
-def fit_calibration(table: HorizonTable, predicted_z: np.ndarray, direction: bool) -> Calibration:
-    """Isotonic map |z| -> P(direction right), and per-horizon conformal 80 % bands.
+def _per_horizon_quantiles(
+    residual: np.ndarray, horizon: np.ndarray, levels: tuple[float, ...]
+) -> np.ndarray:
+    """Quantiles of residuals per horizon 1..30 (pooled where a horizon has < 30 rows)."""
+    if len(residual) == 0:
+        return np.tile(
+            np.asarray([0.0 if q == 0.5 else 1.28 * np.sign(q - 0.5) for q in levels]),
+            (MAX_STEPS, 1),
+        )
+    pooled = np.quantile(residual, levels)
+    rows = []
+    for h in range(1, MAX_STEPS + 1):
+        at_h = residual[horizon == h]
+        rows.append(np.quantile(at_h, levels) if len(at_h) >= 30 else pooled)
+    return np.asarray(rows)
 
-    With direction=False (no out-of-sample rows to learn from) the confidence is a flat 0.5.
+
+def fit_calibration(table: HorizonTable, predicted_z: np.ndarray, direction: bool) -> Calibration:
+    """Per-horizon median bias, isotonic map |z| -> P(direction right), conformal 80 % bands.
+
+    With direction=False (no out-of-sample rows to learn from) the confidence is a flat 0.5 and
+    no bias is applied.
     """
-    correct = (np.sign(predicted_z) == np.sign(table.log_return)).astype(float)
+    bias = (
+        _per_horizon_quantiles(table.z - predicted_z, table.horizon, (0.5,))[:, 0]
+        if direction
+        else np.zeros(MAX_STEPS)
+    )
+    corrected = predicted_z + bias[table.horizon - 1]
     if direction:
+        correct = (np.sign(corrected) == np.sign(table.log_return)).astype(float)
         iso = IsotonicRegression(increasing=True, out_of_bounds="clip", y_min=0.0, y_max=1.0)
-        iso.fit(np.abs(predicted_z), correct)
+        iso.fit(np.abs(corrected), correct)
         xs, ys = iso.X_thresholds_.tolist(), iso.y_thresholds_.tolist()
     else:  # no evidence either way
         xs, ys = [0.0, 1.0], [0.5, 0.5]
-    residual = table.z - predicted_z
-    pooled = np.quantile(residual, [0.1, 0.9]) if len(residual) else np.array([-1.28, 1.28])
-    q10, q90 = [], []
-    for h in range(1, MAX_STEPS + 1):
-        at_h = residual[table.horizon == h]
-        low, high = np.quantile(at_h, [0.1, 0.9]) if len(at_h) >= 30 else pooled
-        q10.append(float(low))
-        q90.append(float(high))
-    return Calibration(xs, ys, q10, q90)
+    bands = _per_horizon_quantiles(table.z - corrected, table.horizon, (0.1, 0.9))
+    # The band always holds the point forecast: it is built around the median residual.
+    q10 = np.minimum(bands[:, 0], 0.0)
+    q90 = np.maximum(bands[:, 1], 0.0)
+    return Calibration(xs, ys, q10.tolist(), q90.tolist(), bias.tolist())
 
 
 def train_timeframe(store: CandleStore, tickers: list[str], timeframe: Timeframe) -> ForecastModel:
@@ -124,23 +144,17 @@ def train_timeframe(store: CandleStore, tickers: list[str], timeframe: Timeframe
     )
     if evals:
         booster = booster[: booster.best_iteration + 1]
-    columns = feature_columns(timeframe)
-    model = ForecastModel(
-        booster,
-        timeframe.code,
-        columns,
-        FEATURE_SET_VERSION,
-        Calibration([0.0, 1.0], [0.5, 0.5], [0.0] * MAX_STEPS, [0.0] * MAX_STEPS),
-    )
     out_of_sample = len(splits.calibration) >= MIN_CALIBRATION_ROWS
     fitted_on = splits.calibration if out_of_sample else train
-    model.calibration = fit_calibration(
-        fitted_on, model.predict_z(fitted_on.features, fitted_on.horizon), direction=out_of_sample
+    raw_z = booster.predict(design_matrix(fitted_on.features, fitted_on.horizon))
+    calibration = fit_calibration(fitted_on, raw_z, direction=out_of_sample)
+    model = ForecastModel(
+        booster, timeframe.code, feature_columns(timeframe), FEATURE_SET_VERSION, calibration
     )
     test = splits.test
     metrics: dict = {"test": {"n": 0}}
     if len(test):
-        z_hat = model.predict_z(test.features, test.horizon)
+        z_hat = model.point_z(test.features, test.horizon)
         scale = test.sigma * np.sqrt(test.horizon)
         q10 = np.asarray(model.calibration.residual_q10)[test.horizon - 1]
         q90 = np.asarray(model.calibration.residual_q90)[test.horizon - 1]
