@@ -12,6 +12,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -25,11 +26,15 @@ def _pgdata(home: Path) -> Path:
 
 def start_postgres(home: Path) -> str:
     """Start (or reuse) the embedded server; return the URL of the `candlecast` database."""
-    import pgserver
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import pgserver
 
     pgdata = _pgdata(home)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = pgserver.get_server(pgdata, cleanup_mode=None)
     for name in PG_DATABASES:
         exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}';")
         if "(1 row)" not in exists:

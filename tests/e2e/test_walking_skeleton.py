@@ -12,7 +12,6 @@ import httpx
 import pandas as pd
 import pytest
 import redis
-
 from candlecast.cache import candles_key
 from candlecast.store import CandleStore
 from candlecast.timeframes import TIMEFRAME_CODES, TIMEFRAMES

@@ -1,0 +1,30 @@
+import pytest
+
+from candlecast.marketdata import get_provider
+from candlecast.settings import Settings
+
+
+def test_sample_provider_is_the_default_without_a_key(monkeypatch):
+    monkeypatch.delenv("POLYGON_API_KEY", raising=False)
+    settings = Settings(_env_file=None)
+    assert settings.provider_name == "sample"
+    assert settings.polygon_base_url == "https://api.massive.com"
+    provider = get_provider(settings)
+    tickers = {t.ticker for t in provider.list_tickers()}
+    assert tickers == {"X:BTCUSDT", "X:ETHUSDT", "X:BNBUSDT", "X:SOLUSDT", "X:XRPUSDT"}
+    assert str(provider.now()) == "2025-09-19 23:00:00+00:00"  # end of the bundled data
+
+
+def test_a_key_selects_polygon_and_is_never_printed(monkeypatch):
+    monkeypatch.setenv("POLYGON_API_KEY", "sekret-key-123")
+    settings = Settings(_env_file=None)
+    assert settings.provider_name == "polygon"
+    assert "sekret-key-123" not in repr(settings)
+    with pytest.raises(NotImplementedError, match="CANDLECAST_PROVIDER=sample"):
+        get_provider(settings)
+
+
+def test_home_holds_all_local_state(tmp_path):
+    settings = Settings(_env_file=None, candlecast_home=tmp_path)
+    for path in (settings.store_dir, settings.bentoml_home, settings.run_dir):
+        assert path.is_relative_to(tmp_path)
