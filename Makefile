@@ -1,6 +1,7 @@
 # candlecast — see README.md. `make up` starts everything, `make test` runs every test.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.12 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 /root/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1)
+PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do \
+	  $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 VENV := .venv
 STAMP := $(VENV)/.installed
 export CANDLECAST_HOME ?= $(CURDIR)/.candlecast

@@ -81,7 +81,15 @@ def serving_reference(settings: Settings, timeframe: Timeframe):
     use_model_store(settings)
     import bentoml
 
-    stored = bentoml.models.get(f"{model_name(timeframe)}:latest")
+    from bentoml.exceptions import NotFound
+
+    try:
+        stored = bentoml.models.get(f"{model_name(timeframe)}:latest")
+    except NotFound as error:
+        raise LookupError(
+            f"no {model_name(timeframe)} model in the model store at {os.environ['BENTOML_HOME']}; "
+            "run the train_models DAG first (make up does)"
+        ) from error
     return bentoml.models.BentoModel(stored.tag)
 
 

@@ -28,3 +28,13 @@ def test_home_holds_all_local_state(tmp_path):
     settings = Settings(_env_file=None, candlecast_home=tmp_path)
     for path in (settings.store_dir, settings.bentoml_home, settings.run_dir):
         assert path.is_relative_to(tmp_path)
+
+
+def test_missing_model_names_the_fix(tmp_path, monkeypatch):
+    from candlecast.registry import serving_reference
+    from candlecast.timeframes import TIMEFRAMES
+
+    monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "empty-store"))
+    settings = Settings(_env_file=None, candlecast_home=tmp_path)
+    with pytest.raises(LookupError, match="no candlecast-1mo model .* run the train_models DAG"):
+        serving_reference(settings, TIMEFRAMES["1M"])
