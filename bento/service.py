@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 import bentoml
 from bentoml.exceptions import NotFound, UnprocessableEntity
+from candlecast.forecast import Forecast
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES, parse_timeframe
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, Field
 
 settings = Settings()
 
@@ -26,31 +26,6 @@ def _symbol(value: str) -> str:
 
 TimeframeCode = Annotated[str, Field(max_length=8), AfterValidator(_timeframe)]
 Symbol = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_symbol)]
-
-
-class ForecastStep(BaseModel):
-    step: int
-    timestamp: datetime
-    open: float
-    high: float
-    low: float
-    close: float
-    close_low_80: float
-    close_high_80: float
-    direction: Literal["up", "down"]
-    confidence: float
-
-
-class ForecastResponse(BaseModel):
-    prediction_id: str
-    symbol: str
-    timeframe: str
-    model: str
-    last_candle_at: datetime
-    last_close: float
-    direction: Literal["up", "down"]
-    confidence: float
-    steps: list[ForecastStep]
 
 
 def _serving_references() -> dict:
@@ -78,12 +53,12 @@ class Candlecast:
         symbol: Symbol,
         timeframe: TimeframeCode,
         steps: Annotated[int, Field(ge=1, le=30)] = 30,
-    ) -> ForecastResponse:
+    ) -> Forecast:
         from candlecast.forecast import InsufficientHistory
         from candlecast.serving import UnknownSymbol, predict
 
         try:
-            forecast = predict(
+            return predict(
                 settings,
                 self.provider,
                 self.cache,
@@ -97,4 +72,3 @@ class Candlecast:
             raise NotFound(str(error)) from error
         except InsufficientHistory as error:
             raise UnprocessableEntity(str(error)) from error
-        return ForecastResponse.model_validate(forecast, from_attributes=True)

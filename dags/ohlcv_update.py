@@ -11,27 +11,14 @@ Emits `candlecast://ohlcv`, which schedules `train_models`.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Asset, dag, task
+from candlecast.dag_defaults import dag_kwargs
 
 SYMBOLS = Asset("candlecast://symbols")
 OHLCV = Asset("candlecast://ohlcv")
 
 
-@dag(
-    schedule=[SYMBOLS],
-    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    doc_md=__doc__,
-    tags=["candlecast", "market-data"],
-    default_args={
-        "owner": "data-team",
-        "retries": 2,
-        "retry_delay": pendulum.duration(minutes=1),
-        "retry_exponential_backoff": True,
-    },
-)
+@dag(schedule=[SYMBOLS], **dag_kwargs(__doc__, owner="data-team", tags=["market-data"]))
 def ohlcv_update():
     @task
     def plan_batches() -> list[list[str]]:

@@ -9,26 +9,13 @@ the last full day's USD volume. Emits the `candlecast://symbols` Asset, which sc
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Asset, dag, task
+from candlecast.dag_defaults import dag_kwargs
 
 SYMBOLS = Asset("candlecast://symbols")
 
 
-@dag(
-    schedule="@daily",
-    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    doc_md=__doc__,
-    tags=["candlecast", "market-data"],
-    default_args={
-        "owner": "data-team",
-        "retries": 2,
-        "retry_delay": pendulum.duration(minutes=1),
-        "retry_exponential_backoff": True,
-    },
-)
+@dag(schedule="@daily", **dag_kwargs(__doc__, owner="data-team", tags=["market-data"]))
 def symbol_sync():
     @task(outlets=[SYMBOLS])
     def sync() -> dict:

@@ -10,27 +10,14 @@ with its metrics and a `models` row. Scheduled by the `candlecast://ohlcv` Asset
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Asset, dag, task
+from candlecast.dag_defaults import dag_kwargs
 
 OHLCV = Asset("candlecast://ohlcv")
 TIMEFRAMES = ["1h", "4h", "1d", "1w", "1M"]
 
 
-@dag(
-    schedule=[OHLCV],
-    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    doc_md=__doc__,
-    tags=["candlecast", "models"],
-    default_args={
-        "owner": "ml-team",
-        "retries": 2,
-        "retry_delay": pendulum.duration(minutes=1),
-        "retry_exponential_backoff": True,
-    },
-)
+@dag(schedule=[OHLCV], **dag_kwargs(__doc__, owner="ml-team", tags=["models"]))
 def train_models():
     @task(map_index_template="{{ task.op_kwargs['timeframe'] }}")
     def train(timeframe: str) -> dict:

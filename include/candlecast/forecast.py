@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
 
 import pandas as pd
 import psycopg
+from pydantic import BaseModel
 
 from candlecast.features import WARMUP_CANDLES, compute_features
 from candlecast.modeling.predictor import ForecastModel
@@ -22,31 +24,31 @@ class InsufficientHistory(ValueError):
         self.needed, self.have = needed, have
 
 
-@dataclass
-class ForecastStep:
+class ForecastStep(BaseModel):
     step: int
-    timestamp: pd.Timestamp
+    timestamp: datetime
     open: float
     high: float
     low: float
     close: float
     close_low_80: float
     close_high_80: float
-    direction: str
+    direction: Literal["up", "down"]
     confidence: float
 
 
-@dataclass
-class Forecast:
+class Forecast(BaseModel):
+    """A served forecast, as the API returns it and as it is stored."""
+
     prediction_id: str
     symbol: str
     timeframe: str
     model: str
-    last_candle_at: pd.Timestamp
+    last_candle_at: datetime
     last_close: float
-    direction: str
+    direction: Literal["up", "down"]
     confidence: float
-    steps: list[ForecastStep] = field(default_factory=list)
+    steps: list[ForecastStep]
 
 
 def make_forecast(

@@ -30,6 +30,8 @@ def start_postgres(home: Path) -> str:
         warnings.simplefilter("ignore")
         import pgserver
 
+    # pgserver logs from an atexit hook, after test runners have closed their streams.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     pgdata = _pgdata(home)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():

@@ -80,7 +80,6 @@ def serving_reference(settings: Settings, timeframe: Timeframe):
     (promotion arrives in a later issue and replaces only this function)."""
     use_model_store(settings)
     import bentoml
-
     from bentoml.exceptions import NotFound
 
     try:

@@ -43,11 +43,15 @@ def test_symbol_sync_upserts_ranks_and_deactivates(conn):
     assert first.upserted == again.upserted == 5
     count = conn.execute("SELECT count(*) AS n FROM symbols").fetchone()["n"]
     assert count == 5
-    volumes = provider.daily_usd_volumes(provider.now().date() - __import__("datetime").timedelta(1))
+    volumes = provider.daily_usd_volumes(
+        provider.now().date() - __import__("datetime").timedelta(1)
+    )
     assert top_symbols(conn, 2) == sorted(volumes, key=volumes.get, reverse=True)[:2]
     result = sync_symbols(conn, Shrinking(SAMPLE_DATA_DIR))
     assert result.deactivated == 1
-    row = conn.execute("SELECT active, volume_rank FROM symbols WHERE ticker = 'X:BNBUSDT'").fetchone()
+    row = conn.execute(
+        "SELECT active, volume_rank FROM symbols WHERE ticker = 'X:BNBUSDT'"
+    ).fetchone()
     assert row == {"active": False, "volume_rank": None}
     assert "X:BNBUSDT" not in top_symbols(conn, 10)
     sync_symbols(conn, provider)  # it comes back

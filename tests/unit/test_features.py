@@ -1,7 +1,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-
 from candlecast.features import WARMUP_CANDLES, compute_features, feature_columns
 from candlecast.timeframes import TIMEFRAME_CODES, TIMEFRAMES
 
@@ -34,8 +33,9 @@ def test_serving_window_matches_training_rows():
     timeframe = TIMEFRAMES["1h"]
     training = compute_features(candles, timeframe)
     serving = compute_features(candles.iloc[-300:].reset_index(drop=True), timeframe)
-    np.testing.assert_allclose(serving.iloc[-1].to_numpy(), training.iloc[-1].to_numpy(),
-                               rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        serving.iloc[-1].to_numpy(), training.iloc[-1].to_numpy(), rtol=1e-6, atol=1e-9
+    )
 
 
 @pytest.mark.parametrize("code", TIMEFRAME_CODES)

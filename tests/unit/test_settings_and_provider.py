@@ -1,5 +1,4 @@
 import pytest
-
 from candlecast.marketdata import get_provider
 from candlecast.settings import Settings
 

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from candlecast.features import compute_features
 from candlecast.ingest import update_series
 from candlecast.modeling.dataset import build_table
@@ -38,16 +37,22 @@ def test_trained_model_forecasts_a_consistent_path(daily_store):
         assert 0.3 < metrics[group]["direction_accuracy"] < 0.7
         assert metrics[group]["mae_random_walk"] > 0
         assert set(metrics[group]["baselines"]) == {
-            "always_up_accuracy", "momentum_accuracy", "reversal_accuracy"
+            "always_up_accuracy",
+            "momentum_accuracy",
+            "reversal_accuracy",
         }
     candles = daily_store.read("X:BTCUSDT", TIMEFRAMES["1d"])
     path = model.forecast_path(candles, compute_features(candles, TIMEFRAMES["1d"]), 30)
     assert np.allclose(path["open"][1:], path["close"][:-1])
     assert path["open"][0] == candles["close"].iloc[-1]
     assert (path["high"] >= np.maximum(path["open"], path["close"])).all()
-    assert (path["low"] <= np.minimum(path["open"], path["close"])).all() and (path["low"] > 0).all()
+    assert (path["low"] <= np.minimum(path["open"], path["close"])).all() and (
+        path["low"] > 0
+    ).all()
     assert ((path["confidence"] > 0) & (path["confidence"] < 1)).all()
-    assert (path["close_low_80"] <= path["close"]).all() and (path["close"] <= path["close_high_80"]).all()
+    assert (path["close_low_80"] <= path["close"]).all() and (
+        path["close"] <= path["close_high_80"]
+    ).all()
 
 
 def test_saved_model_round_trips(daily_store, tmp_path):

@@ -1,5 +1,4 @@
 import pandas as pd
-
 from candlecast.timeframes import TIMEFRAMES
 from candlecast.validation import validate_candles
 
@@ -21,8 +20,9 @@ def test_each_defect_is_named():
         "high": frame.assign(high=frame["high"].where(frame.index != 4, frame["low"] * 0.5)),
         "timestamp": pd.concat([frame, frame.iloc[[5]]], ignore_index=True),
         "aligned_to_timeframe": frame.assign(
-            timestamp=frame["timestamp"].where(frame.index != 6,
-                                               frame["timestamp"] + pd.Timedelta(minutes=7))
+            timestamp=frame["timestamp"].where(
+                frame.index != 6, frame["timestamp"] + pd.Timedelta(minutes=7)
+            )
         ),
         "volume": frame.assign(volume=frame["volume"].where(frame.index != 7, -1.0)),
         "close": frame.assign(close=frame["close"].where(frame.index != 8, None)),

@@ -1,0 +1,27 @@
+"""Defaults every candlecast DAG shares. Parse-time cheap: imports nothing heavy."""
+
+from __future__ import annotations
+
+import pendulum
+
+START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
+
+
+def default_args(owner: str) -> dict:
+    return {
+        "owner": owner,
+        "retries": 2,
+        "retry_delay": pendulum.duration(minutes=1),
+        "retry_exponential_backoff": True,
+    }
+
+
+def dag_kwargs(doc_md: str, owner: str, tags: list[str]) -> dict:
+    return {
+        "start_date": START_DATE,
+        "catchup": False,
+        "max_active_runs": 1,
+        "doc_md": doc_md,
+        "tags": ["candlecast", *tags],
+        "default_args": default_args(owner),
+    }
