@@ -6,10 +6,11 @@ from typing import Annotated
 
 import bentoml
 from bentoml.exceptions import NotFound, UnprocessableEntity
+from pydantic import AfterValidator, Field
+
 from candlecast.forecast import Forecast
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES, parse_timeframe
-from pydantic import AfterValidator, Field
 
 settings = Settings()
 

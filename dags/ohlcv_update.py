@@ -12,6 +12,7 @@ Emits `candlecast://ohlcv`, which schedules `train_models`.
 from __future__ import annotations
 
 from airflow.sdk import Asset, dag, task
+
 from candlecast.dag_defaults import dag_kwargs
 
 SYMBOLS = Asset("candlecast://symbols")

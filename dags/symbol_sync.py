@@ -10,6 +10,7 @@ the last full day's USD volume. Emits the `candlecast://symbols` Asset, which sc
 from __future__ import annotations
 
 from airflow.sdk import Asset, dag, task
+
 from candlecast.dag_defaults import dag_kwargs
 
 SYMBOLS = Asset("candlecast://symbols")

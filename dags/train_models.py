@@ -11,6 +11,7 @@ with its metrics and a `models` row. Scheduled by the `candlecast://ohlcv` Asset
 from __future__ import annotations
 
 from airflow.sdk import Asset, dag, task
+
 from candlecast.dag_defaults import dag_kwargs
 
 OHLCV = Asset("candlecast://ohlcv")

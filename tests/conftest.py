@@ -19,6 +19,7 @@ os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
 
 import psycopg
 import pytest
+
 from candlecast import localservices
 from candlecast.settings import Settings
 from candlecast.stackenv import ensure_database, with_database

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from candlecast.stackenv import stack_env
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]

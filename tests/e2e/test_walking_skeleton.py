@@ -12,6 +12,7 @@ import httpx
 import pandas as pd
 import pytest
 import redis
+
 from candlecast.cache import candles_key
 from candlecast.store import CandleStore
 from candlecast.timeframes import TIMEFRAME_CODES, TIMEFRAMES

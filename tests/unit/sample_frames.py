@@ -1,6 +1,7 @@
 """Candle frames cut from the bundled real sample, for unit tests."""
 
 import pandas as pd
+
 from candlecast.marketdata.sample import SampleProvider
 from candlecast.settings import SAMPLE_DATA_DIR
 from candlecast.timeframes import TIMEFRAMES

@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+
 from candlecast.cleaning import clean_candles
 from candlecast.timeframes import TIMEFRAMES
 

@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+
 from candlecast.features import WARMUP_CANDLES, compute_features, feature_columns
 from candlecast.timeframes import TIMEFRAME_CODES, TIMEFRAMES
 

@@ -1,4 +1,5 @@
 import pytest
+
 from candlecast.marketdata import get_provider
 from candlecast.settings import Settings
 

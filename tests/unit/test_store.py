@@ -4,6 +4,7 @@ import sys
 
 import pandas as pd
 import pytest
+
 from candlecast.ingest import update_series
 from candlecast.store import CandleStore, merge_candles
 from candlecast.timeframes import TIMEFRAMES

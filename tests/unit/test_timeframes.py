@@ -1,5 +1,6 @@
 import pandas as pd
 import pytest
+
 from candlecast.timeframes import TIMEFRAME_CODES, TIMEFRAMES, TimeframeError, parse_timeframe
 
 

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from candlecast.features import compute_features
 from candlecast.ingest import update_series
 from candlecast.modeling.dataset import build_table

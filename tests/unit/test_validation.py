@@ -1,4 +1,5 @@
 import pandas as pd
+
 from candlecast.timeframes import TIMEFRAMES
 from candlecast.validation import validate_candles
 

@@ -1,8 +1,9 @@
 """Alembic environment: plain SQL migrations, our own version table (Airflow has its own)."""
 
 from alembic import context
-from candlecast.db import VERSION_TABLE
 from sqlalchemy import create_engine
+
+from candlecast.db import VERSION_TABLE
 
 engine = create_engine(context.config.get_main_option("sqlalchemy.url"))
 with engine.connect() as connection:
