@@ -17,6 +17,11 @@ from candlecast.dag_defaults import dag_kwargs
 
 SYMBOLS = Asset("candlecast://symbols")
 OHLCV = Asset("candlecast://ohlcv")
+# A mapped batch reads as "X:BTCUSDT … X:XRPUSDT (5)" in the UI.
+BATCH_LABEL = (
+    "{{ task.op_kwargs['tickers'][0] }} … {{ task.op_kwargs['tickers'][-1] }} "
+    "({{ task.op_kwargs['tickers'] | length }})"
+)
 
 
 @dag(schedule=[SYMBOLS], **dag_kwargs(__doc__, owner="data-team", tags=["market-data"]))
@@ -28,7 +33,7 @@ def ohlcv_update():
 
         return universe_batches(Settings())
 
-    @task(pool="market_data_api", map_index_template="{{ task.op_kwargs['tickers'][0] }}…")
+    @task(pool="market_data_api", map_index_template=BATCH_LABEL)
     def update(tickers: list[str]) -> dict:
         from candlecast.pipeline import update_batch
         from candlecast.settings import Settings

@@ -6,16 +6,12 @@ run); otherwise the embedded servers start under the temporary home and stop at 
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
-
-# Before anything imports airflow: a private AIRFLOW_HOME, no example DAGs, no analytics.
-os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="cc-airflow-home-")
-os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
 
 import psycopg
 import pytest
@@ -23,6 +19,13 @@ import pytest
 from candlecast import localservices
 from candlecast.settings import Settings
 from candlecast.stackenv import ensure_database, with_database
+
+# Before anything imports airflow: a private AIRFLOW_HOME, no example DAGs, no analytics.
+os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="cc-airflow-home-")
+atexit.register(shutil.rmtree, os.environ["AIRFLOW_HOME"], ignore_errors=True)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 

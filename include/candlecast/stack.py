@@ -128,10 +128,16 @@ def _run_pipeline_once(env: dict, timeout: float = 1800) -> None:
     if "success" in _run_states(airflow_url, "train_models"):
         print("· the DAGs have run before: models are trained (trigger symbol_sync to refresh)")
         return
-    for dag_id in DAG_IDS:
+    for dag_id in reversed(DAG_IDS):
         _airflow("dags", "unpause", dag_id, env=env)
-    _airflow("dags", "trigger", "symbol_sync", env=env)
-    print("· triggered symbol_sync → ohlcv_update → train_models (chained by Assets)", flush=True)
+    # Unpausing the daily symbol_sync usually schedules its latest run by itself; trigger one
+    # only if the scheduler has not, so the chain runs once, not twice.
+    grace = time.monotonic() + 45
+    while not _run_states(airflow_url, "symbol_sync") and time.monotonic() < grace:
+        time.sleep(2)
+    if not _run_states(airflow_url, "symbol_sync"):
+        _airflow("dags", "trigger", "symbol_sync", env=env)
+    print("· running symbol_sync → ohlcv_update → train_models (chained by Assets)", flush=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         states = {dag_id: _run_states(airflow_url, dag_id) for dag_id in DAG_IDS}
