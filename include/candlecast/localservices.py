@@ -20,16 +20,22 @@ log = logging.getLogger(__name__)
 PG_DATABASES = ("candlecast", "airflow")
 
 
+def _import_pgserver():
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import pgserver
+        import pgserver._commands
+
+    return pgserver
+
+
 def _pgdata(home: Path) -> Path:
     return home / "postgres" / "pgdata"
 
 
 def start_postgres(home: Path) -> str:
     """Start (or reuse) the embedded server; return the URL of the `candlecast` database."""
-    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        warnings.simplefilter("ignore")
-        import pgserver
-
+    pgserver = _import_pgserver()
     # pgserver logs from an atexit hook, after test runners have closed their streams.
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     pgdata = _pgdata(home)
@@ -48,8 +54,7 @@ def stop_postgres(home: Path) -> bool:
     pgdata = _pgdata(home)
     if not (pgdata / "postmaster.pid").exists():
         return False
-    from pgserver._commands import pg_ctl
-
+    pg_ctl = _import_pgserver()._commands.pg_ctl
     user = "pgserver" if os.geteuid() == 0 else None
     pg_ctl(["-m", "fast", "-w", "stop"], pgdata=pgdata, user=user, timeout=60)
     return True
