@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -28,9 +29,20 @@ class Settings(BaseSettings):
         default=None, description="Polygon/Massive API key. Unset: the bundled sample provider."
     )
     polygon_base_url: str = "https://api.massive.com"
+    polygon_requests_per_minute: int | None = Field(
+        default=None, ge=1, description="Plan limit (5 on the free tier); unset: unlimited."
+    )
+    polygon_max_concurrency: int = Field(default=8, ge=1)
+    polygon_timeout_seconds: float = Field(default=30.0, gt=0)
+    polygon_max_retries: int = Field(default=6, ge=0)
+    polygon_backoff_seconds: float = Field(default=1.0, ge=0)
     candlecast_home: Path = Field(default=Path(".candlecast"), description="All local state.")
     candlecast_provider: Literal["auto", "sample", "polygon"] = "auto"
     candlecast_sample_dir: Path = SAMPLE_DATA_DIR
+    candlecast_now: datetime | None = Field(
+        default=None,
+        description="Freeze the provider's clock (replays and tests); unset: real time.",
+    )
     candlecast_top_n: int = Field(default=500, ge=1)
     candlecast_symbol_batch_size: int = Field(default=50, ge=1)
     candlecast_candle_cache_ttl_seconds: int = Field(default=300, ge=1)

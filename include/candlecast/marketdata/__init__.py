@@ -10,11 +10,40 @@ def get_provider(settings: Settings) -> MarketDataProvider:
     if settings.provider_name == "sample":
         from candlecast.marketdata.sample import SampleProvider
 
-        return SampleProvider(settings.candlecast_sample_dir)
-    raise NotImplementedError(
-        "the Polygon/Massive client is not built yet; unset POLYGON_API_KEY or set "
-        "CANDLECAST_PROVIDER=sample to use the bundled sample data"
+        return SampleProvider(settings.candlecast_sample_dir, now=_frozen_now(settings))
+    if settings.polygon_api_key is None:
+        raise ValueError("CANDLECAST_PROVIDER=polygon needs POLYGON_API_KEY")
+    from candlecast.marketdata.polygon import PolygonClient, PolygonProvider
+
+    limiter = None
+    if settings.polygon_requests_per_minute:
+        from candlecast.cache import redis_client
+        from candlecast.ratelimit import SlidingWindowLimiter
+
+        limiter = SlidingWindowLimiter(
+            redis_client(settings),
+            "candlecast:ratelimit:polygon",
+            settings.polygon_requests_per_minute,
+        )
+    client = PolygonClient(
+        settings.polygon_api_key.get_secret_value(),
+        settings.polygon_base_url,
+        limiter=limiter,
+        timeout=settings.polygon_timeout_seconds,
+        max_retries=settings.polygon_max_retries,
+        backoff_seconds=settings.polygon_backoff_seconds,
+        max_concurrency=settings.polygon_max_concurrency,
     )
+    return PolygonProvider(client, now=_frozen_now(settings))
+
+
+def _frozen_now(settings: Settings):
+    if settings.candlecast_now is None:
+        return None
+    import pandas as pd
+
+    now = pd.Timestamp(settings.candlecast_now)
+    return now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
 
 
 __all__ = ["CANDLE_COLUMNS", "MarketDataProvider", "TickerInfo", "get_provider"]

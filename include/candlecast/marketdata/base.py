@@ -38,6 +38,25 @@ def empty_candles() -> pd.DataFrame:
     return frame
 
 
+@dataclass(frozen=True)
+class FetchRequest:
+    ticker: str
+    timeframe: Timeframe
+    start: pd.Timestamp  # inclusive candle open
+    end: pd.Timestamp  # exclusive
+
+
+def fetch_sequentially(provider, requests: list[FetchRequest]) -> list[pd.DataFrame | Exception]:
+    """fetch_many for providers without a concurrent path: one request after another."""
+    results: list[pd.DataFrame | Exception] = []
+    for r in requests:
+        try:
+            results.append(provider.fetch_candles(r.ticker, r.timeframe, r.start, r.end))
+        except LookupError as error:
+            results.append(error)
+    return results
+
+
 class MarketDataProvider(Protocol):
     name: str
 
@@ -53,3 +72,6 @@ class MarketDataProvider(Protocol):
         self, ticker: str, timeframe: Timeframe, start: pd.Timestamp, end: pd.Timestamp
     ) -> pd.DataFrame:
         """Candles opening in [start, end), columns CANDLE_COLUMNS, unsorted input tolerated."""
+
+    def fetch_many(self, requests: list[FetchRequest]) -> list[pd.DataFrame | Exception]:
+        """One result per request, in order: candles, or the error that series failed with."""

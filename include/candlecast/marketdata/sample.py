@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from candlecast.marketdata.base import CANDLE_COLUMNS, TickerInfo
+from candlecast.marketdata.base import (
+    CANDLE_COLUMNS,
+    FetchRequest,
+    TickerInfo,
+    fetch_sequentially,
+)
 from candlecast.timeframes import TIMEFRAMES, Timeframe
 
 QUOTES = ("USDT", "USDC", "USD", "EUR", "BTC")
@@ -80,6 +85,9 @@ class SampleProvider:
         end = min(end, self.now())
         mask = (frame["timestamp"] >= start) & (frame["timestamp"] < end)
         return frame.loc[mask, list(CANDLE_COLUMNS)].reset_index(drop=True)
+
+    def fetch_many(self, requests: list[FetchRequest]) -> list[pd.DataFrame | Exception]:
+        return fetch_sequentially(self, requests)
 
 
 @cache

@@ -1,0 +1,337 @@
+"""The Polygon.io / Massive.com REST client (httpx, async) and the provider built on it.
+
+Wire contract: ../shared/reference/polygon-api.md. Bearer auth only, so `next_url` is followed
+as given (path and query rebuilt on our own base URL, never through `params=`, which would drop
+the cursor). Weekly and monthly candles are built from daily bars (see `resample_daily`): the
+provider's own week/month alignment is not documented.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+from collections.abc import Iterable
+from datetime import date
+
+import httpx
+import pandas as pd
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+
+from candlecast.marketdata.base import CANDLE_COLUMNS, FetchRequest, TickerInfo, empty_candles
+from candlecast.ratelimit import SlidingWindowLimiter
+from candlecast.timeframes import TIMEFRAMES, Timeframe
+
+log = logging.getLogger(__name__)
+
+SUCCESS_STATUSES = {"OK", "DELAYED"}
+MAX_PAGES = 10_000
+USD_QUOTES = {"USD", "USDT", "USDC", "FDUSD", "TUSD", "BUSD", "DAI", "USDP"}
+BAR_COLUMNS = {
+    "t": "timestamp",
+    "o": "open",
+    "h": "high",
+    "l": "low",
+    "c": "close",
+    "v": "volume",
+    "vw": "vwap",
+    "n": "trades",
+}
+
+
+class ProviderError(RuntimeError):
+    """The provider answered with something we cannot use."""
+
+
+class ProviderAuthError(ProviderError):
+    """401/403: retrying will not help; the message says what to fix."""
+
+
+class ProviderTransientError(ProviderError):
+    """429, 5xx, timeouts, resets, truncated bodies: retried with backoff."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        return str(body.get("error") or body.get("message") or body)[:300]
+    except ValueError:
+        return response.text[:120].replace("\n", " ")
+
+
+def classify(response: httpx.Response) -> ProviderError:
+    status, text = response.status_code, _error_text(response)
+    if status == 401:
+        return ProviderAuthError(
+            f"the provider rejected the API key (401: {text}); check POLYGON_API_KEY"
+        )
+    if status == 403:
+        return ProviderAuthError(
+            f"the provider refused this data for your plan (403: {text}); upgrade the plan or "
+            "ask for less history / fewer timeframes"
+        )
+    if status == 429 or status >= 500 or status == 499:
+        header = response.headers.get("Retry-After")
+        retry_after = float(header) if header and header.isdigit() else None
+        return ProviderTransientError(f"provider answered {status}: {text}", retry_after)
+    return ProviderError(f"provider answered {status}: {text}")
+
+
+class _Backoff:
+    """Exponential backoff with full jitter, never shorter than a Retry-After header."""
+
+    def __init__(self, base: float, cap: float = 60.0) -> None:
+        self.base, self.cap = base, cap
+
+    def __call__(self, state) -> float:
+        delay = random.uniform(0, min(self.cap, self.base * 2 ** (state.attempt_number - 1)))
+        error = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(error, "retry_after", None) or 0.0
+        return max(delay, retry_after)
+
+
+class PolygonClient:
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str,
+        *,
+        limiter: SlidingWindowLimiter | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 6,
+        backoff_seconds: float = 1.0,
+        max_concurrency: int = 8,
+    ) -> None:
+        self.base_url = httpx.URL(base_url.rstrip("/"))
+        self._headers = {"Authorization": f"Bearer {api_key}", "Accept-Encoding": "gzip"}
+        self.limiter = limiter
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff_seconds = backoff_seconds
+        self.max_concurrency = max_concurrency
+        self.requests_made = 0
+
+    def _client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            headers=self._headers,
+            timeout=self.timeout,
+            limits=httpx.Limits(max_connections=self.max_concurrency),
+        )
+
+    def url(self, path: str, params: dict | None = None) -> httpx.URL:
+        return self.base_url.copy_with(path=path).copy_merge_params(params or {})
+
+    def rebase(self, next_url: str) -> httpx.URL:
+        """next_url's path and cursor on our own base; any key it carries is dropped."""
+        given = httpx.URL(next_url)
+        query = httpx.QueryParams(given.query).remove("apiKey")
+        return self.base_url.copy_with(path=given.path, query=str(query).encode())
+
+    async def _get_once(self, client: httpx.AsyncClient, url: httpx.URL) -> dict:
+        if self.limiter is not None:
+            await self.limiter.acquire()
+        self.requests_made += 1
+        try:
+            response = await client.get(url)
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as error:
+            raise ProviderTransientError(f"{type(error).__name__} on {url.path}") from error
+        if response.status_code != 200:
+            raise classify(response)
+        try:
+            body = response.json()
+        except ValueError as error:
+            raise ProviderTransientError(f"unreadable JSON body from {url.path}") from error
+        if body.get("status") not in SUCCESS_STATUSES:
+            raise ProviderError(f"provider status {body.get('status')!r}: {_error_text(response)}")
+        return body
+
+    async def get_json(self, client: httpx.AsyncClient, url: httpx.URL) -> dict:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(ProviderTransientError),
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=_Backoff(self.backoff_seconds),
+            reraise=True,
+            before_sleep=lambda s: log.warning(
+                "retrying %s after %s", url.path, s.outcome.exception()
+            ),
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._get_once(client, url)
+        raise AssertionError("unreachable")
+
+    async def paginate(self, client: httpx.AsyncClient, url: httpx.URL) -> list[dict]:
+        """Every page's results; raises (returning nothing partial) if any page fails."""
+        results: list[dict] = []
+        seen: set[str] = set()
+        while True:
+            body = await self.get_json(client, url)
+            results.extend(body.get("results") or [])
+            next_url = body.get("next_url")
+            if not next_url:
+                return results
+            url = self.rebase(next_url)
+            if str(url) in seen or len(seen) >= MAX_PAGES:
+                raise ProviderError(f"pagination does not end (repeated cursor at {url.path})")
+            seen.add(str(url))
+
+    async def list_tickers(self) -> list[TickerInfo]:
+        params = {
+            "market": "crypto",
+            "active": "true",
+            "limit": 1000,
+            "sort": "ticker",
+            "order": "asc",
+        }
+        async with self._client() as client:
+            rows = await self.paginate(client, self.url("/v3/reference/tickers", params))
+        return [
+            TickerInfo(
+                ticker=row["ticker"],
+                name=row.get("name") or row["ticker"],
+                base=row.get("base_currency_symbol") or "",
+                quote=row.get("currency_symbol") or "",
+                active=bool(row.get("active", True)),
+            )
+            for row in rows
+        ]
+
+    async def grouped_daily(self, day: date) -> list[dict]:
+        path = f"/v2/aggs/grouped/locale/global/market/crypto/{day.isoformat()}"
+        async with self._client() as client:
+            body = await self.get_json(client, self.url(path, {"adjusted": "true"}))
+        return body.get("results") or []
+
+    async def aggregates(self, client: httpx.AsyncClient, request: FetchRequest) -> pd.DataFrame:
+        timeframe = (
+            TIMEFRAMES["1d"] if request.timeframe.code in ("1w", "1M") else request.timeframe
+        )
+        start_ms = int(request.start.timestamp() * 1000)
+        end_ms = int(request.end.timestamp() * 1000) - 1  # `to` is inclusive
+        if end_ms < start_ms:
+            return empty_candles()
+        path = (
+            f"/v2/aggs/ticker/{request.ticker}/range/{timeframe.multiplier}/"
+            f"{timeframe.timespan}/{start_ms}/{end_ms}"
+        )
+        params = {"adjusted": "true", "sort": "asc", "limit": 50000}
+        bars = await self.paginate(client, self.url(path, params))
+        frame = bars_to_candles(bars)
+        if timeframe is not request.timeframe:
+            frame = resample_daily(frame, request.timeframe)
+        mask = (frame["timestamp"] >= request.start) & (frame["timestamp"] < request.end)
+        return frame[mask].reset_index(drop=True)
+
+    async def fetch_many(self, requests: list[FetchRequest]) -> list[pd.DataFrame | Exception]:
+        semaphore = asyncio.Semaphore(self.max_concurrency)
+        async with self._client() as client:
+
+            async def one(request: FetchRequest):
+                async with semaphore:
+                    try:
+                        return await self.aggregates(client, request)
+                    except ProviderAuthError:
+                        raise
+                    except ProviderError as error:
+                        return error
+
+            return list(await asyncio.gather(*(one(r) for r in requests)))
+
+
+def bars_to_candles(bars: list[dict]) -> pd.DataFrame:
+    if not bars:
+        return empty_candles()
+    frame = pd.DataFrame(bars).rename(columns=BAR_COLUMNS)
+    for column in CANDLE_COLUMNS:
+        if column not in frame:
+            frame[column] = math.nan
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="ms", utc=True).astype(
+        "datetime64[ms, UTC]"
+    )
+    for column in CANDLE_COLUMNS[1:]:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    return frame.loc[:, list(CANDLE_COLUMNS)]
+
+
+def resample_daily(daily: pd.DataFrame, timeframe: Timeframe) -> pd.DataFrame:
+    """Weekly (Monday) or monthly (1st) candles from daily ones, all times UTC."""
+    if daily.empty:
+        return empty_candles()
+    rule = "W-MON" if timeframe.code == "1w" else "MS"
+    indexed = daily.sort_values("timestamp").set_index("timestamp")
+    indexed["notional"] = indexed["vwap"] * indexed["volume"]
+    grouped = indexed.resample(rule, label="left", closed="left")
+    out = pd.DataFrame(
+        {
+            "open": grouped["open"].first(),
+            "high": grouped["high"].max(),
+            "low": grouped["low"].min(),
+            "close": grouped["close"].last(),
+            "volume": grouped["volume"].sum(),
+            "notional": grouped["notional"].sum(min_count=1),
+            "trades": grouped["trades"].sum(min_count=1),
+        }
+    ).dropna(subset=["open"])
+    out["vwap"] = out["notional"] / out["volume"].where(out["volume"] > 0)
+    out = out.reset_index()
+    out["timestamp"] = out["timestamp"].astype("datetime64[ms, UTC]")
+    return out.loc[:, list(CANDLE_COLUMNS)]
+
+
+def usd_volumes(rows: Iterable[dict], quotes: dict[str, str]) -> dict[str, float]:
+    """USD volume per ticker from grouped daily bars: v × vw, with the typical price
+    (h+l+c)/3 standing in where vw is absent; pairs quoted in a coin are converted through
+    that coin's USD pair of the same day, when there is one."""
+    notional: dict[str, float] = {}
+    for row in rows:
+        price = row.get("vw")
+        if price is None and all(k in row for k in ("h", "l", "c")):
+            price = (row["h"] + row["l"] + row["c"]) / 3
+        if price is not None and row.get("v") is not None:
+            notional[row["T"]] = float(row["v"]) * float(price)
+    closes = {row["T"]: row.get("c") for row in rows}
+    volumes = {}
+    for ticker, value in notional.items():
+        quote = quotes.get(ticker, "")
+        if quote in USD_QUOTES:
+            volumes[ticker] = value
+        elif closes.get(f"X:{quote}USD"):
+            volumes[ticker] = value * float(closes[f"X:{quote}USD"])
+    return volumes
+
+
+class PolygonProvider:
+    """The MarketDataProvider interface over PolygonClient (sync calls, async bulk fetches)."""
+
+    name = "polygon"
+
+    def __init__(self, client: PolygonClient, now: pd.Timestamp | None = None) -> None:
+        self.client = client
+        self._now = now
+        self._quotes: dict[str, str] = {}
+
+    def now(self) -> pd.Timestamp:
+        return self._now if self._now is not None else pd.Timestamp.now(tz="UTC")
+
+    def list_tickers(self) -> list[TickerInfo]:
+        tickers = asyncio.run(self.client.list_tickers())
+        self._quotes = {t.ticker: t.quote for t in tickers}
+        return tickers
+
+    def daily_usd_volumes(self, day: date) -> dict[str, float]:
+        rows = asyncio.run(self.client.grouped_daily(day))
+        return usd_volumes(rows, self._quotes)
+
+    def fetch_candles(self, ticker, timeframe, start, end) -> pd.DataFrame:
+        (result,) = self.fetch_many([FetchRequest(ticker, timeframe, start, end)])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def fetch_many(self, requests: list[FetchRequest]) -> list[pd.DataFrame | Exception]:
+        return asyncio.run(self.client.fetch_many(requests))

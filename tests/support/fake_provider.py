@@ -1,0 +1,336 @@
+"""A loopback HTTP server that speaks the Polygon/Massive wire contract, with fault injection.
+
+Serves candles from a folder in the sample layout (`<timeframe>/<PAIR>.parquet`) as tickers
+`X:<PAIR>`. Real sockets, real HTTP: the client under test cannot tell it from the provider,
+except that it can be told to misbehave (see `Faults`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from functools import lru_cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pandas as pd
+
+TIMESPAN_FILES = {
+    ("1", "hour"): "1h",
+    ("4", "hour"): "4h",
+    ("1", "day"): "1d",
+    ("1", "week"): "1w",
+    ("1", "month"): "1M",
+}
+NGINX_504 = (
+    b"<html><head><title>504 Gateway Time-out</title></head><body><center><h1>504 "
+    b"Gateway Time-out</h1></center><hr><center>nginx/1.19.2</center></body></html>"
+)
+
+
+@dataclass
+class Fault:
+    route: str  # tickers | aggs | grouped | any
+    kind: str  # status | html | drop | slow | malformed | empty | null
+    times: int = 1
+    status: int = 500
+    delay_s: float = 0.0
+
+
+@dataclass
+class Faults:
+    api_key: str = "test-key"
+    latency_s: float = 0.0
+    rate_limit: int | None = None  # requests per rolling window
+    rate_window_s: float = 60.0
+    forbidden_timespans: set[str] = field(default_factory=set)
+    page_limit_cap: int | None = None  # serve at most this many bars per page
+    script: list[Fault] = field(default_factory=list)
+
+
+class FakeProvider:
+    def __init__(self, data_dir: Path, extra_tickers: list[str] | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.faults = Faults()
+        self.lock = threading.Lock()
+        self.arrivals: deque[float] = deque()
+        self.log: list[list] = []  # [arrival time, path, status (0: dropped, None: pending)]
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> FakeProvider:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def pairs(self) -> list[str]:
+        return sorted(p.stem for p in (self.data_dir / "1d").glob("*.parquet"))
+
+    def requests(self, route: str | None = None) -> list[tuple[float, str, int | None]]:
+        with self.lock:
+            return [tuple(r) for r in self.log if route is None or route in r[1]]
+
+    def max_in_window(self, window_s: float) -> int:
+        """Most requests that arrived in any rolling window (for limiter checks)."""
+        stamps = sorted(t for t, _, _ in self.requests())
+        best, left = 0, 0
+        for right, stamp in enumerate(stamps):
+            while stamp - stamps[left] >= window_s:
+                left += 1
+            best = max(best, right - left + 1)
+        return best
+
+    def _take_fault(self, route: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults.script:
+                if fault.times > 0 and fault.route in (route, "any"):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def _rate_limited(self) -> bool:
+        if self.faults.rate_limit is None:
+            return False
+        now = time.monotonic()
+        with self.lock:
+            while self.arrivals and now - self.arrivals[0] >= self.faults.rate_window_s:
+                self.arrivals.popleft()
+            if len(self.arrivals) >= self.faults.rate_limit:
+                return True
+            self.arrivals.append(now)
+        return False
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _send(self, status: int, body: bytes, content_type="application/json") -> None:
+                self.entry[2] = status
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("X-Request-Id", uuid.uuid4().hex)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _json(self, status: int, payload: dict) -> None:
+                payload.setdefault("request_id", uuid.uuid4().hex)
+                self._send(status, json.dumps(payload).encode())
+
+            def do_GET(self) -> None:  # noqa: N802
+                self.entry = [time.monotonic(), self.path, None]
+                with fake.lock:
+                    fake.log.append(self.entry)
+                url = urlsplit(self.path)
+                query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+                path = unquote(url.path)
+                route = (
+                    "tickers"
+                    if path.startswith("/v3/reference/tickers")
+                    else "grouped"
+                    if path.startswith("/v2/aggs/grouped")
+                    else "aggs"
+                    if path.startswith("/v2/aggs/ticker")
+                    else "other"
+                )
+                if fake.faults.latency_s:
+                    time.sleep(fake.faults.latency_s)
+                key = query.get("apiKey") or self.headers.get("Authorization", "").removeprefix(
+                    "Bearer "
+                )
+                if not key:
+                    return self._json(401, {"status": "ERROR", "error": "API Key was not provided"})
+                if key != fake.faults.api_key:
+                    return self._json(401, {"status": "ERROR", "error": "Unknown API Key"})
+                if fake._rate_limited():
+                    return self._json(
+                        429,
+                        {
+                            "status": "ERROR",
+                            "error": "You've exceeded the "
+                            "maximum requests per minute, please wait or upgrade "
+                            "your subscription to continue. https://massive.com/pricing",
+                        },
+                    )
+                fault = fake._take_fault(route)
+                if fault is not None:
+                    if fault.kind == "drop":
+                        self.entry[2] = 0
+                        self.close_connection = True
+                        self.connection.shutdown(2)
+                        return None
+                    if fault.kind == "slow":
+                        time.sleep(fault.delay_s)
+                    elif fault.kind == "status":
+                        return self._json(
+                            fault.status, {"status": "ERROR", "error": "Internal server error"}
+                        )
+                    elif fault.kind == "html":
+                        return self._send(fault.status, NGINX_504, "text/html")
+                    elif fault.kind == "malformed":
+                        return self._send(200, b'{"status": "OK", "results": [')
+                    elif fault.kind in ("empty", "null"):
+                        body = {"status": "OK", "resultsCount": 0, "queryCount": 0}
+                        if fault.kind == "null":
+                            body["results"] = None
+                        return self._json(200, body)
+                if route == "tickers":
+                    return self._json(200, fake.tickers_page(query))
+                if route == "grouped":
+                    return self._json(200, fake.grouped(path.rsplit("/", 1)[-1]))
+                if route == "aggs":
+                    status, body = fake.aggregates(path, query)
+                    return self._json(status, body)
+                return self._json(404, {"status": "NOT_FOUND", "error": "resource not found"})
+
+        return Handler
+
+    # --- endpoints -------------------------------------------------------------------------
+
+    def tickers_page(self, query: dict) -> dict:
+        if "cursor" in query:
+            state = json.loads(base64.urlsafe_b64decode(query["cursor"] + "==").decode())
+            offset, limit = state["offset"], state["limit"]
+        else:
+            offset, limit = 0, min(int(query.get("limit", 100)), 1000)
+        pairs = self.pairs()
+        page = pairs[offset : offset + limit]
+        results = [
+            {
+                "ticker": f"X:{p}",
+                "name": f"{p[:-4]} - Tether",
+                "market": "crypto",
+                "locale": "global",
+                "active": True,
+                "currency_symbol": p[-4:],
+                "currency_name": "Tether",
+                "base_currency_symbol": p[:-4],
+                "base_currency_name": p[:-4],
+                "last_updated_utc": "2017-01-01T00:00:00Z",
+            }
+            for p in page
+        ]
+        body = {"results": results, "status": "OK", "count": len(results)}
+        if offset + limit < len(pairs):
+            cursor = (
+                base64.urlsafe_b64encode(
+                    json.dumps({"offset": offset + limit, "limit": limit}).encode()
+                )
+                .decode()
+                .rstrip("=")
+            )
+            body["next_url"] = (
+                f"{self.base_url}/v3/reference/tickers?cursor={cursor}&apiKey=LEAKED_KEY"
+            )
+        return body
+
+    def grouped(self, day: str) -> dict:
+        start = pd.Timestamp(day, tz="UTC")
+        results = []
+        for pair in self.pairs():
+            frame = _frame(self.data_dir / "1d" / f"{pair}.parquet")
+            row = frame[frame["timestamp"] == start]
+            if not row.empty:
+                results.append({"T": f"X:{pair}", **_bar(row.iloc[0])})
+        body = {
+            "status": "OK",
+            "queryCount": len(results),
+            "resultsCount": len(results),
+            "adjusted": True,
+        }
+        if results:
+            body["results"] = results
+        return body
+
+    def aggregates(self, path: str, query: dict) -> tuple[int, dict]:
+        parts = path.split("/")  # /v2/aggs/ticker/{T}/range/{m}/{ts}/{from}/{to}
+        ticker, multiplier, timespan, start, end = parts[4], parts[6], parts[7], parts[8], parts[9]
+        if timespan in self.faults.forbidden_timespans:
+            return 403, {
+                "status": "NOT_AUTHORIZED",
+                "message": "You are not entitled to this "
+                "data. Please upgrade your plan at https://massive.com/pricing",
+            }
+        code = TIMESPAN_FILES.get((multiplier, timespan))
+        if code is None:
+            return 400, {"status": "ERROR", "error": f"unsupported range {multiplier}/{timespan}"}
+        try:
+            start_ts, end_ts = _parse_time(start, False), _parse_time(end, True)
+        except ValueError:
+            return 400, {
+                "status": "ERROR",
+                "error": "Could not parse the time parameter: 'from'. "
+                "Use YYYY-MM-DD or Unix MS Timestamps",
+            }
+        file = self.data_dir / code / f"{ticker.removeprefix('X:')}.parquet"
+        body = {"ticker": ticker, "adjusted": True, "status": "OK"}
+        if not file.exists():
+            return 200, {**body, "queryCount": 0, "resultsCount": 0}
+        frame = _frame(file)
+        frame = frame[(frame["timestamp"] >= start_ts) & (frame["timestamp"] <= end_ts)]
+        limit = min(int(query.get("limit", 5000)), 50000)
+        if self.faults.page_limit_cap:
+            limit = min(limit, self.faults.page_limit_cap)
+        page, rest = frame.iloc[:limit], frame.iloc[limit:]
+        body.update(queryCount=len(page), resultsCount=len(page), count=len(page))
+        if len(page):
+            body["results"] = [
+                {"t": int(r.timestamp.value // 1_000_000), **_bar(r)}
+                for r in page.itertuples(index=False)
+            ]
+        if len(rest):
+            next_ms = int(rest["timestamp"].iloc[0].value // 1_000_000)
+            cursor = (
+                base64.urlsafe_b64encode(f"limit={limit}&sort=asc".encode()).decode().rstrip("=")
+            )
+            body["next_url"] = (
+                f"{self.base_url}/v2/aggs/ticker/{ticker}/range/{multiplier}/"
+                f"{timespan}/{next_ms}/{end}?cursor={cursor}"
+            )
+        return 200, body
+
+
+def _parse_time(value: str, end: bool) -> pd.Timestamp:
+    if value.isdigit():
+        return pd.Timestamp(int(value), unit="ms", tz="UTC")
+    day = pd.Timestamp(value, tz="UTC")
+    return day + pd.Timedelta(days=1) - pd.Timedelta(milliseconds=1) if end else day
+
+
+def _bar(row) -> dict:
+    get = row.get if isinstance(row, pd.Series) else lambda k: getattr(row, k)
+    bar = {
+        "o": get("open"),
+        "h": get("high"),
+        "l": get("low"),
+        "c": get("close"),
+        "v": get("volume"),
+        "vw": (get("high") + get("low") + get("close")) / 3,
+    }
+    return {k: float(v) for k, v in bar.items()}
+
+
+@lru_cache(maxsize=256)
+def _frame(path: Path) -> pd.DataFrame:
+    frame = pd.read_parquet(path)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    return frame.sort_values("timestamp").reset_index(drop=True)
