@@ -28,6 +28,10 @@ TIMESPAN_FILES = {
     ("1", "week"): "1w",
     ("1", "month"): "1M",
 }
+RATE_LIMIT_TEXT = (
+    "You've exceeded the maximum requests per minute, please wait or upgrade your "
+    "subscription to continue. https://massive.com/pricing"
+)
 NGINX_504 = (
     b"<html><head><title>504 Gateway Time-out</title></head><body><center><h1>504 "
     b"Gateway Time-out</h1></center><hr><center>nginx/1.19.2</center></body></html>"
@@ -115,94 +119,7 @@ class FakeProvider:
         return False
 
     def _handler(self):
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def _send(self, status: int, body: bytes, content_type="application/json") -> None:
-                self.entry[2] = status
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("X-Request-Id", uuid.uuid4().hex)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def _json(self, status: int, payload: dict) -> None:
-                payload.setdefault("request_id", uuid.uuid4().hex)
-                self._send(status, json.dumps(payload).encode())
-
-            def do_GET(self) -> None:  # noqa: N802
-                self.entry = [time.monotonic(), self.path, None]
-                with fake.lock:
-                    fake.log.append(self.entry)
-                url = urlsplit(self.path)
-                query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-                path = unquote(url.path)
-                route = (
-                    "tickers"
-                    if path.startswith("/v3/reference/tickers")
-                    else "grouped"
-                    if path.startswith("/v2/aggs/grouped")
-                    else "aggs"
-                    if path.startswith("/v2/aggs/ticker")
-                    else "other"
-                )
-                if fake.faults.latency_s:
-                    time.sleep(fake.faults.latency_s)
-                key = query.get("apiKey") or self.headers.get("Authorization", "").removeprefix(
-                    "Bearer "
-                )
-                if not key:
-                    return self._json(401, {"status": "ERROR", "error": "API Key was not provided"})
-                if key != fake.faults.api_key:
-                    return self._json(401, {"status": "ERROR", "error": "Unknown API Key"})
-                if fake._rate_limited():
-                    return self._json(
-                        429,
-                        {
-                            "status": "ERROR",
-                            "error": "You've exceeded the "
-                            "maximum requests per minute, please wait or upgrade "
-                            "your subscription to continue. https://massive.com/pricing",
-                        },
-                    )
-                fault = fake._take_fault(route)
-                if fault is not None:
-                    if fault.kind == "drop":
-                        self.entry[2] = 0
-                        self.close_connection = True
-                        self.connection.shutdown(2)
-                        return None
-                    if fault.kind == "slow":
-                        time.sleep(fault.delay_s)
-                    elif fault.kind == "status":
-                        return self._json(
-                            fault.status, {"status": "ERROR", "error": "Internal server error"}
-                        )
-                    elif fault.kind == "html":
-                        return self._send(fault.status, NGINX_504, "text/html")
-                    elif fault.kind == "malformed":
-                        return self._send(200, b'{"status": "OK", "results": [')
-                    elif fault.kind in ("empty", "null"):
-                        body = {"status": "OK", "resultsCount": 0, "queryCount": 0}
-                        if fault.kind == "null":
-                            body["results"] = None
-                        return self._json(200, body)
-                if route == "tickers":
-                    return self._json(200, fake.tickers_page(query))
-                if route == "grouped":
-                    return self._json(200, fake.grouped(path.rsplit("/", 1)[-1]))
-                if route == "aggs":
-                    status, body = fake.aggregates(path, query)
-                    return self._json(status, body)
-                return self._json(404, {"status": "NOT_FOUND", "error": "resource not found"})
-
-        return Handler
+        return type("Handler", (_Handler,), {"fake": self})
 
     # --- endpoints -------------------------------------------------------------------------
 
@@ -307,6 +224,93 @@ class FakeProvider:
                 f"{timespan}/{next_ms}/{end}?cursor={cursor}"
             )
         return 200, body
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeProvider  # set per server
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def _send(self, status: int, body: bytes, content_type="application/json") -> None:
+        self.entry[2] = status
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Request-Id", uuid.uuid4().hex)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, payload: dict) -> None:
+        payload.setdefault("request_id", uuid.uuid4().hex)
+        self._send(status, json.dumps(payload).encode())
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.entry = [time.monotonic(), self.path, None]
+        with self.fake.lock:
+            self.fake.log.append(self.entry)
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        path = unquote(url.path)
+        route = _route(path)
+        if self.fake.faults.latency_s:
+            time.sleep(self.fake.faults.latency_s)
+        if self._refused(query) or self._injected(self.fake._take_fault(route)):
+            return
+        if route == "tickers":
+            self._json(200, self.fake.tickers_page(query))
+        elif route == "grouped":
+            self._json(200, self.fake.grouped(path.rsplit("/", 1)[-1]))
+        elif route == "aggs":
+            self._json(*self.fake.aggregates(path, query))
+        else:
+            self._json(404, {"status": "NOT_FOUND", "error": "resource not found"})
+
+    def _refused(self, query: dict) -> bool:
+        """Auth and rate limit, as the provider checks them."""
+        key = query.get("apiKey") or self.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not key:
+            self._json(401, {"status": "ERROR", "error": "API Key was not provided"})
+        elif key != self.fake.faults.api_key:
+            self._json(401, {"status": "ERROR", "error": "Unknown API Key"})
+        elif self.fake._rate_limited():
+            self._json(429, {"status": "ERROR", "error": RATE_LIMIT_TEXT})
+        else:
+            return False
+        return True
+
+    def _injected(self, fault: Fault | None) -> bool:
+        if fault is None:
+            return False
+        if fault.kind == "drop":
+            self.entry[2] = 0
+            self.close_connection = True
+            self.connection.shutdown(2)
+        elif fault.kind == "slow":
+            time.sleep(fault.delay_s)
+            return False
+        elif fault.kind == "status":
+            self._json(fault.status, {"status": "ERROR", "error": "Internal server error"})
+        elif fault.kind == "html":
+            self._send(fault.status, NGINX_504, "text/html")
+        elif fault.kind == "malformed":
+            self._send(200, b'{"status": "OK", "results": [')
+        else:  # empty | null
+            body = {"status": "OK", "resultsCount": 0, "queryCount": 0}
+            if fault.kind == "null":
+                body["results"] = None
+            self._json(200, body)
+        return True
+
+
+def _route(path: str) -> str:
+    if path.startswith("/v3/reference/tickers"):
+        return "tickers"
+    if path.startswith("/v2/aggs/grouped"):
+        return "grouped"
+    return "aggs" if path.startswith("/v2/aggs/ticker") else "other"
 
 
 def _parse_time(value: str, end: bool) -> pd.Timestamp:
