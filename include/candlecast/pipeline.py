@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
+import pandas as pd
+
 from candlecast import db
-from candlecast.ingest import update_series
+from candlecast.ingest import update_many
 from candlecast.marketdata import get_provider
 from candlecast.settings import Settings
 from candlecast.store import CandleStore
@@ -31,17 +33,20 @@ def universe_batches(settings: Settings, symbols: list[str] | None = None) -> li
 
 
 def update_batch(
-    settings: Settings, tickers: list[str], timeframes: tuple[str, ...] = TIMEFRAME_CODES
+    settings: Settings,
+    tickers: list[str],
+    timeframes: tuple[str, ...] = TIMEFRAME_CODES,
+    since: str | None = None,
 ) -> dict:
+    """Update (or, with `since`, backfill) every timeframe of a batch of symbols."""
     provider = get_provider(settings)
     store = CandleStore(settings.store_dir)
     now = provider.now()
+    series = [(ticker, parse_timeframe(code)) for ticker in tickers for code in timeframes]
+    start = None if since is None else pd.Timestamp(since, tz="UTC")
     results = [
-        update_series(
-            store, provider, ticker, parse_timeframe(code), now, settings.home / "quarantine"
-        ).as_dict()
-        for ticker in tickers
-        for code in timeframes
+        r.as_dict()
+        for r in update_many(store, provider, series, now, settings.home / "quarantine", start)
     ]
     counts: dict[str, int] = {}
     for result in results:
@@ -50,6 +55,11 @@ def update_batch(
         "counts": counts,
         "written": [r["path"] for r in results if r["status"] == "written"],
         "quarantined": [r["path"] for r in results if r["status"] == "quarantined"],
+        "failed": [
+            f"{r['ticker']} {r['timeframe']}: {r['reason']}"
+            for r in results
+            if r["status"] == "failed"
+        ],
     }
 
 

@@ -20,8 +20,10 @@ def test_a_key_selects_polygon_and_is_never_printed(monkeypatch):
     settings = Settings(_env_file=None)
     assert settings.provider_name == "polygon"
     assert "sekret-key-123" not in repr(settings)
-    with pytest.raises(NotImplementedError, match="CANDLECAST_PROVIDER=sample"):
-        get_provider(settings)
+    provider = get_provider(settings)
+    assert provider.name == "polygon"
+    assert provider.client.base_url.host == "api.massive.com"
+    assert "sekret-key-123" not in repr(provider.client.__dict__.get("base_url"))
 
 
 def test_home_holds_all_local_state(tmp_path):

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from candlecast.ingest import update_series
+from candlecast.marketdata.base import fetch_sequentially
 from candlecast.store import CandleStore, merge_candles
 from candlecast.timeframes import TIMEFRAMES
 
@@ -27,6 +28,9 @@ class ShiftedNow:
 
     def fetch_candles(self, ticker, timeframe, start, end):
         return PROVIDER.fetch_candles(ticker, timeframe, start, min(end, self._now))
+
+    def fetch_many(self, requests):
+        return fetch_sequentially(self, requests)
 
 
 def test_incremental_update_appends_then_is_a_noop(tmp_path):

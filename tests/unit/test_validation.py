@@ -19,7 +19,10 @@ def test_each_defect_is_named():
     cases = {
         "low": frame.assign(low=frame["low"].where(frame.index != 3, -1.0)),
         "high": frame.assign(high=frame["high"].where(frame.index != 4, frame["low"] * 0.5)),
-        "timestamp": pd.concat([frame, frame.iloc[[5]]], ignore_index=True),
+        "series,timestamp": pd.concat([frame, frame.iloc[[5]]], ignore_index=True),
+        "increasing": pd.concat(
+            [frame.iloc[:10], frame.iloc[[3]], frame.iloc[10:]], ignore_index=True
+        ),
         "aligned_to_timeframe": frame.assign(
             timestamp=frame["timestamp"].where(
                 frame.index != 6, frame["timestamp"] + pd.Timedelta(minutes=7)
