@@ -69,13 +69,75 @@ def cmd_sync_symbols(args) -> None:
     _print(run_symbol_sync(get_settings()))
 
 
-def cmd_update(args) -> None:
+def _update(args, since: str | None = None) -> None:
+    from tqdm import tqdm
+
     from candlecast.pipeline import universe_batches, update_batch
 
     settings = get_settings()
+    if args.top:
+        settings = settings.model_copy(update={"candlecast_top_n": args.top})
     timeframes = tuple(parse_timeframe(t).code for t in args.timeframe) or TIMEFRAME_CODES
-    for batch in universe_batches(settings, args.symbols):
-        _print(update_batch(settings, batch, timeframes))
+    totals: dict[str, int] = {}
+    problems: list[str] = []
+    batches = universe_batches(settings, args.symbols)
+    if not batches:
+        raise RuntimeError("no symbols to update: run `candlecast sync-symbols` first")
+    with tqdm(total=sum(len(b) for b in batches), unit="symbol", disable=None) as progress:
+        for batch in batches:
+            result = update_batch(settings, batch, timeframes, since=since)
+            for status, n in result["counts"].items():
+                totals[status] = totals.get(status, 0) + n
+            problems += result["failed"] + [f"quarantined: {q}" for q in result["quarantined"]]
+            progress.update(len(batch))
+    _print({"series": totals, "problems": problems})
+
+
+def cmd_update(args) -> None:
+    _update(args)
+
+
+def cmd_backfill(args) -> None:
+    _update(args, since=args.since)
+
+
+def cmd_store_info(args) -> None:
+    from candlecast.store import CandleStore
+
+    store = CandleStore(get_settings().store_dir)
+    codes = [parse_timeframe(t).code for t in args.timeframe] or list(TIMEFRAME_CODES)
+    print(
+        f"{'timeframe':<9} {'series':>6} {'rows':>10} {'first candle':<26} "
+        f"{'last candle':<26} {'gappy':>6} {'missing':>8}"
+    )
+    for code in codes:
+        timeframe = parse_timeframe(code)
+        infos = [store.series_info(t, timeframe) for t in store.tickers(timeframe)]
+        filled = [i for i in infos if i["rows"]]
+        first = min((i["first"] for i in filled), default="-")
+        last = max((i["last"] for i in filled), default="-")
+        print(
+            f"{code:<9} {len(infos):>6} {sum(i['rows'] for i in infos):>10} {str(first):<26} "
+            f"{str(last):<26} {sum(1 for i in infos if i['gaps']):>6} "
+            f"{sum(i['missing_candles'] for i in infos):>8}"
+        )
+
+
+def cmd_store_export(args) -> None:
+    from candlecast.serving import normalise_ticker
+    from candlecast.store import CandleStore
+
+    ticker, timeframe = normalise_ticker(args.symbol), parse_timeframe(args.timeframe)
+    store = CandleStore(get_settings().store_dir)
+    if not store.path(ticker, timeframe).exists():
+        raise RuntimeError(f"the store has no {ticker} {timeframe.code} series")
+    frame = store.read(ticker, timeframe)
+    if args.output is None:
+        frame.to_csv(sys.stdout, index=False)
+    elif args.output.endswith(".parquet"):
+        frame.to_parquet(args.output, index=False)
+    else:
+        frame.to_csv(args.output, index=False)
 
 
 def cmd_train(args) -> None:
@@ -103,10 +165,29 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("sync-symbols", help="upsert and rank provider symbols").set_defaults(
         func=cmd_sync_symbols
     )
-    update = sub.add_parser("update", help="incrementally update the Parquet store")
-    update.add_argument("--timeframe", action="append", default=[])
-    update.add_argument("--symbols", nargs="+")
-    update.set_defaults(func=cmd_update)
+    for name, func, text in (
+        ("update", cmd_update, "fetch what is new for every series (incremental)"),
+        ("backfill", cmd_backfill, "re-fetch every series from --since (within retention)"),
+    ):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--timeframe", action="append", default=[])
+        which = command.add_mutually_exclusive_group()
+        which.add_argument("--top", type=int, help="the N symbols with most USD volume")
+        which.add_argument("--symbols", nargs="+", help="these tickers, e.g. X:BTCUSD")
+        if name == "backfill":
+            command.add_argument("--since", required=True, help="YYYY-MM-DD (UTC)")
+        command.set_defaults(func=func)
+    store = sub.add_parser("store", help="inspect the Parquet store").add_subparsers(
+        dest="store_command", required=True
+    )
+    info = store.add_parser("info", help="series, rows, first/last candle and gaps")
+    info.add_argument("--timeframe", action="append", default=[])
+    info.set_defaults(func=cmd_store_info)
+    export = store.add_parser("export", help="one series as CSV (stdout) or Parquet")
+    export.add_argument("symbol")
+    export.add_argument("timeframe")
+    export.add_argument("--output", help="a .parquet or .csv path (default: CSV on stdout)")
+    export.set_defaults(func=cmd_store_export)
     train = sub.add_parser("train", help="train and register models")
     train.add_argument("--timeframe", action="append", default=[])
     train.set_defaults(func=cmd_train)
@@ -114,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     try:
         args.func(args)
-    except (TimeframeError, RuntimeError) as error:
+    except (TimeframeError, RuntimeError, ValueError) as error:
         parser.exit(2, f"candlecast: error: {error}\n")
     return 0
 

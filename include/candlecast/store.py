@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -61,6 +63,37 @@ class CandleStore:
             Path(tmp).unlink(missing_ok=True)
             raise
         return path
+
+    def read_many(self, tickers: list[str], timeframe: Timeframe) -> pd.DataFrame:
+        """One frame of many series (column `ticker`, categorical), files read on threads."""
+        present = [t for t in tickers if self.path(t, timeframe).exists()]
+        if not present:
+            return empty_candles().assign(ticker=pd.Categorical([]))
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            tables = list(
+                pool.map(lambda t: pq.read_table(self.path(t, timeframe), schema=SCHEMA), present)
+            )
+        lengths = np.fromiter((len(t) for t in tables), dtype=np.int64, count=len(tables))
+        codes = pa.array(np.repeat(np.arange(len(present), dtype=np.int32), lengths))
+        ticker = pa.DictionaryArray.from_arrays(codes, pa.array(present))
+        return pa.concat_tables(tables).append_column("ticker", ticker).to_pandas()
+
+    def series_info(self, ticker: str, timeframe: Timeframe) -> dict:
+        """Rows, first/last candle and missing candles between them."""
+        frame = pq.read_table(self.path(ticker, timeframe), columns=["timestamp"]).to_pandas()
+        stamps = frame["timestamp"]
+        if stamps.empty:
+            return {"rows": 0, "first": None, "last": None, "gaps": 0, "missing_candles": 0}
+        expected = pd.date_range(stamps.iloc[0], stamps.iloc[-1], freq=timeframe.offset)
+        missing = np.flatnonzero(~expected.isin(stamps))
+        gaps = 0 if len(missing) == 0 else 1 + int(np.count_nonzero(np.diff(missing) != 1))
+        return {
+            "rows": len(stamps),
+            "first": stamps.iloc[0],
+            "last": stamps.iloc[-1],
+            "gaps": gaps,
+            "missing_candles": int(len(missing)),
+        }
 
     def tickers(self, timeframe: Timeframe) -> list[str]:
         folder = self.root / timeframe.slug

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from functools import cache
@@ -12,6 +13,7 @@ from candlecast.marketdata.base import CANDLE_COLUMNS
 from candlecast.timeframes import Timeframe
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 

@@ -259,7 +259,10 @@ def bars_to_candles(bars: list[dict]) -> pd.DataFrame:
 
 
 def resample_daily(daily: pd.DataFrame, timeframe: Timeframe) -> pd.DataFrame:
-    """Weekly (Monday) or monthly (1st) candles from daily ones, all times UTC."""
+    """Weekly (Monday) or monthly (1st) candles from daily ones, all times UTC.
+
+    The still-open last period is kept (the cleaner drops it against `now`); a first period
+    that the daily history enters mid-way is dropped, since it is not a whole candle."""
     if daily.empty:
         return empty_candles()
     rule = "W-MON" if timeframe.code == "1w" else "MS"
@@ -280,7 +283,9 @@ def resample_daily(daily: pd.DataFrame, timeframe: Timeframe) -> pd.DataFrame:
     out["vwap"] = out["notional"] / out["volume"].where(out["volume"] > 0)
     out = out.reset_index()
     out["timestamp"] = out["timestamp"].astype("datetime64[ms, UTC]")
-    return out.loc[:, list(CANDLE_COLUMNS)]
+    if len(out) and indexed.index[0] != out["timestamp"].iloc[0]:
+        out = out.iloc[1:]  # history starts mid-period: that first period is not a full candle
+    return out.loc[:, list(CANDLE_COLUMNS)].reset_index(drop=True)
 
 
 def usd_volumes(rows: Iterable[dict], quotes: dict[str, str]) -> dict[str, float]:
