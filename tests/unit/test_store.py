@@ -122,3 +122,23 @@ def test_round_trip_preserves_schema(tmp_path, code):
     frame = sample_candles(code, n=40).reset_index(drop=True)
     store.write("X:BNBUSDT", TIMEFRAMES[code], frame)
     pd.testing.assert_frame_equal(store.read("X:BNBUSDT", TIMEFRAMES[code]), frame)
+
+
+def test_a_failed_fetch_writes_nothing_and_is_reported(tmp_path):
+    from candlecast.ingest import update_many
+    from candlecast.marketdata.polygon import ProviderTransientError
+
+    class HalfBroken(ShiftedNow):
+        def fetch_many(self, requests):
+            good = fetch_sequentially(self, requests[:1])
+            return good + [ProviderTransientError("provider answered 502: bad gateway")]
+
+    store = CandleStore(tmp_path / "store")
+    provider = HalfBroken(PROVIDER.now())
+    results = update_many(
+        store, provider, [("X:BTCUSDT", DAY), ("X:ETHUSDT", DAY)], PROVIDER.now(), tmp_path / "q"
+    )
+    assert [r.status for r in results] == ["failed", "written"]
+    assert "502" in results[0].reason
+    assert not store.path("X:ETHUSDT", DAY).exists()
+    assert store.path("X:BTCUSDT", DAY).exists()
