@@ -1,54 +1,65 @@
 """
 ### ohlcv_update
 
-Brings every symbol of the top-N universe up to date in the Parquet store, for all five
-timeframes (1h, 4h, 1d, 1w, 1M). The universe is split into batches, one mapped task per batch;
-each series is fetched from its last stored candle, validated by the Great Expectations OHLCV
-suite, and written atomically. A batch that fails validation is quarantined under
-`$CANDLECAST_HOME/quarantine` and never reaches the store. Tasks exchange paths and counts only.
+Hourly (at :05), and whenever `symbol_sync` refreshes the universe: brings every symbol of the
+top-N universe up to date in the Parquet store. A scheduled run updates only the timeframes with
+a candle that can have closed in the past hour (1h always, 4h every four hours, 1d/1w/1M at their
+boundaries); an Asset-triggered or manual run updates all five.
+
+The universe is split into batches, one mapped task per batch (pool `market_data_api` caps
+provider concurrency). Each batch: fetch from the last stored candle → one Great Expectations run
+over the whole batch → series that fail go to `$CANDLECAST_HOME/quarantine` with their validation
+result and a `data_quality` row, and never reach the store; the rest are written atomically.
+Moves over 50 % in one candle are flagged (recorded, alerted, written). One alert per run sums up
+every problem; GX Data Docs are rebuilt. Tasks exchange paths and counts only.
 Emits `candlecast://ohlcv`, which schedules `train_models`.
 """
 
 from __future__ import annotations
 
 from airflow.sdk import Asset, dag, task
+from airflow.timetables.assets import AssetOrTimeSchedule
+from airflow.timetables.trigger import CronTriggerTimetable
 
 from candlecast.dag_defaults import dag_kwargs
 
 SYMBOLS = Asset("candlecast://symbols")
 OHLCV = Asset("candlecast://ohlcv")
-# A mapped batch reads as "X:BTCUSDT … X:XRPUSDT (5)" in the UI.
+# A mapped batch reads as "X:BTCUSDT … X:XRPUSDT (5) 1h,4h" in the UI.
 BATCH_LABEL = (
     "{{ task.op_kwargs['tickers'][0] }} … {{ task.op_kwargs['tickers'][-1] }} "
-    "({{ task.op_kwargs['tickers'] | length }})"
+    "({{ task.op_kwargs['tickers'] | length }}) {{ task.op_kwargs['timeframes'] | join(',') }}"
 )
+HOURLY = CronTriggerTimetable("5 * * * *", timezone="UTC")
 
 
-@dag(schedule=[SYMBOLS], **dag_kwargs(__doc__, owner="data-team", tags=["market-data"]))
+@dag(
+    schedule=AssetOrTimeSchedule(timetable=HOURLY, assets=SYMBOLS),
+    **dag_kwargs(__doc__, owner="data-team", tags=["market-data"]),
+)
 def ohlcv_update():
     @task
-    def plan_batches() -> list[list[str]]:
-        from candlecast.pipeline import universe_batches
+    def plan(dag_run=None, logical_date=None) -> list[dict]:
+        from candlecast.pipeline import due_timeframes, plan_update
         from candlecast.settings import Settings
 
-        return universe_batches(Settings())
+        return plan_update(Settings(), due_timeframes(dag_run.run_type, logical_date))
 
     @task(pool="market_data_api", map_index_template=BATCH_LABEL)
-    def update(tickers: list[str]) -> dict:
+    def update(tickers: list[str], timeframes: list[str], run_id: str | None = None) -> dict:
         from candlecast.pipeline import update_batch
         from candlecast.settings import Settings
 
-        return update_batch(Settings(), tickers)
+        return update_batch(Settings(), tickers, timeframes, run_id=run_id)
 
     @task(outlets=[OHLCV])
-    def summarise(results: list[dict]) -> dict:
-        totals: dict[str, int] = {}
-        for result in results:
-            for status, n in result["counts"].items():
-                totals[status] = totals.get(status, 0) + n
-        return totals
+    def summarise(batches: list[dict], run_id: str | None = None) -> dict:
+        from candlecast.pipeline import summarise_update
+        from candlecast.settings import Settings
 
-    summarise(update.expand(tickers=plan_batches()))
+        return summarise_update(Settings(), list(batches), run_id or "")
+
+    summarise(update.expand_kwargs(plan()))
 
 
 ohlcv_update()

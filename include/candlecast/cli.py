@@ -72,25 +72,31 @@ def cmd_sync_symbols(args) -> None:
 def _update(args, since: str | None = None) -> None:
     from tqdm import tqdm
 
-    from candlecast.pipeline import universe_batches, update_batch
+    from candlecast.pipeline import _cli_run_id, plan_update, summarise_update, update_batch
 
     settings = get_settings()
     if args.top:
         settings = settings.model_copy(update={"candlecast_top_n": args.top})
-    timeframes = tuple(parse_timeframe(t).code for t in args.timeframe) or TIMEFRAME_CODES
-    totals: dict[str, int] = {}
-    problems: list[str] = []
-    batches = universe_batches(settings, args.symbols)
+    timeframes = [parse_timeframe(t).code for t in args.timeframe] or list(TIMEFRAME_CODES)
+    batches = plan_update(settings, timeframes, args.symbols)
     if not batches:
         raise RuntimeError("no symbols to update: run `candlecast sync-symbols` first")
-    with tqdm(total=sum(len(b) for b in batches), unit="symbol", disable=None) as progress:
+    run_id = _cli_run_id()
+    results = []
+    with tqdm(
+        total=sum(len(b["tickers"]) for b in batches), unit="symbol", disable=None
+    ) as progress:
         for batch in batches:
-            result = update_batch(settings, batch, timeframes, since=since)
-            for status, n in result["counts"].items():
-                totals[status] = totals.get(status, 0) + n
-            problems += result["failed"] + [f"quarantined: {q}" for q in result["quarantined"]]
-            progress.update(len(batch))
-    _print({"series": totals, "problems": problems})
+            results.append(update_batch(settings, since=since, run_id=run_id, **batch))
+            progress.update(len(batch["tickers"]))
+    summary = summarise_update(settings, results, run_id)
+    _print(
+        {
+            "series": summary["totals"],
+            "problems": [p for r in results for p in r["problems"]],
+            "data_docs": summary["data_docs"],
+        }
+    )
 
 
 def cmd_update(args) -> None:
@@ -138,6 +144,12 @@ def cmd_store_export(args) -> None:
         frame.to_parquet(args.output, index=False)
     else:
         frame.to_csv(args.output, index=False)
+
+
+def cmd_health(args) -> None:
+    from candlecast.pipeline import run_data_health
+
+    _print(run_data_health(get_settings()))
 
 
 def cmd_train(args) -> None:
@@ -188,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("timeframe")
     export.add_argument("--output", help="a .parquet or .csv path (default: CSV on stdout)")
     export.set_defaults(func=cmd_store_export)
+    sub.add_parser("health", help="stale series, gaps, spikes, coverage").set_defaults(
+        func=cmd_health
+    )
     train = sub.add_parser("train", help="train and register models")
     train.add_argument("--timeframe", action="append", default=[])
     train.set_defaults(func=cmd_train)

@@ -1,8 +1,9 @@
-"""Defaults every candlecast DAG shares. Parse-time cheap: imports nothing heavy."""
+"""Defaults every candlecast DAG shares. Parse-time cheap: imports nothing beyond Airflow."""
 
 from __future__ import annotations
 
 import pendulum
+from airflow.sdk import BaseNotifier
 
 START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
 
@@ -16,8 +17,18 @@ def default_args(owner: str) -> dict:
     }
 
 
+class FailureNotifier(BaseNotifier):
+    """One alert per failed DAG run (log, and Slack when `candlecast_slack` is configured)."""
+
+    def notify(self, context) -> None:
+        from candlecast.alerting import task_failure_alert
+
+        task_failure_alert(context)
+
+
 def dag_kwargs(doc_md: str, owner: str, tags: list[str]) -> dict:
     return {
+        "on_failure_callback": FailureNotifier(),
         "start_date": START_DATE,
         "catchup": False,
         "max_active_runs": 1,

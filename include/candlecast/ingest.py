@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +19,7 @@ from candlecast.cleaning import clean_candles, drop_unclosed
 from candlecast.marketdata.base import FetchRequest, MarketDataProvider
 from candlecast.store import CandleStore, merge_candles, ticker_filename
 from candlecast.timeframes import Timeframe
-from candlecast.validation import validate_batches
+from candlecast.validation import is_critical, validate_batches
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ class UpdateResult:
     rows_stored: int
     path: str
     reason: str = ""
+    failures: list[dict] = field(default_factory=list)  # GX failures (critical or warning)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -91,6 +92,7 @@ def update_many(
     now: pd.Timestamp,
     quarantine_root: Path,
     since: pd.Timestamp | None = None,
+    gx_project: Path | None = None,
 ) -> list[UpdateResult]:
     requests = [plan_fetch(store, ticker, tf, now, since) for ticker, tf in series]
     fetched = provider.fetch_many(requests)
@@ -103,9 +105,11 @@ def update_many(
             results.append(UpdateResult(*key, "failed", 0, 0, "", str(got)))
         else:
             batches[key] = (request, drop_unclosed(got, request.timeframe, now))
-    failures = validate_batches({k: (r.timeframe, b) for k, (r, b) in batches.items()}, now)
+    failures = validate_batches(
+        {k: (r.timeframe, b) for k, (r, b) in batches.items()}, now, gx_project
+    )
     for key, (request, batch) in batches.items():
-        if key in failures:
+        if is_critical(failures.get(key, [])):
             where = quarantine(
                 quarantine_root,
                 request.ticker,
@@ -119,10 +123,14 @@ def update_many(
             )
             stored_rows = len(store.read(request.ticker, request.timeframe))
             results.append(
-                UpdateResult(*key, "quarantined", len(batch), stored_rows, str(where), reason)
+                UpdateResult(
+                    *key, "quarantined", len(batch), stored_rows, str(where), reason, failures[key]
+                )
             )
         else:
-            results.append(_store_series(store, request, batch, now))
+            result = _store_series(store, request, batch, now)
+            result.failures = failures.get(key, [])  # warnings only: flagged, still written
+            results.append(result)
     return results
 
 

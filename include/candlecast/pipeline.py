@@ -6,39 +6,74 @@ import logging
 
 import pandas as pd
 
-from candlecast import db
+from candlecast import db, quality
+from candlecast.alerting import send_alert
 from candlecast.ingest import update_many
 from candlecast.marketdata import get_provider
 from candlecast.settings import Settings
 from candlecast.store import CandleStore
-from candlecast.symbols import sync_symbols, top_symbols
-from candlecast.timeframes import TIMEFRAME_CODES, parse_timeframe
+from candlecast.symbols import SymbolsRejected, sync_symbols, top_symbols
+from candlecast.timeframes import TIMEFRAME_CODES, TIMEFRAMES, parse_timeframe
 
 log = logging.getLogger(__name__)
 
 
-def run_symbol_sync(settings: Settings) -> dict:
+def _cli_run_id() -> str:
+    return "cli-" + pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S%f")
+
+
+def run_symbol_sync(settings: Settings, run_id: str | None = None) -> dict:
+    """Sync symbols (after the symbols suite passes) and record this run's top-N universe."""
+    run_id = run_id or _cli_run_id()
     with db.connect(settings) as conn:
-        result = sync_symbols(conn, get_provider(settings))
-    return result.__dict__
+        try:
+            result = sync_symbols(conn, get_provider(settings), settings.gx_dir)
+        except SymbolsRejected as error:
+            quality.record_symbols_check(conn, run_id, error.failures, 0)
+            raise
+        quality.record_symbols_check(conn, run_id, [], result.upserted)
+        universe = top_symbols(conn, settings.candlecast_top_n)
+        quality.record_universe(conn, run_id, settings.candlecast_top_n, universe)
+    return {**result.__dict__, "universe": len(universe)}
 
 
-def universe_batches(settings: Settings, symbols: list[str] | None = None) -> list[list[str]]:
+def due_timeframes(run_type: str, logical_date: pd.Timestamp | None) -> list[str]:
+    """Timeframes with a candle that can have closed in the hour before a scheduled run;
+    every timeframe for runs triggered by an Asset or by hand."""
+    if run_type != "scheduled" or logical_date is None:
+        return list(TIMEFRAME_CODES)
+    stamp = pd.Timestamp(logical_date).tz_convert("UTC")
+    return [
+        code for code, tf in TIMEFRAMES.items() if tf.floor(stamp) > stamp - pd.Timedelta(hours=1)
+    ]
+
+
+def plan_update(
+    settings: Settings, timeframes: list[str], symbols: list[str] | None = None
+) -> list[dict]:
     """The top-N universe (or the given symbols) in batches, one mapped task per batch."""
     if not symbols:
         with db.connect(settings) as conn:
             symbols = top_symbols(conn, settings.candlecast_top_n)
     size = settings.candlecast_symbol_batch_size
-    return [symbols[i : i + size] for i in range(0, len(symbols), size)]
+    return (
+        [
+            {"tickers": symbols[i : i + size], "timeframes": timeframes}
+            for i in range(0, len(symbols), size)
+        ]
+        if timeframes
+        else []
+    )
 
 
 def update_batch(
     settings: Settings,
     tickers: list[str],
-    timeframes: tuple[str, ...] = TIMEFRAME_CODES,
+    timeframes: list[str] | tuple[str, ...] = TIMEFRAME_CODES,
     since: str | None = None,
+    run_id: str | None = None,
 ) -> dict:
-    """Update (or, with `since`, backfill) every timeframe of a batch of symbols."""
+    """Update (or, with `since`, backfill) a batch of symbols; outcomes go to data_quality."""
     provider = get_provider(settings)
     store = CandleStore(settings.store_dir)
     now = provider.now()
@@ -46,21 +81,76 @@ def update_batch(
     start = None if since is None else pd.Timestamp(since, tz="UTC")
     results = [
         r.as_dict()
-        for r in update_many(store, provider, series, now, settings.home / "quarantine", start)
+        for r in update_many(
+            store, provider, series, now, settings.home / "quarantine", start, settings.gx_dir
+        )
     ]
+    with db.connect(settings) as conn:
+        quality.record_batch(conn, run_id or _cli_run_id(), f"{tickers[0]}+{len(tickers)}", results)
     counts: dict[str, int] = {}
     for result in results:
         counts[result["status"]] = counts.get(result["status"], 0) + 1
+    flagged = [r for r in results if r["status"] == "written" and r["failures"]]
+    counts["flagged"] = len(flagged)
     return {
-        "counts": counts,
+        "counts": {k: v for k, v in counts.items() if v},
         "written": [r["path"] for r in results if r["status"] == "written"],
-        "quarantined": [r["path"] for r in results if r["status"] == "quarantined"],
-        "failed": [
-            f"{r['ticker']} {r['timeframe']}: {r['reason']}"
+        "problems": [
+            f"{r['ticker']} {r['timeframe']} {r['status']}: {r['reason']}"
             for r in results
-            if r["status"] == "failed"
+            if r["status"] in ("quarantined", "failed")
+        ]
+        + [
+            f"{r['ticker']} {r['timeframe']} flagged: "
+            + ", ".join(f["column"] for f in r["failures"])
+            for r in flagged
         ],
     }
+
+
+def summarise_update(settings: Settings, batches: list[dict], run_id: str = "") -> dict:
+    """Totals of a run, Data Docs rebuilt, and one alert for all of the run's problems."""
+    from candlecast.validation import build_docs
+
+    totals: dict[str, int] = {}
+    problems: list[str] = []
+    for batch in batches:
+        for status, n in batch["counts"].items():
+            totals[status] = totals.get(status, 0) + n
+        problems += batch["problems"]
+    docs = build_docs(settings.gx_dir)
+    if problems:
+        send_alert(
+            f"ohlcv_update {run_id}: {len(problems)} series need attention "
+            f"(data_quality table, Data Docs {docs})",
+            problems,
+        )
+    return {"totals": totals, "problems": len(problems), "data_docs": str(docs)}
+
+
+def run_data_health(settings: Settings, checked_at: pd.Timestamp | None = None) -> dict:
+    from candlecast import health
+
+    provider = get_provider(settings)
+    now = provider.now()
+    with db.connect(settings) as conn:
+        universe = top_symbols(conn, settings.candlecast_top_n)
+        reports = health.check_all(CandleStore(settings.store_dir), universe, now)
+        alerts = {
+            r.timeframe
+            for r in reports
+            if r.crosses(
+                settings.candlecast_health_max_stale_fraction,
+                settings.candlecast_health_min_coverage,
+            )
+        }
+        health.record(conn, checked_at or now, reports, alerts)
+    if alerts:
+        send_alert(
+            "data health thresholds crossed",
+            [r.summary() for r in reports if r.timeframe in alerts],
+        )
+    return {r.timeframe: r.summary() for r in reports} | {"alerts": sorted(alerts)}
 
 
 def train_and_register(settings: Settings, timeframe_code: str) -> dict:

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     )
     candlecast_top_n: int = Field(default=500, ge=1)
     candlecast_symbol_batch_size: int = Field(default=50, ge=1)
+    candlecast_health_max_stale_fraction: float = Field(default=0.05, ge=0, le=1)
+    candlecast_health_min_coverage: float = Field(default=0.95, ge=0, le=1)
     candlecast_candle_cache_ttl_seconds: int = Field(default=300, ge=1)
 
     @property
@@ -58,6 +60,11 @@ class Settings(BaseSettings):
     @property
     def bentoml_home(self) -> Path:
         return self.home / "bentoml"
+
+    @property
+    def gx_dir(self) -> Path:
+        """Great Expectations project: suites, kept results, Data Docs."""
+        return self.home / "gx"
 
     @property
     def run_dir(self) -> Path:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
+import pandas as pd
 import psycopg
 
 from candlecast.marketdata.base import MarketDataProvider
+from candlecast.validation import validate_symbols
 
 log = logging.getLogger(__name__)
 
@@ -21,13 +24,32 @@ class SyncResult:
     volume_day: str
 
 
-def sync_symbols(conn: psycopg.Connection, provider: MarketDataProvider) -> SyncResult:
+class SymbolsRejected(ValueError):
+    def __init__(self, failures: list[dict]) -> None:
+        super().__init__(
+            "the provider's ticker list failed the symbols suite: "
+            + "; ".join(
+                f"{f['expectation']}({f['column']}): {f['unexpected_count']}" for f in failures
+            )
+        )
+        self.failures = failures
+
+
+def sync_symbols(
+    conn: psycopg.Connection, provider: MarketDataProvider, gx_project: Path | None = None
+) -> SyncResult:
     """Upsert every provider ticker, mark vanished ones inactive, rank by last full day's USD volume."""
     tickers = provider.list_tickers()
     if not tickers:
         raise RuntimeError("the provider listed no tickers; refusing to mark every symbol inactive")
     volume_day = (provider.now() - timedelta(days=1)).date()
     volumes = provider.daily_usd_volumes(volume_day)
+    frame = pd.DataFrame([t.__dict__ for t in tickers]).assign(
+        usd_volume_24h=[volumes.get(t.ticker) for t in tickers]
+    )
+    failures = validate_symbols(frame, gx_project)
+    if failures:
+        raise SymbolsRejected(failures)
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
             """

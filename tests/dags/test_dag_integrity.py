@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
-EXPECTED = {"symbol_sync", "ohlcv_update", "train_models"}
+EXPECTED = {"symbol_sync", "ohlcv_update", "train_models", "data_health"}
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +28,7 @@ def test_dag_follows_house_rules(dagbag, dag_id):
     assert dag.tags and "candlecast" in dag.tags
     assert dag.doc_md and dag_id in dag.doc_md
     assert dag.max_active_runs == 1
+    assert dag.on_failure_callback, "a failed run must alert"
     assert dag.catchup is False
     for task in dag.tasks:
         assert task.retries >= 2, f"{dag_id}.{task.task_id} retries"
@@ -57,7 +58,7 @@ def test_dag_files_import_fast_and_light():
 import sys, time, importlib.util
 HEAVY = ("xgboost", "great_expectations", "bentoml", "talib", "sklearn", "pandas", "psycopg")
 start = time.perf_counter()
-for name in ("symbol_sync", "ohlcv_update", "train_models"):
+for name in ("symbol_sync", "ohlcv_update", "train_models", "data_health"):
     spec = importlib.util.spec_from_file_location(name, "{DAGS_DIR}/" + name + ".py")
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
 elapsed = time.perf_counter() - start

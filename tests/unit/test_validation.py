@@ -1,7 +1,10 @@
+from pathlib import Path
+
 import pandas as pd
+import pytest
 
 from candlecast.timeframes import TIMEFRAMES
-from candlecast.validation import validate_candles
+from candlecast.validation import build_docs, validate_batches, validate_candles, validate_symbols
 
 from .sample_frames import PROVIDER, sample_candles
 
@@ -9,31 +12,87 @@ HOUR = TIMEFRAMES["1h"]
 
 
 def test_real_candles_pass_the_suite():
-    outcome = validate_candles(sample_candles(n=300), HOUR, PROVIDER.now())
-    assert outcome.success, outcome.summary()
+    assert validate_candles(sample_candles(n=300), HOUR, PROVIDER.now()) == []
 
 
-def test_each_defect_is_named():
+def _where(frame, row, **values):
+    bad = frame.copy()
+    for column, value in values.items():
+        bad.loc[row, column] = value
+    return bad
+
+
+@pytest.mark.parametrize(
+    ("defect", "column", "severity"),
+    [
+        ("negative_low", "low", "critical"),
+        ("high_below_low", "high", "critical"),
+        ("duplicate", "series,timestamp", "critical"),
+        ("out_of_order", "increasing", "critical"),
+        ("misaligned", "aligned_to_timeframe", "critical"),
+        ("negative_volume", "volume", "critical"),
+        ("nan_close", "close", "critical"),
+        ("future", "not_in_future", "critical"),
+        ("ten_x_spike", "move_below_5x", "critical"),
+        ("sixty_pct_move", "move_below_50pct", "warning"),
+    ],
+)
+def test_each_defect_is_named_with_its_severity(defect, column, severity):
     frame = sample_candles(n=50).reset_index(drop=True)
     now = PROVIDER.now()
-    cases = {
-        "low": frame.assign(low=frame["low"].where(frame.index != 3, -1.0)),
-        "high": frame.assign(high=frame["high"].where(frame.index != 4, frame["low"] * 0.5)),
-        "series,timestamp": pd.concat([frame, frame.iloc[[5]]], ignore_index=True),
-        "increasing": pd.concat(
-            [frame.iloc[:10], frame.iloc[[3]], frame.iloc[10:]], ignore_index=True
+    row = 20
+    close = frame.loc[row, "close"]
+    bad = {
+        "negative_low": lambda: _where(frame, row, low=-1.0),
+        "high_below_low": lambda: _where(frame, row, high=frame.loc[row, "low"] * 0.5),
+        "duplicate": lambda: pd.concat([frame, frame.iloc[[row]]], ignore_index=True),
+        "out_of_order": lambda: pd.concat(
+            [frame.iloc[:30], frame.iloc[[row]], frame.iloc[30:]], ignore_index=True
         ),
-        "aligned_to_timeframe": frame.assign(
-            timestamp=frame["timestamp"].where(
-                frame.index != 6, frame["timestamp"] + pd.Timedelta(minutes=7)
-            )
+        "misaligned": lambda: _where(
+            frame, row, timestamp=frame.loc[row, "timestamp"] + pd.Timedelta(minutes=7)
         ),
-        "volume": frame.assign(volume=frame["volume"].where(frame.index != 7, -1.0)),
-        "close": frame.assign(close=frame["close"].where(frame.index != 8, None)),
-    }
-    for column, bad in cases.items():
-        outcome = validate_candles(bad, HOUR, now)
-        assert not outcome.success
-        assert column in {f["column"] for f in outcome.failures}, (column, outcome.summary())
-    future = frame.assign(timestamp=frame["timestamp"] + pd.Timedelta(days=3650))
-    assert not validate_candles(future, HOUR, now).success
+        "negative_volume": lambda: _where(frame, row, volume=-1.0),
+        "nan_close": lambda: _where(frame, row, close=None),
+        "future": lambda: frame.assign(timestamp=frame["timestamp"] + pd.Timedelta(days=3650)),
+        "ten_x_spike": lambda: _where(frame, row, close=close * 10, high=close * 10),
+        "sixty_pct_move": lambda: _where(frame, row, close=close * 1.6, high=close * 1.6),
+    }[defect]()
+    failures = validate_candles(bad, HOUR, now)
+    found = {(f["column"], f["severity"]) for f in failures}
+    assert (column, severity) in found, failures
+
+
+def test_one_run_names_only_the_failing_series(tmp_path):
+    now = PROVIDER.now()
+    good = sample_candles(n=60).reset_index(drop=True)
+    bad = _where(sample_candles(n=60, ticker="X:ETHUSDT").reset_index(drop=True), 7, low=-2.0)
+    failures = validate_batches(
+        {("X:BTCUSDT", "1h"): (HOUR, good), ("X:ETHUSDT", "1h"): (HOUR, bad)}, now, tmp_path
+    )
+    assert set(failures) == {("X:ETHUSDT", "1h")}
+    assert failures[("X:ETHUSDT", "1h")][0]["unexpected_count"] == 1
+    docs = build_docs(tmp_path)
+    assert docs.exists() and "ohlcv" in docs.read_text()
+
+
+def test_symbols_suite_rejects_bad_rows():
+    frame = pd.DataFrame(
+        {
+            "ticker": ["X:BTCUSDT", "BTC USD", "X:BTCUSDT"],
+            "name": ["Bitcoin", "x", "Bitcoin"],
+            "base": ["BTC", "BTC", "BTC"],
+            "quote": ["USDT", "USD", "USDT"],
+            "active": [True, True, True],
+            "usd_volume_24h": [1.0, -5.0, 2.0],
+        }
+    )
+    columns = {(f["expectation"], f["column"]) for f in validate_symbols(frame)}
+    assert ("expect_column_values_to_match_regex", "ticker") in columns
+    assert ("expect_column_values_to_be_unique", "ticker") in columns
+    assert ("expect_column_values_to_be_between", "usd_volume_24h") in columns
+    assert validate_symbols(frame.iloc[[0]]) == []
+
+
+def test_docs_folder_is_under_the_project(tmp_path):
+    assert build_docs(Path(tmp_path)).is_relative_to(tmp_path)
