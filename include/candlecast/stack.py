@@ -23,7 +23,8 @@ from candlecast.settings import Settings
 from candlecast.stackenv import stack_env
 
 AIRFLOW_PORT, BENTO_PORT = 8080, 3000
-DAG_IDS = ("symbol_sync", "ohlcv_update", "train_models")
+DAG_IDS = ("symbol_sync", "ohlcv_update", "train_models")  # the chain `up` waits for
+OTHER_DAG_IDS = ("data_health",)
 
 
 def _bin(name: str) -> str:
@@ -128,7 +129,7 @@ def _run_pipeline_once(env: dict, timeout: float = 1800) -> None:
     if "success" in _run_states(airflow_url, "train_models"):
         print("· the DAGs have run before: models are trained (trigger symbol_sync to refresh)")
         return
-    for dag_id in reversed(DAG_IDS):
+    for dag_id in (*OTHER_DAG_IDS, *reversed(DAG_IDS)):
         _airflow("dags", "unpause", dag_id, env=env)
     # Unpausing the daily symbol_sync usually schedules its latest run by itself; trigger one
     # only if the scheduler has not, so the chain runs once, not twice.
@@ -202,6 +203,7 @@ def up(settings: Settings, project_dir: Path) -> None:
         f"  Forecast:    curl -s -X POST http://localhost:{BENTO_PORT}/predict "
         f"-H 'Content-Type: application/json' -d '{body}'\n"
         f"  Model store: BENTOML_HOME={env['BENTOML_HOME']} .venv/bin/bentoml models list\n"
+        f"  Data Docs:   {settings.gx_dir / 'gx/uncommitted/data_docs/local_site/index.html'}\n"
         "  Stop:        make down"
     )
 
