@@ -5,12 +5,16 @@ One forecasting model per timeframe (1h, 4h, 1d, 1w, 1M) across all stored symbo
 features, a purged time split, XGBoost on horizon-normalised log returns for horizons 1–30,
 direction confidence calibrated on validation data. Each version is saved in the BentoML model
 store as `candlecast-<timeframe>` (1M is stored as `candlecast-1mo`, since BentoML lowercases tags)
-with its metrics and a `models` row. Scheduled by the `candlecast://ohlcv` Asset.
+with its metrics and a `models` row. Stablecoins, fiat, gold-pegged and wrapped coins are left
+out of training. Runs weekly (Sunday 02:00 UTC) and whenever `candlecast://ohlcv` changes;
+training reads the Parquet store, never XCom.
 """
 
 from __future__ import annotations
 
 from airflow.sdk import Asset, dag, task
+from airflow.timetables.assets import AssetOrTimeSchedule
+from airflow.timetables.trigger import CronTriggerTimetable
 
 from candlecast.dag_defaults import dag_kwargs
 
@@ -18,7 +22,12 @@ OHLCV = Asset("candlecast://ohlcv")
 TIMEFRAMES = ["1h", "4h", "1d", "1w", "1M"]
 
 
-@dag(schedule=[OHLCV], **dag_kwargs(__doc__, owner="ml-team", tags=["models"]))
+@dag(
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 2 * * 0", timezone="UTC"), assets=OHLCV
+    ),
+    **dag_kwargs(__doc__, owner="ml-team", tags=["models"]),
+)
 def train_models():
     @task(map_index_template="{{ task.op_kwargs['timeframe'] }}")
     def train(timeframe: str) -> dict:

@@ -14,7 +14,7 @@ from candlecast.timeframes import Timeframe
 
 log = logging.getLogger(__name__)
 
-SERVING_CANDLES = 300
+SERVING_CANDLES = 500  # enough for recursive indicators (EMA, RSI, ATR) to match training
 
 
 def recent_candles(

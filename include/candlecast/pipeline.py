@@ -12,7 +12,7 @@ from candlecast.ingest import update_many
 from candlecast.marketdata import get_provider
 from candlecast.settings import Settings
 from candlecast.store import CandleStore
-from candlecast.symbols import SymbolsRejected, sync_symbols, top_symbols
+from candlecast.symbols import SymbolsRejected, sync_symbols, top_symbols, trainable
 from candlecast.timeframes import TIMEFRAME_CODES, TIMEFRAMES, parse_timeframe
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,10 @@ def train_and_register(settings: Settings, timeframe_code: str) -> dict:
 
     timeframe = parse_timeframe(timeframe_code)
     store = CandleStore(settings.store_dir)
-    tickers = store.tickers(timeframe)
+    tickers = trainable(store.tickers(timeframe))
+    if not tickers:  # before the first ohlcv_update, e.g. a weekly run on a fresh install
+        log.warning("no %s series in the store yet: nothing to train", timeframe.code)
+        return {"tag": None, "n_symbols": 0, "skipped": "no series in the store"}
     model = train_timeframe(store, tickers, timeframe)
     with db.connect(settings) as conn:
         tag = save_model(settings, conn, model)

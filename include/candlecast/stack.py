@@ -126,7 +126,7 @@ def _run_states(airflow_url: str, dag_id: str) -> list[str]:
 
 def _run_pipeline_once(env: dict, timeout: float = 1800) -> None:
     airflow_url = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-    if "success" in _run_states(airflow_url, "train_models"):
+    if "success" in _run_states(airflow_url, "train_models", "asset_triggered"):
         print("· the DAGs have run before: models are trained (trigger symbol_sync to refresh)")
         return
     for dag_id in (*OTHER_DAG_IDS, *reversed(DAG_IDS)):
@@ -142,6 +142,8 @@ def _run_pipeline_once(env: dict, timeout: float = 1800) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         states = {dag_id: _run_states(airflow_url, dag_id) for dag_id in DAG_IDS}
+        # the chain's own training run is the one the ohlcv Asset triggers
+        states["train_models"] = _run_states(airflow_url, "train_models", "asset_triggered")
         failed = [d for d, s in states.items() if s and s[-1] == "failed"]
         if failed:
             raise RuntimeError(

@@ -24,6 +24,57 @@ class SyncResult:
     volume_day: str
 
 
+# Stablecoins, fiat, gold-pegged and wrapped/staked coins: no forecastable signal of their own,
+# and they would distort a model trained across coins. Still forecastable on request.
+NON_FORECASTABLE_BASES = frozenset(
+    {
+        "USDT",
+        "USDC",
+        "FDUSD",
+        "TUSD",
+        "BUSD",
+        "DAI",
+        "USDP",
+        "PYUSD",
+        "USDE",
+        "USDD",
+        "GUSD",
+        "USD",
+        "EUR",
+        "EURI",
+        "EURC",
+        "GBP",
+        "TRY",
+        "BRL",
+        "AUD",
+        "JPY",
+        "PAXG",
+        "XAUT",
+        "WBTC",
+        "WETH",
+        "WBETH",
+        "STETH",
+        "WSTETH",
+        "CBETH",
+        "RETH",
+        "BETH",
+    }
+)
+QUOTES = ("USDT", "USDC", "FDUSD", "USD", "EUR", "BTC", "ETH")
+
+
+def base_of(ticker: str) -> str:
+    pair = ticker.removeprefix("X:")
+    for quote in QUOTES:
+        if pair.endswith(quote) and len(pair) > len(quote):
+            return pair[: -len(quote)]
+    return pair
+
+
+def trainable(tickers: list[str]) -> list[str]:
+    return [t for t in tickers if base_of(t) not in NON_FORECASTABLE_BASES]
+
+
 class SymbolsRejected(ValueError):
     def __init__(self, failures: list[dict]) -> None:
         super().__init__(

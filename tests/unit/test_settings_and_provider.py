@@ -40,3 +40,19 @@ def test_missing_model_names_the_fix(tmp_path, monkeypatch):
     settings = Settings(_env_file=None, candlecast_home=tmp_path)
     with pytest.raises(LookupError, match="no candlecast-1mo model .* run the train_models DAG"):
         serving_reference(settings, TIMEFRAMES["1M"])
+
+
+def test_stablecoins_fiat_gold_and_wrapped_coins_are_not_trained_on():
+    from candlecast.symbols import trainable
+
+    tickers = [
+        "X:BTCUSDT",
+        "X:USDCUSDT",
+        "X:FDUSDUSDT",
+        "X:EURUSDT",
+        "X:PAXGUSDT",
+        "X:WBTCUSDT",
+        "X:ETHBTC",
+        "X:SOLUSD",
+    ]
+    assert trainable(tickers) == ["X:BTCUSDT", "X:ETHBTC", "X:SOLUSD"]

@@ -7,11 +7,16 @@ import numpy as np
 REPORT_HORIZONS = (1, 6, 30)
 
 
-def _accuracy(predicted_sign: np.ndarray, actual: np.ndarray) -> float:
+def direction_of(predicted: np.ndarray) -> np.ndarray:
+    """+1 up, -1 down; no predicted change counts as up, as the service reports it."""
+    return np.where(np.asarray(predicted) >= 0, 1.0, -1.0)
+
+
+def _accuracy(predicted: np.ndarray, actual: np.ndarray) -> float:
     moved = actual != 0
     if not moved.any():
         return float("nan")
-    return float(np.mean(np.sign(predicted_sign[moved]) == np.sign(actual[moved])))
+    return float(np.mean(direction_of(predicted[moved]) == np.sign(actual[moved])))
 
 
 def expected_calibration_error(
@@ -48,7 +53,7 @@ def evaluate(
             continue
         actual = actual_log_return[mask]
         predicted = predicted_log_return[mask]
-        correct = (np.sign(predicted) == np.sign(actual)).astype(float)
+        correct = (direction_of(predicted) == np.sign(actual)).astype(float)
         mae_model = float(np.mean(np.abs(actual - predicted)))
         mae_random_walk = float(np.mean(np.abs(actual)))
         accuracy = _accuracy(predicted, actual)

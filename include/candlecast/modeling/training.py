@@ -12,7 +12,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from candlecast.features import FEATURE_SET_VERSION, feature_columns
 from candlecast.modeling.dataset import HorizonTable, build_table
-from candlecast.modeling.evaluation import evaluate
+from candlecast.modeling.evaluation import direction_of, evaluate
 from candlecast.modeling.predictor import MAX_STEPS, Calibration, ForecastModel, design_matrix
 from candlecast.store import CandleStore
 from candlecast.timeframes import Timeframe
@@ -94,19 +94,18 @@ def _per_horizon_quantiles(
 
 
 def fit_calibration(table: HorizonTable, predicted_z: np.ndarray, direction: bool) -> Calibration:
-    """Per-horizon median bias, isotonic map |z| -> P(direction right), conformal 80 % bands.
+    """Per-horizon shrinkage, isotonic map |z| -> P(direction right), conformal 80 % bands.
 
     With direction=False (no out-of-sample rows to learn from) the confidence is a flat 0.5 and
-    no bias is applied.
+    nothing is shrunk.
     """
-    bias = (
-        _per_horizon_quantiles(table.z - predicted_z, table.horizon, (0.5,))[:, 0]
-        if direction
-        else np.zeros(MAX_STEPS)
-    )
-    corrected = predicted_z + bias[table.horizon - 1]
+    # No level bias is learned: a median residual fitted on one regime (a bull year, say) moves
+    # every later forecast; shrinking toward no change is the safer correction.
+    bias = np.zeros(MAX_STEPS)
+    shrink = _shrinkage(table, predicted_z) if direction else np.ones(MAX_STEPS)
+    corrected = shrink[table.horizon - 1] * (predicted_z + bias[table.horizon - 1])
     if direction:
-        correct = (np.sign(corrected) == np.sign(table.log_return)).astype(float)
+        correct = (direction_of(corrected) == np.sign(table.log_return)).astype(float)
         iso = IsotonicRegression(increasing=True, out_of_bounds="clip", y_min=0.0, y_max=1.0)
         iso.fit(np.abs(corrected), correct)
         xs, ys = iso.X_thresholds_.tolist(), iso.y_thresholds_.tolist()
@@ -116,7 +115,26 @@ def fit_calibration(table: HorizonTable, predicted_z: np.ndarray, direction: boo
     # The band always holds the point forecast: it is built around the median residual.
     q10 = np.minimum(bands[:, 0], 0.0)
     q90 = np.maximum(bands[:, 1], 0.0)
-    return Calibration(xs, ys, q10.tolist(), q90.tolist(), bias.tolist())
+    return Calibration(xs, ys, q10.tolist(), q90.tolist(), bias.tolist(), shrink.tolist())
+
+
+SHRINK_GRID = np.linspace(0.0, 1.0, 11)
+
+
+def _shrinkage(table: HorizonTable, point_z: np.ndarray) -> np.ndarray:
+    """Per horizon, the factor in [0, 1] toward the current price (0 = random walk) that gives
+    the least absolute error on the calibration window: no edge, no move."""
+    pooled = _best_shrink(table.z, point_z)
+    factors = []
+    for h in range(1, MAX_STEPS + 1):
+        at_h = table.horizon == h
+        factors.append(_best_shrink(table.z[at_h], point_z[at_h]) if at_h.sum() >= 30 else pooled)
+    return np.asarray(factors)
+
+
+def _best_shrink(actual: np.ndarray, predicted: np.ndarray) -> float:
+    errors = [np.mean(np.abs(actual - k * predicted)) for k in SHRINK_GRID]
+    return float(SHRINK_GRID[int(np.argmin(errors))])
 
 
 def train_timeframe(store: CandleStore, tickers: list[str], timeframe: Timeframe) -> ForecastModel:
