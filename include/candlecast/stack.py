@@ -115,11 +115,13 @@ def _airflow(*args: str, env: dict) -> str:
     return result.stdout
 
 
-def _run_states(airflow_url: str, dag_id: str) -> list[str]:
+def _run_states(airflow_url: str, dag_id: str, run_type: str | None = None) -> list[str]:
     url = airflow_url.replace("postgresql+psycopg://", "postgresql://", 1)
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "SELECT state FROM dag_run WHERE dag_id = %s ORDER BY id", (dag_id,)
+            "SELECT state FROM dag_run WHERE dag_id = %s AND (%s::text IS NULL OR run_type = %s) "
+            "ORDER BY id",
+            (dag_id, run_type, run_type),
         ).fetchall()
     return [row[0] for row in rows]
 
