@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -19,6 +20,20 @@ MODEL_PREFIX = "candlecast"
 def model_name(timeframe: Timeframe) -> str:
     """BentoML lowercases tags, so 1M is stored as candlecast-1mo (never read as a minute)."""
     return f"{MODEL_PREFIX}-{timeframe.slug}"
+
+
+def json_safe(value):
+    """Metrics as strict JSON: NaN and infinities (no data to measure) become null."""
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # numpy scalars
+        value = value.item()
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return value
 
 
 def use_model_store(settings: Settings) -> None:
@@ -41,7 +56,7 @@ def save_model(settings: Settings, conn: psycopg.Connection, model: ForecastMode
         "feature_set_version": model.feature_set_version,
         "trained_at": trained_at.isoformat(),
         **{k: v for k, v in model.info.items() if k != "metrics"},
-        "metrics": json.loads(json.dumps(model.info.get("metrics", {}), default=float)),
+        "metrics": json_safe(model.info.get("metrics", {})),
     }
     with bentoml.models.create(
         f"{model_name(timeframe)}:{version}",

@@ -68,3 +68,32 @@ def test_saved_model_round_trips(daily_store, tmp_path):
         loaded.forecast_path(candles, features, 30)["close"],
         model.forecast_path(candles, features, 30)["close"],
     )
+
+
+def test_block_bootstrap_is_wider_than_the_naive_interval_on_clustered_data():
+    from candlecast.modeling.evaluation import block_bootstrap_ci
+
+    rng = np.random.default_rng(3)
+    stamps = np.repeat(np.arange(400), 25)  # 25 coins that move together at each time
+    regime = np.repeat(rng.random(400) < 0.5, 25).astype(float)  # one shared outcome per time
+    low, high = block_bootstrap_ci(stamps, regime, np.ones_like(regime))
+    naive = 1.96 * np.sqrt(0.25 / len(regime))
+    assert low < regime.mean() < high
+    assert (high - low) / 2 > 3 * naive
+    assert np.isnan(block_bootstrap_ci(stamps[:50], regime[:50], np.ones(50))[0])
+
+
+def test_metrics_are_strict_json():
+    import json
+
+    from candlecast.registry import json_safe
+
+    cleaned = json_safe(
+        {"a": float("nan"), "b": (1.0, float("inf")), "c": np.float64(0.5), "d": np.int64(3)}
+    )
+    assert json.loads(json.dumps(cleaned, allow_nan=False)) == {
+        "a": None,
+        "b": [1.0, None],
+        "c": 0.5,
+        "d": 3.0,
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 REPORT_HORIZONS = (1, 6, 30)
+MIN_BOOTSTRAP_TIMESTAMPS = 10
 
 
 def direction_of(predicted: np.ndarray) -> np.ndarray:
@@ -17,6 +18,35 @@ def _accuracy(predicted: np.ndarray, actual: np.ndarray) -> float:
     if not moved.any():
         return float("nan")
     return float(np.mean(direction_of(predicted[moved]) == np.sign(actual[moved])))
+
+
+def block_bootstrap_ci(
+    timestamps: np.ndarray,
+    numerator: np.ndarray,
+    denominator: np.ndarray,
+    draws: int = 300,
+    seed: int = 7,
+) -> tuple[float, float]:
+    """95 % interval of sum(numerator)/sum(denominator) under a moving-block bootstrap over
+    time: whole blocks of consecutive timestamps are resampled, so coins that move together
+    and overlapping horizons stay together (a naive binomial interval is far too narrow)."""
+    stamps, inverse = np.unique(timestamps, return_inverse=True)
+    n = len(stamps)
+    if n < MIN_BOOTSTRAP_TIMESTAMPS:  # too short a window to say anything: no interval
+        return (float("nan"), float("nan"))
+    num = np.bincount(inverse, weights=numerator, minlength=n)
+    den = np.bincount(inverse, weights=denominator, minlength=n)
+    block = max(2, int(round(n ** (1 / 3))) * 2)
+    block = min(block, n)
+    cum_num = np.concatenate([[0.0], np.cumsum(num)])
+    cum_den = np.concatenate([[0.0], np.cumsum(den)])
+    block_num = cum_num[block:] - cum_num[:-block]
+    block_den = cum_den[block:] - cum_den[:-block]
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(block_num), size=(draws, -(-n // block)))
+    ratios = block_num[picks].sum(axis=1) / np.maximum(block_den[picks].sum(axis=1), 1e-12)
+    low, high = np.quantile(ratios, [0.025, 0.975])
+    return float(low), float(high)
 
 
 def expected_calibration_error(
@@ -35,6 +65,7 @@ def expected_calibration_error(
 
 
 def evaluate(
+    timestamp: np.ndarray,
     horizon: np.ndarray,
     actual_log_return: np.ndarray,
     predicted_log_return: np.ndarray,
@@ -57,9 +88,15 @@ def evaluate(
         mae_model = float(np.mean(np.abs(actual - predicted)))
         mae_random_walk = float(np.mean(np.abs(actual)))
         accuracy = _accuracy(predicted, actual)
+        moved = (actual != 0).astype(float)
+        stamps = timestamp[mask]
         report[name] = {
             "n": n,
             "direction_accuracy": accuracy,
+            "direction_accuracy_ci95": block_bootstrap_ci(stamps, correct * moved, moved),
+            "mae_ratio_ci95": block_bootstrap_ci(
+                stamps, np.abs(actual - predicted), np.abs(actual)
+            ),
             # Naive binomial half-width: too narrow for overlapping horizons (see issue 5).
             "direction_accuracy_ci95_naive": 1.96 * float(np.sqrt(accuracy * (1 - accuracy) / n)),
             "mae_log_return": mae_model,

@@ -177,6 +177,7 @@ def train_timeframe(store: CandleStore, tickers: list[str], timeframe: Timeframe
         q10 = np.asarray(model.calibration.residual_q10)[test.horizon - 1]
         q90 = np.asarray(model.calibration.residual_q90)[test.horizon - 1]
         metrics["test"] = evaluate(
+            test.timestamp,
             test.horizon,
             test.log_return,
             z_hat * scale,
