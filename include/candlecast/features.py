@@ -260,11 +260,10 @@ def compute_features(candles: pd.DataFrame, timeframe: Timeframe) -> pd.DataFram
     _pandas_ta(o, h, lo, c, out)
     calendar = _calendar(pd.DatetimeIndex(candles["timestamp"]), timeframe, out)
     columns = [k for k in out if k not in calendar] + calendar
-    frame = pd.DataFrame(
-        {k: np.asarray(out[k], dtype="float64") for k in columns}, index=candles.index
-    )
-    frame = frame.replace([np.inf, -np.inf], np.nan)
-    frame.iloc[: WARMUP_CANDLES - 1] = np.nan
+    values = np.column_stack([np.asarray(out[k], dtype="float64") for k in columns])
+    values[~np.isfinite(values)] = np.nan
+    values[: WARMUP_CANDLES - 1] = np.nan
+    frame = pd.DataFrame(values, columns=columns, index=candles.index)
     return frame
 
 
