@@ -21,7 +21,9 @@ def main() -> None:
     sample = SampleProvider(SAMPLE_DATA_DIR)
     hour = TIMEFRAMES["1h"]
     now = sample.now()
-    candles = sample.fetch_candles("X:BTCUSDT", hour, now - pd.Timedelta(hours=SERVING_CANDLES), now)
+    candles = sample.fetch_candles(
+        "X:BTCUSDT", hour, now - pd.Timedelta(hours=SERVING_CANDLES), now
+    )
     compute_features(candles, hour)  # warm-up: imports, numba compilation in pandas-ta
     start = time.perf_counter()
     for _ in range(REPEAT):
@@ -32,10 +34,12 @@ def main() -> None:
         for _step in range(30):  # recursive: append the predicted candle, recompute, repeat
             compute_features(candles, hour)
     recursive = (time.perf_counter() - start) / 3 * 1000
-    print(f"features for one request ({len(candles)} candles, "
-          f"{compute_features(candles, hour).shape[1]} features): direct {direct:.1f} ms "
-          f"(goal <= 5 ms); recursive 30-step baseline {recursive:.0f} ms; ratio "
-          f"{recursive / direct:.0f}x")
+    print(
+        f"features for one request ({len(candles)} candles, "
+        f"{compute_features(candles, hour).shape[1]} features): direct {direct:.1f} ms "
+        f"(goal <= 5 ms); recursive 30-step baseline {recursive:.0f} ms; ratio "
+        f"{recursive / direct:.0f}x"
+    )
 
 
 if __name__ == "__main__":

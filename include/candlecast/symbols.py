@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import psycopg
 
-from candlecast.marketdata.base import MarketDataProvider
+from candlecast.marketdata.base import MarketDataProvider, split_pair
 from candlecast.validation import validate_symbols
 
 log = logging.getLogger(__name__)
@@ -60,15 +60,13 @@ NON_FORECASTABLE_BASES = frozenset(
         "BETH",
     }
 )
-QUOTES = ("USDT", "USDC", "FDUSD", "USD", "EUR", "BTC", "ETH")
 
 
 def base_of(ticker: str) -> str:
-    pair = ticker.removeprefix("X:")
-    for quote in QUOTES:
-        if pair.endswith(quote) and len(pair) > len(quote):
-            return pair[: -len(quote)]
-    return pair
+    try:
+        return split_pair(ticker)[0]
+    except ValueError:
+        return ticker.removeprefix("X:")
 
 
 def trainable(tickers: list[str]) -> list[str]:

@@ -23,6 +23,18 @@ CANDLE_COLUMNS: tuple[str, ...] = (
 )
 
 
+QUOTES = ("USDT", "USDC", "FDUSD", "USD", "EUR", "BTC", "ETH")
+
+
+def split_pair(pair: str) -> tuple[str, str]:
+    """'BTCUSDT' or 'X:BTCUSDT' → ('BTC', 'USDT'), by the known quote currencies."""
+    pair = pair.removeprefix("X:")
+    for quote in QUOTES:
+        if pair.endswith(quote) and len(pair) > len(quote):
+            return pair[: -len(quote)], quote
+    raise ValueError(f"cannot split pair {pair!r} into base and quote")
+
+
 @dataclass(frozen=True)
 class TickerInfo:
     ticker: str  # provider style, e.g. X:BTCUSDT

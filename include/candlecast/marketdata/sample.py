@@ -13,10 +13,10 @@ from candlecast.marketdata.base import (
     FetchRequest,
     TickerInfo,
     fetch_sequentially,
+    split_pair,
 )
 from candlecast.timeframes import TIMEFRAMES, Timeframe
 
-QUOTES = ("USDT", "USDC", "USD", "EUR", "BTC")
 COIN_NAMES = {
     "BTC": "Bitcoin",
     "ETH": "Ethereum",
@@ -25,13 +25,6 @@ COIN_NAMES = {
     "XRP": "XRP",
     "USDT": "Tether",
 }
-
-
-def split_pair(pair: str) -> tuple[str, str]:
-    for quote in QUOTES:
-        if pair.endswith(quote) and len(pair) > len(quote):
-            return pair[: -len(quote)], quote
-    raise ValueError(f"cannot split pair {pair!r} into base and quote")
 
 
 class SampleProvider:
