@@ -20,6 +20,12 @@ def default_args(owner: str) -> dict:
 class FailureNotifier(BaseNotifier):
     """One alert per failed DAG run (log, and Slack when `candlecast_slack` is configured)."""
 
+    template_fields = ()
+
+    def render_template_fields(self, context, jinja_env=None) -> None:
+        """Nothing to render; and a DAG-level callback gets a serialized DAG, which has no
+        template environment to render with."""
+
     def notify(self, context) -> None:
         from candlecast.alerting import task_failure_alert
 

@@ -36,6 +36,15 @@ def json_safe(value):
     return value
 
 
+def _without_nulls(value):
+    """BentoML metadata takes no None: an unmeasurable figure reads "n/a" there."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return "n/a" if value is None else value
+
+
 def use_model_store(settings: Settings) -> None:
     """Point BentoML at the project's store; must run before bentoml is imported."""
     os.environ.setdefault("BENTOML_HOME", str(settings.bentoml_home))
@@ -61,7 +70,7 @@ def save_model(settings: Settings, conn: psycopg.Connection, model: ForecastMode
     with bentoml.models.create(
         f"{model_name(timeframe)}:{version}",
         labels={"stage": "candidate", "timeframe": timeframe.slug},
-        metadata=metadata,
+        metadata=_without_nulls(metadata),
     ) as stored:
         model.save(Path(stored.path))
     tag = f"{model_name(timeframe)}:{version}"
