@@ -45,6 +45,7 @@ def cli(tmp_path, database_url, redis_url):
         return json.loads(result.stdout)
 
     run.fake = fake
+    run.env = env
     run.store = CandleStore(tmp_path / "home" / "store")
     yield run
     fake.__exit__(None, None, None)
@@ -89,12 +90,8 @@ def test_a_rejected_key_stops_with_a_message(cli):
         [CANDLECAST, "sync-symbols"],
         capture_output=True,
         text=True,
-        env={
-            **os.environ,
-            "POLYGON_API_KEY": "bad",
-            "POLYGON_BASE_URL": cli.fake.base_url,
-            "CANDLECAST_HOME": str(cli.store.root.parent),
-        },
+        # the fixture's PostgreSQL and Redis: no embedded server is started and left behind
+        env={**cli.env, "POLYGON_API_KEY": "bad"},
     )
     assert result.returncode != 0
     assert "POLYGON_API_KEY" in result.stderr and "bad" not in result.stderr.replace("badly", "")
