@@ -39,8 +39,7 @@ class Calibration:
     probability_y: list[float]
     residual_q10: list[float]  # per horizon 1..30, in z units
     residual_q90: list[float]
-    bias: list[float]  # per-horizon median residual, added to the raw prediction
-    shrink: list[float] = field(default_factory=lambda: [1.0] * MAX_STEPS)  # toward no change
+    shrink: list[float]  # per horizon, 0 (no change) … 1 (the raw prediction)
 
     def direction_probability(self, strength: np.ndarray) -> np.ndarray:
         p = np.interp(strength, self.strength_x, self.probability_y)
@@ -61,11 +60,9 @@ class ForecastModel:
         return self.booster.predict(design_matrix(features[self.feature_names], horizon))
 
     def point_z(self, features: pd.DataFrame, horizon: np.ndarray) -> np.ndarray:
-        """Bias-corrected, shrunk prediction: the point forecast the service serves."""
-        index = np.asarray(horizon) - 1
-        bias = np.asarray(self.calibration.bias)[index]
-        shrink = np.asarray(self.calibration.shrink)[index]
-        return shrink * (self.predict_z(features, horizon) + bias)
+        """The shrunk prediction: the point forecast the service serves."""
+        shrink = np.asarray(self.calibration.shrink)[np.asarray(horizon) - 1]
+        return shrink * self.predict_z(features, horizon)
 
     def forecast_path(self, candles: pd.DataFrame, features: pd.DataFrame, steps: int) -> dict:
         """Direct multi-horizon path from the last feature row; returns arrays per step."""

@@ -101,9 +101,8 @@ def fit_calibration(table: HorizonTable, predicted_z: np.ndarray, direction: boo
     """
     # No level bias is learned: a median residual fitted on one regime (a bull year, say) moves
     # every later forecast; shrinking toward no change is the safer correction.
-    bias = np.zeros(MAX_STEPS)
     shrink = _shrinkage(table, predicted_z) if direction else np.ones(MAX_STEPS)
-    corrected = shrink[table.horizon - 1] * (predicted_z + bias[table.horizon - 1])
+    corrected = shrink[table.horizon - 1] * predicted_z
     if direction:
         correct = (direction_of(corrected) == np.sign(table.log_return)).astype(float)
         iso = IsotonicRegression(increasing=True, out_of_bounds="clip", y_min=0.0, y_max=1.0)
@@ -112,10 +111,10 @@ def fit_calibration(table: HorizonTable, predicted_z: np.ndarray, direction: boo
     else:  # no evidence either way
         xs, ys = [0.0, 1.0], [0.5, 0.5]
     bands = _per_horizon_quantiles(table.z - corrected, table.horizon, (0.1, 0.9))
-    # The band always holds the point forecast: it is built around the median residual.
+    # Widened where needed so that the band always holds the point forecast.
     q10 = np.minimum(bands[:, 0], 0.0)
     q90 = np.maximum(bands[:, 1], 0.0)
-    return Calibration(xs, ys, q10.tolist(), q90.tolist(), bias.tolist(), shrink.tolist())
+    return Calibration(xs, ys, q10.tolist(), q90.tolist(), shrink.tolist())
 
 
 SHRINK_GRID = np.linspace(0.0, 1.0, 11)
