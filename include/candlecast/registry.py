@@ -22,27 +22,17 @@ def model_name(timeframe: Timeframe) -> str:
     return f"{MODEL_PREFIX}-{timeframe.slug}"
 
 
-def json_safe(value):
-    """Metrics as strict JSON: NaN and infinities (no data to measure) become null."""
+def json_safe(value, missing=None):
+    """Metrics as strict JSON: NaN and infinities (no data to measure) become `missing`."""
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # numpy scalars
         value = value.item()
     if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v, missing) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, float | int) and not isinstance(value, bool):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    return value
-
-
-def _without_nulls(value):
-    """BentoML metadata takes no None: an unmeasurable figure reads "n/a" there."""
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return "n/a" if value is None else value
+        return [json_safe(v, missing) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else missing
+    return missing if value is None else value
 
 
 def use_model_store(settings: Settings) -> None:
@@ -70,7 +60,7 @@ def save_model(settings: Settings, conn: psycopg.Connection, model: ForecastMode
     with bentoml.models.create(
         f"{model_name(timeframe)}:{version}",
         labels={"stage": "candidate", "timeframe": timeframe.slug},
-        metadata=_without_nulls(metadata),
+        metadata=json_safe(metadata, missing="n/a"),  # BentoML metadata takes no None
     ) as stored:
         model.save(Path(stored.path))
     tag = f"{model_name(timeframe)}:{version}"

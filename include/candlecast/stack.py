@@ -160,16 +160,15 @@ def _run_pipeline_once(env: dict, timeout: float = 1800) -> None:
 
 def up(settings: Settings, project_dir: Path) -> None:
     started = time.monotonic()
-    env = {**os.environ, **stack_env(settings, project_dir)}
+    shared = stack_env(settings, project_dir)
+    env = {**os.environ, **shared}
     env["AIRFLOW__API__HOST"] = "127.0.0.1"
     env["AIRFLOW__API__PORT"] = str(AIRFLOW_PORT)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     run_dir, log_dir = settings.run_dir, settings.home / "logs"
     run_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "stack.env").write_text(
-        "".join(f"export {k}='{v}'\n" for k, v in stack_env(settings, project_dir).items())
-    )
+    (run_dir / "stack.env").write_text("".join(f"export {k}='{v}'\n" for k, v in shared.items()))
     print(f"· PostgreSQL: {env['DATABASE_URL']}\n· Redis: {env['REDIS_URL']}")
     _airflow("db", "migrate", env=env)
     _airflow("pools", "set", "market_data_api", "4", "Market data provider concurrency", env=env)
