@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from candlecast.store import CandleStore
+from candlecast.store import CandleStore, describe_series
 from candlecast.timeframes import TIMEFRAMES, Timeframe
 
 SPIKE_LOG_MOVE = float(np.log(1.5))  # a move of more than 50 % in one candle
@@ -49,7 +49,8 @@ def check_timeframe(
     for ticker in tickers:
         if not store.path(ticker, timeframe).exists():
             continue
-        info = store.series_info(ticker, timeframe)
+        frame = store.read(ticker, timeframe)  # one read: coverage, staleness, gaps, spikes
+        info = describe_series(frame["timestamp"], timeframe)
         if info["rows"] == 0:
             continue
         report.covered += 1
@@ -57,7 +58,7 @@ def check_timeframe(
             report.stale.append(ticker)
         if info["gaps"]:
             report.gappy.append(ticker)
-        recent = store.read(ticker, timeframe)["close"].iloc[-RECENT_CANDLES:]
+        recent = frame["close"].iloc[-RECENT_CANDLES:]
         if (np.abs(np.log(recent / recent.shift(1))) > SPIKE_LOG_MOVE).any():
             report.spikes.append(ticker)
     return report

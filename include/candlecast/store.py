@@ -81,23 +81,27 @@ class CandleStore:
     def series_info(self, ticker: str, timeframe: Timeframe) -> dict:
         """Rows, first/last candle and missing candles between them."""
         frame = pq.read_table(self.path(ticker, timeframe), columns=["timestamp"]).to_pandas()
-        stamps = frame["timestamp"]
-        if stamps.empty:
-            return {"rows": 0, "first": None, "last": None, "gaps": 0, "missing_candles": 0}
-        expected = pd.date_range(stamps.iloc[0], stamps.iloc[-1], freq=timeframe.offset)
-        missing = np.flatnonzero(~expected.isin(stamps))
-        gaps = 0 if len(missing) == 0 else 1 + int(np.count_nonzero(np.diff(missing) != 1))
-        return {
-            "rows": len(stamps),
-            "first": stamps.iloc[0],
-            "last": stamps.iloc[-1],
-            "gaps": gaps,
-            "missing_candles": int(len(missing)),
-        }
+        return describe_series(frame["timestamp"], timeframe)
 
     def tickers(self, timeframe: Timeframe) -> list[str]:
         folder = self.root / timeframe.slug
         return sorted(p.stem.replace("_", ":", 1) for p in folder.glob("*.parquet"))
+
+
+def describe_series(stamps: pd.Series, timeframe: Timeframe) -> dict:
+    """Rows, first/last candle, and gaps (runs of missing candles) of a sorted series."""
+    if stamps.empty:
+        return {"rows": 0, "first": None, "last": None, "gaps": 0, "missing_candles": 0}
+    expected = pd.date_range(stamps.iloc[0], stamps.iloc[-1], freq=timeframe.offset)
+    missing = np.flatnonzero(~expected.isin(stamps))
+    gaps = 0 if len(missing) == 0 else 1 + int(np.count_nonzero(np.diff(missing) != 1))
+    return {
+        "rows": len(stamps),
+        "first": stamps.iloc[0],
+        "last": stamps.iloc[-1],
+        "gaps": gaps,
+        "missing_candles": int(len(missing)),
+    }
 
 
 def merge_candles(stored: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
