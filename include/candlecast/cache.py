@@ -11,14 +11,17 @@ import redis
 from candlecast.settings import Settings
 
 
-def redis_client(settings: Settings) -> redis.Redis:
+def redis_url(settings: Settings) -> str:
+    """REDIS_URL, or the embedded server under CANDLECAST_HOME (started if need be)."""
     if settings.redis_url:
-        url = settings.redis_url
-    else:
-        from candlecast.localservices import start_redis
+        return settings.redis_url
+    from candlecast.localservices import start_redis
 
-        url = start_redis(settings.home)
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    return start_redis(settings.home)
+
+
+def redis_client(settings: Settings) -> redis.Redis:
+    return redis.Redis.from_url(redis_url(settings), socket_timeout=2, socket_connect_timeout=2)
 
 
 def candles_key(ticker: str, timeframe_code: str) -> str:

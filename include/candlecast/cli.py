@@ -20,8 +20,10 @@ def cmd_services(args) -> None:
 
     settings = get_settings()
     if args.action == "start":
-        database_url, redis_url = localservices.resolve_urls(settings)
-        print(f"DATABASE_URL={database_url}\nREDIS_URL={redis_url}")
+        from candlecast.cache import redis_url
+        from candlecast.db import database_url
+
+        print(f"DATABASE_URL={database_url(settings)}\nREDIS_URL={redis_url(settings)}")
     else:
         stopped = {
             "postgres": localservices.stop_postgres(settings.home),
@@ -72,7 +74,7 @@ def cmd_sync_symbols(args) -> None:
 def _update(args, since: str | None = None) -> None:
     from tqdm import tqdm
 
-    from candlecast.pipeline import _cli_run_id, plan_update, summarise_update, update_batch
+    from candlecast.pipeline import cli_run_id, plan_update, summarise_update, update_batch
 
     settings = get_settings()
     if args.top:
@@ -81,7 +83,7 @@ def _update(args, since: str | None = None) -> None:
     batches = plan_update(settings, timeframes, args.symbols)
     if not batches:
         raise RuntimeError("no symbols to update: run `candlecast sync-symbols` first")
-    run_id = _cli_run_id()
+    run_id = cli_run_id()
     results = []
     with tqdm(
         total=sum(len(b["tickers"]) for b in batches), unit="symbol", disable=None

@@ -140,10 +140,3 @@ def _running(pidfile: Path) -> int | None:
     except (FileNotFoundError, ValueError, ProcessLookupError):
         return None
     return pid
-
-
-def resolve_urls(settings) -> tuple[str, str]:
-    """The database and Redis URLs in force, starting embedded servers where none is configured."""
-    database_url = settings.database_url or start_postgres(settings.home)
-    redis_url = settings.redis_url or start_redis(settings.home)
-    return database_url, redis_url

@@ -18,13 +18,13 @@ from candlecast.timeframes import TIMEFRAME_CODES, TIMEFRAMES, parse_timeframe
 log = logging.getLogger(__name__)
 
 
-def _cli_run_id() -> str:
+def cli_run_id() -> str:
     return "cli-" + pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S%f")
 
 
 def run_symbol_sync(settings: Settings, run_id: str | None = None) -> dict:
     """Sync symbols (after the symbols suite passes) and record this run's top-N universe."""
-    run_id = run_id or _cli_run_id()
+    run_id = run_id or cli_run_id()
     with db.connect(settings) as conn:
         try:
             result = sync_symbols(conn, get_provider(settings), settings.gx_dir)
@@ -86,7 +86,7 @@ def update_batch(
         )
     ]
     with db.connect(settings) as conn:
-        quality.record_batch(conn, run_id or _cli_run_id(), f"{tickers[0]}+{len(tickers)}", results)
+        quality.record_batch(conn, run_id or cli_run_id(), f"{tickers[0]}+{len(tickers)}", results)
     counts: dict[str, int] = {}
     for result in results:
         counts[result["status"]] = counts.get(result["status"], 0) + 1

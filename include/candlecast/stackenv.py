@@ -8,8 +8,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from candlecast.cache import redis_url as resolve_redis_url
+from candlecast.db import database_url as resolve_database_url
 from candlecast.db import sqlalchemy_url
-from candlecast.localservices import resolve_urls
 from candlecast.settings import Settings
 
 AIRFLOW_DATABASE = "airflow"
@@ -34,7 +35,7 @@ def stack_env(
 ) -> dict[str, str]:
     """Airflow's metadata lives in its own database on the same server, unless
     AIRFLOW__DATABASE__SQL_ALCHEMY_CONN says otherwise."""
-    database_url, redis_url = resolve_urls(settings)
+    database_url, redis_url = resolve_database_url(settings), resolve_redis_url(settings)
     airflow_url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
     if not airflow_url:
         ensure_database(database_url, airflow_database)

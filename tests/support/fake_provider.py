@@ -15,11 +15,13 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from functools import lru_cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pandas as pd
+
+from tests.support.loopback import LoopbackServer
 
 TIMESPAN_FILES = {
     ("1", "hour"): "1h",
@@ -58,28 +60,14 @@ class Faults:
     script: list[Fault] = field(default_factory=list)
 
 
-class FakeProvider:
-    def __init__(self, data_dir: Path, extra_tickers: list[str] | None = None) -> None:
+class FakeProvider(LoopbackServer):
+    def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
         self.faults = Faults()
         self.lock = threading.Lock()
         self.arrivals: deque[float] = deque()
         self.log: list[list] = []  # [arrival time, path, status (0: dropped, None: pending)]
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> FakeProvider:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(type("Handler", (_Handler,), {"fake": self}))
 
     def pairs(self) -> list[str]:
         return sorted(p.stem for p in (self.data_dir / "1d").glob("*.parquet"))
@@ -117,9 +105,6 @@ class FakeProvider:
                 return True
             self.arrivals.append(now)
         return False
-
-    def _handler(self):
-        return type("Handler", (_Handler,), {"fake": self})
 
     # --- endpoints -------------------------------------------------------------------------
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.loopback import LoopbackServer
 
 
-class WebhookSink:
+class WebhookSink(LoopbackServer):
     def __init__(self) -> None:
         self.messages: list[dict] = []
         sink = self
@@ -24,17 +25,8 @@ class WebhookSink:
                 self.end_headers()
                 self.wfile.write(b"ok")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/XXXX"
-
-    def __enter__(self) -> WebhookSink:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return f"{self.base_url}/services/T000/B000/XXXX"
