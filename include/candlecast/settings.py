@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     candlecast_health_max_stale_fraction: float = Field(default=0.05, ge=0, le=1)
     candlecast_health_min_coverage: float = Field(default=0.95, ge=0, le=1)
     candlecast_candle_cache_ttl_seconds: int = Field(default=300, ge=1)
+    candlecast_api_key_rate_per_minute: int = Field(
+        default=600, ge=1, description="Sustained requests per minute of a new API key."
+    )
+    candlecast_api_key_burst: int = Field(
+        default=60, ge=1, description="Requests a new API key may make at once."
+    )
+    candlecast_api_key_cache_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="How long the service trusts its copy of the key set (revocation delay).",
+    )
 
     @property
     def home(self) -> Path:

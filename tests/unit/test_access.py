@@ -1,0 +1,117 @@
+"""API keys on real PostgreSQL: created once in plaintext, stored hashed, verified, revoked."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import psycopg
+import pytest
+
+from candlecast import access, db
+from candlecast.access import KeyRing, KeyStoreUnavailable
+
+
+@pytest.fixture
+def keys_conn(settings):
+    """A connection whose keys are deleted afterwards: other modules share this database."""
+    with db.connect(settings) as connection:
+        connection.autocommit = True
+        before = {r["id"] for r in connection.execute("SELECT id FROM api_keys").fetchall()}
+        yield connection
+        connection.execute("DELETE FROM api_keys WHERE NOT (id = ANY(%s))", (sorted(before),))
+
+
+def test_only_the_hash_is_stored(keys_conn):
+    key, plaintext = access.create_key(keys_conn, "mobile app", rate_per_minute=60, burst=5)
+    assert plaintext.startswith(f"cc_{key.prefix}_") and len(plaintext) == 59
+    row = keys_conn.execute("SELECT * FROM api_keys WHERE id = %s", (key.id,)).fetchone()
+    assert row["key_hash"] == access.hash_key(plaintext)
+    assert plaintext not in str(row) and plaintext.rsplit("_", 1)[1] not in str(row)
+    assert (row["name"], row["rate_per_minute"], row["burst"]) == ("mobile app", 60, 5)
+    listed = [k for k in access.list_keys(keys_conn) if k["prefix"] == key.prefix]
+    assert len(listed) == 1 and "key_hash" not in listed[0]
+
+
+def test_keys_are_distinct_random_tokens(keys_conn):
+    made = [access.create_key(keys_conn, f"k{i}", 60, 5) for i in range(5)]
+    assert len({plaintext for _, plaintext in made}) == 5
+    assert len({key.prefix for key, _ in made}) == 5
+
+
+def test_verify_then_revoke(keys_conn):
+    key, plaintext = access.create_key(keys_conn, "web", 120, 10)
+    keys = access.KeySet(access.active_keys(keys_conn))
+    assert not keys.open_access
+    assert keys.verify(plaintext) == key
+    assert keys.verify(plaintext[:-1] + ("A" if plaintext[-1] != "A" else "B")) is None
+    assert keys.verify(f"cc_{key.prefix}_short") is None
+    assert keys.verify("") is None
+    assert access.revoke_key(keys_conn, key.prefix)
+    first = keys_conn.execute(
+        "SELECT revoked_at FROM api_keys WHERE id = %s", (key.id,)
+    ).fetchone()["revoked_at"]
+    assert access.revoke_key(keys_conn, plaintext)  # the whole key names it too
+    again = keys_conn.execute(
+        "SELECT revoked_at FROM api_keys WHERE id = %s", (key.id,)
+    ).fetchone()["revoked_at"]
+    assert first is not None and again == first
+    assert access.KeySet(access.active_keys(keys_conn)).verify(plaintext) is None
+    assert not access.revoke_key(keys_conn, "000000000000")
+
+
+@pytest.mark.parametrize(
+    ("name", "rate", "burst"), [("", 60, 5), ("x" * 101, 60, 5), ("ok", 0, 5), ("ok", 60, 0)]
+)
+def test_bad_key_parameters_are_refused(keys_conn, name, rate, burst):
+    with pytest.raises(ValueError):
+        access.create_key(keys_conn, name, rate, burst)
+
+
+def test_keyring_reloads_after_its_window_and_records_use(settings, keys_conn):
+    ring = KeyRing.from_settings(
+        settings.model_copy(update={"candlecast_api_key_cache_seconds": 0.3})
+    )
+    assert ring.get().open_access or all(k.name != "ring" for k in ring.get().keys.values())
+    key, plaintext = access.create_key(keys_conn, "ring", 60, 5)
+    time.sleep(0.35)
+    found = ring.get().verify(plaintext)
+    assert found == key
+    ring.record_use(found)
+    access.revoke_key(keys_conn, key.prefix)
+    assert ring.get().verify(plaintext) == key  # still within the window
+    time.sleep(0.35)
+    assert ring.get().verify(plaintext) is None
+    last_used = keys_conn.execute(
+        "SELECT last_used_at FROM api_keys WHERE id = %s", (key.id,)
+    ).fetchone()["last_used_at"]
+    assert last_used is not None
+
+
+def test_keyring_keeps_the_last_keys_when_the_database_fails(caplog):
+    key = access.ApiKey(1, "k", "0123456789ab", 60, 5)
+    answers: list = [{"h": key}]
+
+    def exchange(used):
+        answer = answers.pop(0) if answers else psycopg.OperationalError("connection refused")
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    ring = KeyRing(exchange, ttl_seconds=0.01)
+    assert ring.get().keys == {"h": key}
+    time.sleep(0.02)
+    with caplog.at_level(logging.ERROR, logger="candlecast.access"):
+        for _ in range(3):
+            assert ring.get().keys == {"h": key}
+            time.sleep(0.02)
+    assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
+
+
+def test_keyring_without_any_copy_says_why():
+    def exchange(used):
+        raise psycopg.OperationalError("connection refused")
+
+    ring = KeyRing(exchange, ttl_seconds=5)
+    with pytest.raises(KeyStoreUnavailable, match="PostgreSQL"):
+        ring.get()
