@@ -73,3 +73,8 @@ class Candlecast:
             raise NotFound(str(error)) from error
         except InsufficientHistory as error:
             raise UnprocessableEntity(str(error)) from error
+
+
+from bento.access import AccessMiddleware  # noqa: E402
+
+Candlecast.add_asgi_middleware(AccessMiddleware)
