@@ -1,46 +1,106 @@
-"""Feature computation for one forecast request (the serving window of real 1h candles).
-Goal: <= 5 ms. Baseline in the same run: the seeds' recursive approach, which recomputes the
-features once per forecast step (30 times)."""
+"""Feature computation for one forecast request (the last 300 real 1h candles).
+Goal: <= 5 ms. Baseline in the same run: the seeds' recursive approach, which appends each
+predicted candle and recomputes the features once per forecast step (30 times). Also times a
+whole 1h history (training). `--against REV` times features.py as of a git revision beside
+the current code, in the same run (e.g. `--against HEAD~1` for before/after figures)."""
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 
-from candlecast.candles import SERVING_CANDLES
 from candlecast.features import compute_features
 from candlecast.marketdata.sample import SampleProvider
 from candlecast.settings import SAMPLE_DATA_DIR
 from candlecast.timeframes import TIMEFRAMES
 
-REPEAT = 30
+REQUEST_CANDLES = 300
+HORIZON = 30
+REQUEST_RUNS = 300
+RECURSIVE_RUNS = 7
+HISTORY_RUNS = 5
+FEATURES_PATH = "include/candlecast/features.py"
+
+FeatureFunction = Callable[[pd.DataFrame, object], pd.DataFrame]
+
+
+def median_ms(action: Callable[[], object], runs: int) -> float:
+    durations = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        durations.append(time.perf_counter() - start)
+    return statistics.median(durations) * 1000
+
+
+def next_flat_candle(candles: pd.DataFrame) -> pd.DataFrame:
+    """A stand-in prediction: the next candle flat at the last close (the values do not
+    change the cost of recomputing the features)."""
+    last = candles.iloc[-1]
+    step = candles["timestamp"].iloc[-1] - candles["timestamp"].iloc[-2]
+    row = {column: last[column] for column in candles.columns}
+    row.update(timestamp=last["timestamp"] + step, open=last["close"], high=last["close"])
+    row.update(low=last["close"], volume=0.0)
+    return pd.DataFrame([row]).astype(candles.dtypes.to_dict())
+
+
+def recursive_forecast(features: FeatureFunction, candles: pd.DataFrame, timeframe) -> None:
+    for _ in range(HORIZON):
+        features(candles, timeframe)
+        candles = pd.concat([candles, next_flat_candle(candles)], ignore_index=True)
+
+
+def load_features_at(revision: str) -> FeatureFunction:
+    source = subprocess.run(
+        ["git", "show", f"{revision}:{FEATURES_PATH}"], capture_output=True, text=True, check=True
+    ).stdout
+    path = Path(tempfile.mkdtemp()) / "features_at_revision.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("features_at_revision", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.compute_features
+
+
+def report(label: str, features: FeatureFunction, request, history, timeframe) -> float:
+    features(request, timeframe)  # warm-up: imports, numba compilation in pandas-ta
+    direct = median_ms(lambda: features(request, timeframe), REQUEST_RUNS)
+    recursive = median_ms(lambda: recursive_forecast(features, request, timeframe), RECURSIVE_RUNS)
+    whole = median_ms(lambda: features(history, timeframe), HISTORY_RUNS)
+    print(
+        f"{label}: one request ({len(request)} candles) {direct:.2f} ms (goal <= 5 ms); "
+        f"seeds' recursive {HORIZON}-step {recursive:.0f} ms, ratio {recursive / direct:.0f}x; "
+        f"whole 1h history ({len(history)} candles) {whole:.0f} ms"
+    )
+    return direct
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--against", metavar="REV", help="also time features.py at REV")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")  # log of negative indicator values: NaN by design
     sample = SampleProvider(SAMPLE_DATA_DIR)
     hour = TIMEFRAMES["1h"]
-    now = sample.now()
-    candles = sample.fetch_candles(
-        "X:BTCUSDT", hour, now - pd.Timedelta(hours=SERVING_CANDLES), now
+    history = sample.fetch_candles(
+        "X:BTCUSDT", hour, pd.Timestamp("2000-01-01", tz="UTC"), sample.now()
     )
-    compute_features(candles, hour)  # warm-up: imports, numba compilation in pandas-ta
-    start = time.perf_counter()
-    for _ in range(REPEAT):
-        compute_features(candles, hour)
-    direct = (time.perf_counter() - start) / REPEAT * 1000
-    start = time.perf_counter()
-    for _ in range(3):
-        for _step in range(30):  # recursive: append the predicted candle, recompute, repeat
-            compute_features(candles, hour)
-    recursive = (time.perf_counter() - start) / 3 * 1000
-    print(
-        f"features for one request ({len(candles)} candles, "
-        f"{compute_features(candles, hour).shape[1]} features): direct {direct:.1f} ms "
-        f"(goal <= 5 ms); recursive 30-step baseline {recursive:.0f} ms; ratio "
-        f"{recursive / direct:.0f}x"
-    )
+    request = history.iloc[-REQUEST_CANDLES:].reset_index(drop=True)
+    current = report("current", compute_features, request, history, hour)
+    if args.against:
+        before = report(args.against, load_features_at(args.against), request, history, hour)
+        print(f"speed-up of the request over {args.against}: {before / current:.1f}x")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

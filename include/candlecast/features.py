@@ -9,12 +9,13 @@ stay within WARMUP_CANDLES so that even the 59 months of a young coin's 1M serie
 
 from __future__ import annotations
 
-import warnings
 from functools import cache
 
 import numpy as np
 import pandas as pd
 import talib
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.signal import lfilter
 
 from candlecast.timeframes import Timeframe
 
@@ -29,8 +30,80 @@ def _log_ratio(a, b) -> np.ndarray:
     return np.log(np.asarray(a, dtype="float64") / np.asarray(b, dtype="float64"))
 
 
-def _rolling(values: np.ndarray, window: int) -> pd.core.window.Rolling:
-    return pd.Series(values).rolling(window)
+def _shifted(values: np.ndarray, k: int) -> np.ndarray:
+    """values[t - k] at row t; NaN before it exists."""
+    out = np.full_like(values, np.nan)
+    out[k:] = values[:-k]
+    return out
+
+
+def _windows(values: np.ndarray, window: int) -> np.ndarray:
+    """Row t holds values[t - window + 1 .. t]; rows before the first full window hold NaN,
+    so every rolling statistic below is NaN wherever pandas' rolling(window) would be."""
+    padded = np.concatenate([np.full(window - 1, np.nan), values])
+    step = padded.strides[0]  # sliding_window_view's layout, without its per-call checks
+    return np.ndarray((len(values), window), padded.dtype, padded, strides=(step, step))
+
+
+def _rolling_sum(values: np.ndarray, window: int) -> np.ndarray:
+    return _windows(values, window).sum(axis=1)
+
+
+def _rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
+    return _windows(values, window).mean(axis=1)
+
+
+def _rolling_max(values: np.ndarray, window: int) -> np.ndarray:
+    return talib.MAX(values, window)  # exact, and NaN until a full window (inputs: NaN-led)
+
+
+def _rolling_min(values: np.ndarray, window: int) -> np.ndarray:
+    return talib.MIN(values, window)
+
+
+class _Moments:
+    """Central moments of each trailing window, with pandas' conventions: sample (ddof=1)
+    statistics, and a window of identical values has std 0 and no skew, kurtosis or
+    correlation (a two-pass mean may miss such a value by one ulp, hence the flat mask)."""
+
+    def __init__(self, values: np.ndarray, window: int) -> None:
+        windows = _windows(values, window)
+        self.window = window
+        self.deviations = windows - windows.mean(axis=1, keepdims=True)
+        self.squares = self.deviations * self.deviations
+        self.flat = _rolling_max(values, window) == _rolling_min(values, window)
+        self.m2 = np.where(self.flat, 0.0, self.squares.sum(axis=1))
+
+    def std(self) -> np.ndarray:
+        return np.sqrt(self.m2 / (self.window - 1))
+
+    def skew(self) -> np.ndarray:
+        n = self.window
+        m3 = (self.squares * self.deviations).sum(axis=1)
+        return _unless_flat(
+            self.flat, m3 / (self.m2 * np.sqrt(self.m2)) * n * np.sqrt(n - 1) / (n - 2)
+        )
+
+    def corr(self, other: _Moments) -> np.ndarray:
+        cross = (self.deviations * other.deviations).sum(axis=1)
+        return _unless_flat(self.flat | other.flat, cross / np.sqrt(self.m2 * other.m2))
+
+
+def _unless_flat(flat: np.ndarray, values: np.ndarray) -> np.ndarray:
+    return np.where(flat, np.nan, values)
+
+
+def _pandas_rolling_kurt(values: np.ndarray, window: int) -> np.ndarray:
+    # Kept on pandas' online algorithm on purpose: on long histories its rounding reaches 4e-8
+    # of the exact kurtosis, and those are the values of this FEATURE_SET_VERSION.
+    return pd.Series(values).rolling(window).kurt().to_numpy()
+
+
+def _ewm_mean(values: np.ndarray, span: int) -> np.ndarray:
+    """pandas' ewm(span, adjust=False).mean(): y[0] = x[0], y[t] = a x[t] + (1 - a) y[t-1]."""
+    alpha = 2 / (span + 1)
+    smoothed, _ = lfilter([alpha], [1, alpha - 1], values, zi=[(1 - alpha) * values[0]])
+    return smoothed
 
 
 def _returns(c, lc, out) -> None:
@@ -38,22 +111,24 @@ def _returns(c, lc, out) -> None:
         lagged = np.full_like(lc, np.nan)
         lagged[k:] = lc[k:] - lc[:-k]
         out[f"ret_{k}"] = lagged
-    r1 = pd.Series(out["ret_1"])
+    r1 = out["ret_1"]
+    moments = {w: _Moments(r1, w) for w in (5, 10, 24)}
     for w in (5, 10, 24):
-        out[f"vol_{w}"] = r1.rolling(w).std().to_numpy()
+        out[f"vol_{w}"] = moments[w].std()
     out["vol_ratio_5_24"] = out["vol_5"] / (out["vol_24"] + _EPS)
     out["vol_ratio_10_24"] = out["vol_10"] / (out["vol_24"] + _EPS)
-    r1_values = out["ret_1"]
-    out["max_ret_10"] = _rolling(r1_values, 10).max().to_numpy()
-    out["min_ret_10"] = _rolling(r1_values, 10).min().to_numpy()
+    out["max_ret_10"] = _rolling_max(r1, 10)
+    out["min_ret_10"] = _rolling_min(r1, 10)
     for k in (6, 24):
         out[f"ret_{k}_z"] = out[f"ret_{k}"] / (out["vol_24"] * np.sqrt(k) + _EPS)
+    rose = (r1 > 0).astype(float)
+    r1_before = _shifted(r1, 1)
     for w in (10, 24):
-        out[f"ret_z_{w}"] = out["ret_1"] / (r1.rolling(w).std().to_numpy() + _EPS)
-        out[f"skew_{w}"] = r1.rolling(w).skew().to_numpy()
-        out[f"kurt_{w}"] = r1.rolling(w).kurt().to_numpy()
-        out[f"autocorr_{w}"] = r1.rolling(w).corr(r1.shift(1)).to_numpy()
-        out[f"up_share_{w}"] = (r1 > 0).astype(float).rolling(w).mean().to_numpy()
+        out[f"ret_z_{w}"] = r1 / (out[f"vol_{w}"] + _EPS)
+        out[f"skew_{w}"] = moments[w].skew()
+        out[f"kurt_{w}"] = _pandas_rolling_kurt(r1, w)
+        out[f"autocorr_{w}"] = moments[w].corr(_Moments(r1_before, w))
+        out[f"up_share_{w}"] = _rolling_mean(rose, w)
 
 
 def _trend(o, h, lo, c, out) -> None:
@@ -113,9 +188,9 @@ def _volatility(o, h, lo, c, out) -> None:
         out[f"bb_width_{w}"] = (upper - lower) / middle
     parkinson = _log_ratio(h, lo) ** 2 / (4 * np.log(2))
     for w in (10, 24):
-        out[f"parkinson_{w}"] = np.sqrt(_rolling(parkinson, w).mean().to_numpy())
+        out[f"parkinson_{w}"] = np.sqrt(_rolling_mean(parkinson, w))
     gk = 0.5 * _log_ratio(h, lo) ** 2 - (2 * np.log(2) - 1) * _log_ratio(c, o) ** 2
-    out["garman_klass_20"] = np.sqrt(np.clip(_rolling(gk, 20).mean().to_numpy(), 0, None))
+    out["garman_klass_20"] = np.sqrt(np.clip(_rolling_mean(gk, 20), 0, None))
     out["range_vol_ratio"] = out["parkinson_10"] / (out["vol_10"] + _EPS)
     out["parkinson_ratio_10_24"] = out["parkinson_10"] / (out["parkinson_24"] + _EPS)
     keltner_mid = talib.EMA(c, 20)
@@ -123,38 +198,39 @@ def _volatility(o, h, lo, c, out) -> None:
     out["donchian_width_20"] = _log_ratio(talib.MAX(h, 20), talib.MIN(lo, 20))
 
 
-def _volume(h, lo, c, v, vwap, out) -> None:
+def _trailing_mean_from_start(values: np.ndarray, window: int) -> np.ndarray:
+    """rolling(window, min_periods=1).mean(): the first rows average what exists so far."""
+    padded = np.concatenate([np.zeros(window - 1), values])
+    counts = np.minimum(np.arange(1, len(values) + 1), window)
+    return sliding_window_view(padded, window).sum(axis=1) / counts
+
+
+def _log_volume(v: np.ndarray) -> np.ndarray:
     # Zero-volume candles happen: offset by a tiny share of the volume seen so far, which keeps
     # the logarithm finite, causal, unit-free and the same for any history longer than warm-up.
-    recent_mean = pd.Series(v).rolling(WARMUP_CANDLES, min_periods=1).mean().to_numpy()
-    lv = np.log(v + 1e-3 * recent_mean + 1e-300)
+    recent_mean = _trailing_mean_from_start(v, WARMUP_CANDLES)
+    return np.log(v + 1e-3 * recent_mean + 1e-300)
+
+
+def _volume(h, lo, c, v, vwap, out) -> None:
+    lv = _log_volume(v)
+    lv_mean = {w: _rolling_mean(lv, w) for w in (5, 10, 20)}
     for w in (5, 10, 20):
-        out[f"volume_ratio_{w}"] = lv - _rolling(lv, w).mean().to_numpy()
-    out["volume_z_20"] = out["volume_ratio_20"] / (_rolling(lv, 20).std().to_numpy() + _EPS)
-    pvo = (
-        pd.Series(lv).ewm(span=12, adjust=False).mean()
-        - pd.Series(lv).ewm(span=26, adjust=False).mean()
-    )
-    out["volume_osc_12_26"] = pvo.to_numpy()
-    out["volume_trend_5_20"] = (
-        _rolling(lv, 5).mean().to_numpy() - _rolling(lv, 20).mean().to_numpy()
-    )
+        out[f"volume_ratio_{w}"] = lv - lv_mean[w]
+    lv_moments = _Moments(lv, 20)
+    out["volume_z_20"] = out["volume_ratio_20"] / (lv_moments.std() + _EPS)
+    out["volume_osc_12_26"] = _ewm_mean(lv, 12) - _ewm_mean(lv, 26)
+    out["volume_trend_5_20"] = lv_mean[5] - lv_mean[20]
     signed = np.sign(np.diff(c, prepend=np.nan)) * v
-    vol_sum_10 = _rolling(v, 10).sum().to_numpy() + _EPS
-    out["obv_flow_10"] = _rolling(signed, 10).sum().to_numpy() / vol_sum_10
-    out["obv_flow_24"] = _rolling(signed, 24).sum().to_numpy() / (
-        _rolling(v, 24).sum().to_numpy() + _EPS
-    )
+    volume_sum = {w: _rolling_sum(v, w) for w in (10, 20, 24)}
+    out["obv_flow_10"] = _rolling_sum(signed, 10) / (volume_sum[10] + _EPS)
+    out["obv_flow_24"] = _rolling_sum(signed, 24) / (volume_sum[24] + _EPS)
     clv = ((c - lo) - (h - c)) / (h - lo + _EPS * c)
-    out["cmf_20"] = _rolling(clv * v, 20).sum().to_numpy() / (
-        _rolling(v, 20).sum().to_numpy() + _EPS
-    )
-    out["adosc_norm"] = talib.ADOSC(h, lo, c, v, 3, 10) / (_rolling(v, 10).mean().to_numpy() + _EPS)
+    out["cmf_20"] = _rolling_sum(clv * v, 20) / (volume_sum[20] + _EPS)
+    out["adosc_norm"] = talib.ADOSC(h, lo, c, v, 3, 10) / (volume_sum[10] / 10 + _EPS)
     out["vwap_dist"] = _log_ratio(c, np.where(np.isfinite(vwap) & (vwap > 0), vwap, c))
-    out["ret_volume_corr_20"] = pd.Series(out["ret_1"]).rolling(20).corr(pd.Series(lv)).to_numpy()
-    out["abs_ret_volume_corr_20"] = (
-        pd.Series(np.abs(out["ret_1"])).rolling(20).corr(pd.Series(lv)).to_numpy()
-    )
+    out["ret_volume_corr_20"] = _Moments(out["ret_1"], 20).corr(lv_moments)
+    out["abs_ret_volume_corr_20"] = _Moments(np.abs(out["ret_1"]), 20).corr(lv_moments)
 
 
 def _shape(o, h, lo, c, out) -> None:
@@ -164,14 +240,12 @@ def _shape(o, h, lo, c, out) -> None:
     out["upper_wick"] = _log_ratio(h, np.maximum(o, c))
     out["lower_wick"] = _log_ratio(np.minimum(o, c), lo)
     out["close_in_range"] = (c - lo) / rng
-    gap = np.full_like(c, np.nan)
-    gap[1:] = _log_ratio(o[1:], c[:-1])
-    out["gap"] = gap
-    out["range_mean_5"] = _rolling(out["range_1"], 5).mean().to_numpy()
+    out["gap"] = _log_ratio(o, _shifted(c, 1))
+    out["range_mean_5"] = _rolling_mean(out["range_1"], 5)
     for w in (5, 20):
-        out[f"upper_wick_mean_{w}"] = _rolling(out["upper_wick"], w).mean().to_numpy()
-        out[f"lower_wick_mean_{w}"] = _rolling(out["lower_wick"], w).mean().to_numpy()
-    range_mean_20 = _rolling(out["range_1"], 20).mean().to_numpy()
+        out[f"upper_wick_mean_{w}"] = _rolling_mean(out["upper_wick"], w)
+        out[f"lower_wick_mean_{w}"] = _rolling_mean(out["lower_wick"], w)
+    range_mean_20 = _rolling_mean(out["range_1"], 20)
     out["range_ratio_1_20"] = out["range_1"] / (range_mean_20 + _EPS)
 
 
@@ -202,29 +276,79 @@ def _patterns(o, h, lo, c, out) -> None:
 
 
 def _pandas_ta(o, h, lo, c, out) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pandas_ta as ta
+    """pandas-ta's indicators (0.4.71b0 definitions, its default TA-Lib mode) restated on
+    arrays: the library's per-call Series plumbing cost more than all other families."""
+    close_moves = np.abs(np.diff(c, prepend=np.nan))
+    true_range = talib.TRANGE(h, lo, c)
+    out["vortex_diff_14"] = _vortex_diff(h, lo, true_range, 14)
+    out["chop_14"] = _choppiness(h, lo, true_range, 14)
+    for w in (10, 30):
+        out[f"efficiency_{w}"] = np.abs(c - _shifted(c, w)) / _rolling_sum(close_moves, w)
+    out["cti_12"] = _trend_correlation(c, 12)
+    out["entropy_10"] = _entropy(c, 10)
+    out["psl_12"] = _rolling_sum((c > o).astype(float), 12) / 12
+    out["rvi_14"] = _relative_volatility(c, 14)
+    out["ulcer_14"] = _ulcer(c, 14)
+    out["cg_10"] = _centre_of_gravity(c, 10) + 5.5
+    out["pgo_14"] = (c - talib.SMA(c, 14)) / talib.EMA(talib.ATR(h, lo, c, 14), 14)
+    close_range_28 = np.abs(_rolling_max(c, 28) - _rolling_min(c, 28))
+    out["vhf_28"] = close_range_28 / _rolling_sum(close_moves, 28)
+    ema_13 = talib.EMA(c, 13)
+    out["bull_power_13"] = (h - ema_13) / c
+    out["bear_power_13"] = (lo - ema_13) / c
+    out["qstick_10"] = talib.SMA(c - o, 10) / c
+    out["cfo_9"] = (c - talib.TSF(c, 9)) / c
 
-        hs, ls, cs, os_ = (pd.Series(x) for x in (h, lo, c, o))
-        vortex = ta.vortex(hs, ls, cs, length=14)
-        out["vortex_diff_14"] = (vortex.iloc[:, 0] - vortex.iloc[:, 1]).to_numpy()
-        out["chop_14"] = ta.chop(hs, ls, cs, length=14).to_numpy() / 100
-        out["efficiency_10"] = ta.er(cs, length=10).to_numpy()
-        out["efficiency_30"] = ta.er(cs, length=30).to_numpy()
-        out["cti_12"] = ta.cti(cs, length=12).to_numpy()
-        out["entropy_10"] = ta.entropy(cs, length=10).to_numpy()
-        out["psl_12"] = ta.psl(cs, os_, length=12).to_numpy() / 100
-        out["rvi_14"] = ta.rvi(cs, hs, ls, length=14).to_numpy() / 100
-        out["ulcer_14"] = ta.ui(cs, length=14).to_numpy() / 100
-        out["cg_10"] = ta.cg(cs, length=10).to_numpy() + 5.5
-        out["pgo_14"] = ta.pgo(hs, ls, cs, length=14).to_numpy()
-        out["vhf_28"] = ta.vhf(cs, length=28).to_numpy()
-        eri = ta.eri(hs, ls, cs, length=13)
-        out["bull_power_13"] = eri.iloc[:, 0].to_numpy() / c
-        out["bear_power_13"] = eri.iloc[:, 1].to_numpy() / c
-        out["qstick_10"] = ta.qstick(os_, cs, length=10).to_numpy() / c
-        out["cfo_9"] = ta.cfo(cs, length=9).to_numpy() / 100
+
+def _vortex_diff(h, lo, true_range, window: int) -> np.ndarray:
+    range_sum = _rolling_sum(true_range, window)
+    up_moves = _rolling_sum(np.abs(h - _shifted(lo, 1)), window)
+    down_moves = _rolling_sum(np.abs(lo - _shifted(h, 1)), window)
+    return up_moves / range_sum - down_moves / range_sum
+
+
+def _choppiness(h, lo, true_range, window: int) -> np.ndarray:
+    span = _rolling_max(h, window) - _rolling_min(lo, window)
+    path = _rolling_sum(true_range, window)
+    return (np.log10(path) - np.log10(span)) / np.log10(window)
+
+
+def _trend_correlation(c, window: int) -> np.ndarray:
+    """Correlation of each window's closes with time (Ehlers' CTI). Measured from the window's
+    first close: the same correlation, without the cancellation of raw price sums."""
+    windows = _windows(c, window)
+    y = windows - windows[:, :1]
+    x = np.arange(1, window + 1, dtype="float64")
+    x_sum, y_sum = x.sum(), y.sum(axis=1)
+    numerator = window * (y @ x) - x_sum * y_sum
+    x_spread = window * (x @ x) - x_sum * x_sum
+    y_spread = window * (y * y).sum(axis=1) - y_sum * y_sum
+    denominator = np.sqrt(x_spread * y_spread)
+    return numerator / np.where(denominator == 0, np.finfo(float).eps, denominator)
+
+
+def _entropy(c, window: int) -> np.ndarray:
+    share = c / _rolling_sum(c, window)
+    return _rolling_sum(-share * np.log(share) / np.log(2.0), window)
+
+
+def _relative_volatility(c, window: int) -> np.ndarray:
+    std = talib.STDDEV(c, window)
+    move = np.nan_to_num(np.diff(c, prepend=np.nan))
+    up_avg = talib.EMA((move > 0) * std, window)
+    down_avg = talib.EMA((move < 0) * std, window)
+    return up_avg / (up_avg + down_avg)
+
+
+def _ulcer(c, window: int) -> np.ndarray:
+    highest = _rolling_max(c, window)
+    drawdown = (c - highest) / highest
+    return np.sqrt(_rolling_sum(drawdown * drawdown, window) / window)
+
+
+def _centre_of_gravity(c, window: int) -> np.ndarray:
+    weighted = _windows(c, window) @ np.arange(1, window + 1, dtype="float64")
+    return -weighted / _rolling_sum(c, window)
 
 
 def _calendar(stamps: pd.DatetimeIndex, timeframe: Timeframe, out) -> list[str]:

@@ -59,3 +59,43 @@ def test_no_two_features_are_identical_or_near_identical(code, n):
     np.fill_diagonal(corr, 0)
     worst = np.unravel_index(np.nanargmax(corr), corr.shape)
     assert corr[worst] < 0.99, (body.columns[worst[0]], body.columns[worst[1]], corr[worst])
+
+
+def _plain_pandas_columns(candles: pd.DataFrame) -> pd.DataFrame:
+    """A few columns restated with plain pandas rolling windows, independently of features.py."""
+    o, h, lo, c, v = (candles[k] for k in ("open", "high", "low", "close", "volume"))
+    r1 = np.log(c).diff()
+    previous_close = c.shift(1)
+    true_range = pd.concat(
+        [h - lo, (h - previous_close).abs(), (lo - previous_close).abs()], axis=1
+    )
+    true_range = true_range.max(axis=1).where(previous_close.notna())
+    up_moves = (h - lo.shift(1)).abs().rolling(14).sum()
+    down_moves = (lo - h.shift(1)).abs().rolling(14).sum()
+    drawdown = c / c.rolling(14).max() - 1
+    share = c / c.rolling(10).sum()
+    return pd.DataFrame(
+        {
+            "vol_24": r1.rolling(24).std(),
+            "skew_24": r1.rolling(24).skew(),
+            "autocorr_10": r1.rolling(10).corr(r1.shift(1)),
+            "up_share_10": (r1 > 0).astype(float).rolling(10).mean(),
+            "obv_flow_10": (np.sign(c.diff()) * v).rolling(10).sum() / v.rolling(10).sum(),
+            "efficiency_10": c.diff(10).abs() / c.diff().abs().rolling(10).sum(),
+            "psl_12": (c > o).astype(float).rolling(12).mean(),
+            "vortex_diff_14": (up_moves - down_moves) / true_range.rolling(14).sum(),
+            "ulcer_14": np.sqrt((drawdown**2).rolling(14).mean()),
+            "entropy_10": (-share * np.log2(share)).rolling(10).sum(),
+            "cg_10": 5.5 - c.rolling(10).apply(lambda w: np.dot(np.arange(1, 11), w) / w.sum()),
+        }
+    )
+
+
+@pytest.mark.parametrize("code", ["1h", "1d"])
+def test_columns_match_a_plain_pandas_recomputation(code):
+    candles = sample_candles(code, n=400).reset_index(drop=True)
+    expected = _plain_pandas_columns(candles).iloc[WARMUP_CANDLES:]
+    features = compute_features(candles, TIMEFRAMES[code])[expected.columns].iloc[WARMUP_CANDLES:]
+    assert features.isna().equals(expected.isna())
+    deviation = (features - expected).abs().max() / expected.abs().max()
+    assert (deviation <= 1e-9).all(), deviation[~(deviation <= 1e-9)]
