@@ -137,6 +137,19 @@ def test_missing_figures_read_n_a_and_intervals_join_their_metric(page):
     assert "rank_ic" in page and "nan" not in IMAGE.sub("", page).lower()
 
 
+def test_fold_figures_as_evaluation_returns_them(tmp_path):
+    """The model's metrics holding their baselines; per-horizon series left to the plot."""
+    nested = horizon_figures(0.61)
+    group = nested["model"] | {"baselines": nested["baselines"]}
+    by_horizon = {"horizon": list(range(1, 31)), "model": [0.5] * 30}
+    fold = {"name": "2025", "horizons": {"h6": group, "by_horizon": by_horizon}}
+    page = write_report(tmp_path / "r.html", ReportInput("t", "1d", {}, folds=[fold])).read_text()
+    table = page[page.index("<h3>2025") : page.index("</table>")]
+    assert table.count("<tr") == 4  # header, model, random_walk, momentum
+    assert '<tr class="model"><td>h6</td><td>model</td><td>1200</td><td>0.61 [0.49, 0.55]' in table
+    assert "by_horizon" not in table and "<th>baselines" not in table
+
+
 def test_paper_trading_table_sits_beside_buy_and_hold(page):
     section = page[page.index("<h2>Paper trading</h2>") :]
     assert "<th>strategy</th><th>buy-and-hold</th>" in section
@@ -189,6 +202,7 @@ def test_calibration_curve_refuses_bad_input():
         (np.int64(250), "250"),
         ([0.5, None], "[0.5, n/a]"),
         (True, "yes"),
+        (list(range(20)), "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, … (20 in all)]"),
     ],
 )
 def test_format_value(value, text):

@@ -29,6 +29,7 @@ SECTIONS = (
 MISSING = "n/a"
 TOP_FEATURES = 20
 MAX_EXAMPLES = 6
+MAX_LIST_ITEMS = 12
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
@@ -132,7 +133,8 @@ def _text(value) -> str:
 
 
 def format_value(value) -> str:
-    """One cell: n/a for None/NaN/inf, 4 significant digits for floats, [low, high] for pairs."""
+    """One cell: n/a for None/NaN/inf, 4 significant digits for floats, [low, high] for pairs
+    (a long list shortened)."""
     if isinstance(value, np.generic):
         value = value.item()
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
@@ -141,8 +143,10 @@ def format_value(value) -> str:
         return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.4g}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    if isinstance(value, list | tuple | np.ndarray):
+        shown = ", ".join(format_value(v) for v in list(value)[:MAX_LIST_ITEMS])
+        more = f", … ({len(value)} in all)" if len(value) > MAX_LIST_ITEMS else ""
+        return f"[{shown}{more}]"
     if isinstance(value, dict):
         return "; ".join(f"{k}: {format_value(v)}" for k, v in value.items())
     return str(value)
@@ -212,12 +216,29 @@ def _metric_columns(rows: list[dict]) -> list[tuple[str, str | None]]:
     return [(k, paired.get(k)) for k in values] + alone
 
 
+def _predictors(figures: dict) -> tuple[dict, dict]:
+    """(model metrics, baseline → metrics) of one horizon group, given as {"model", "baselines"}
+    or as the model's metrics holding its "baselines"."""
+    model = figures.get("model", figures)
+    baselines = figures.get("baselines", model.get("baselines")) or {}
+    return {k: v for k, v in model.items() if k != "baselines"}, baselines
+
+
+def _is_group(figures) -> bool:
+    """A horizon group has metrics; per-horizon series (lists of 30) are plotted, not tabled."""
+    return isinstance(figures, dict) and any(
+        not isinstance(value, list) or len(value) == 2 for value in figures.values()
+    )
+
+
 def _fold_table(horizons: dict) -> str:
     labelled = []
     for horizon, figures in horizons.items():
-        labelled.append((horizon, "model", figures.get("model") or {}))
-        for baseline, metrics in (figures.get("baselines") or {}).items():
-            labelled.append((horizon, baseline, metrics or {}))
+        if not _is_group(figures):
+            continue
+        model, baselines = _predictors(figures)
+        labelled.append((horizon, "model", model))
+        labelled += [(horizon, name, metrics or {}) for name, metrics in baselines.items()]
     if not labelled:
         return _na("no figures")
     columns = _metric_columns([metrics for _, _, metrics in labelled])
