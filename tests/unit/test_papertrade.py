@@ -79,7 +79,7 @@ def test_time_exit_at_the_close_after_the_holding_period():
     )
     assert trade.exit_reason == "time" and trade.candles_held == 3
     assert trade.exit_time == T0 + pd.Timedelta(hours=3) and trade.exit_price == 100.5
-    assert result.exposure == pytest.approx(3 / 5)  # held through 3 of the window's 5 candles
+    assert result.exposure == pytest.approx(3 / 4)  # held through 3 of the window's 4 candles
 
 
 def test_open_position_exits_at_the_last_close_when_the_data_ends():
@@ -132,6 +132,16 @@ def test_buy_and_hold_on_a_known_series():
     assert hold.max_drawdown_fraction == pytest.approx(hold.max_drawdown / 500)
 
 
+def test_candles_after_the_last_holding_period_change_nothing():
+    rising = [(p, p, p, p) for p in range(100, 160)]
+    short, long = ({"A": bars(*rising[:n])} for n in (30, 60))
+    rows = signals(("A", 0, 0.5), ("A", 2, 0.9))
+    first, second = (paper_trade(rows, candles, time_exit_candles=3) for candles in (short, long))
+    assert first.buy_and_hold == second.buy_and_hold
+    assert first.exposure == second.exposure == pytest.approx(3 / 6)
+    assert first.equity_curve.equals(second.equity_curve)
+
+
 def test_realised_drawdown_after_a_win_then_a_loss():
     candles = {
         "A": bars(QUIET, (101, 111, 99, 105.0), *[QUIET] * 3),
@@ -153,13 +163,14 @@ def test_empty_signals_trade_nothing_and_serialise():
 
 
 def test_as_dict_is_compact_json():
-    result = paper_trade(signals(("A", 0, 0.9)), {"A": bars(*[QUIET] * 1200)})
+    result = paper_trade(signals(("A", 0, 0.9), ("A", 1150, 0.9)), {"A": bars(*[QUIET] * 1200)})
     report = result.as_dict()
     json.dumps(report, allow_nan=False)
     curve = report["equity_curve"]
+    assert len(result.equity_curve) == 1175  # to the last signal's time exit
     assert len(curve["timestamp"]) == 500 and len(curve["equity"]) == 500
-    assert curve["timestamp"][-1] == (T0 + pd.Timedelta(hours=1199)).isoformat()
-    assert report["trades"]["by_exit_reason"]["time"] == {"n": 1, "pnl": pytest.approx(-0.52)}
+    assert curve["timestamp"][-1] == (T0 + pd.Timedelta(hours=1174)).isoformat()
+    assert report["trades"]["by_exit_reason"]["time"] == {"n": 2, "pnl": pytest.approx(-1.04)}
     assert report["rules"]["capital"] == 500
 
 

@@ -152,7 +152,7 @@ def paper_trade(
     series = [_series_of(ticker, candles) for ticker in checked.tickers]
     eligible = _eligible(checked, rules)
     trades = _trades_frame(_simulate(eligible, checked.tickers, series, rules))
-    grid = _window(checked, series)
+    grid = _window(checked, series, _ns(trades["exit_time"]), rules)
     equity = _realised_equity(trades, grid, rules)
     hold_curve, buy_and_hold = _buy_and_hold(series, grid, rules)
     pnl = trades["pnl"].to_numpy()
@@ -369,13 +369,18 @@ def _trades_frame(trades: list[tuple]) -> pd.DataFrame:
     return frame
 
 
-def _window(signals: _Signals, series: list[_Series]) -> np.ndarray:
-    """Every candle time of the signalled coins from the first signal to the last close."""
+def _window(
+    signals: _Signals, series: list[_Series], exits: np.ndarray, rules: TradingRules
+) -> np.ndarray:
+    """Every candle time of the signalled coins from the first signal to the end of the last
+    possible holding period (or of the data), so extra candles after it change nothing."""
     if not len(signals.time):
         return np.empty(0, dtype=np.int64)
-    start = signals.time.min()
     times = np.unique(np.concatenate([coin.time for coin in series]))
-    return times[times >= start]
+    times = times[times >= signals.time.min()]
+    last_signal = np.searchsorted(times, signals.time.max())
+    end = times[min(last_signal + rules.time_exit_candles, len(times) - 1)]
+    return times[times <= max(end, exits.max(initial=end))]
 
 
 def _realised_equity(trades: pd.DataFrame, grid: np.ndarray, rules: TradingRules) -> np.ndarray:
@@ -405,14 +410,14 @@ def _buy_and_hold(
     fees = 0.0
     for coin in series:
         bought = np.searchsorted(coin.time, grid[0])  # first close at or after the start
-        if bought == len(coin.time):  # no candle in the window: the allocation stays cash
+        if bought == len(coin.time) or coin.time[bought] > grid[-1]:  # none: it stays cash
             curve += allocation
             continue
         quantity = allocation / coin.close[bought]
         latest = np.searchsorted(coin.time, grid, side="right") - 1
         held = quantity * coin.close[np.maximum(latest, 0)] - allocation * rules.fee
         curve += np.where(latest >= bought, held, allocation)
-        fees += quantity * coin.close[-1] * rules.fee
+        fees += quantity * coin.close[latest[-1]] * rules.fee
     curve[-1] -= fees  # sold at the last close
     net = float(curve[-1] - rules.capital)
     drawdown = _max_drawdown(curve, rules.capital)
