@@ -115,3 +115,49 @@ def test_keyring_without_any_copy_says_why():
     ring = KeyRing(exchange, ttl_seconds=5)
     with pytest.raises(KeyStoreUnavailable, match="PostgreSQL"):
         ring.get()
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def _inner_app(scope, receive, send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"forecast"})
+
+
+def _call(settings, *requests: tuple[str, dict]) -> list:
+    import asyncio
+
+    import httpx
+
+    from bento.access import AccessMiddleware
+
+    app = AccessMiddleware(_inner_app, settings)
+
+    async def send_all():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bento") as client:
+            return [await client.post(path, headers=headers) for path, headers in requests]
+
+    return asyncio.run(send_all())
+
+
+def test_middleware_without_any_key_copy_answers_503_naming_the_key_store(settings):
+    dead = settings.model_copy(
+        update={"database_url": f"postgresql://127.0.0.1:{_closed_port()}/none"}
+    )
+    refused, probe = _call(dead, ("/predict", {}), ("/livez", {}))
+    assert refused.status_code == 503 and "key store (PostgreSQL)" in refused.json()["error"]
+    assert probe.status_code == 200
+
+
+def test_middleware_lets_keys_through_unlimited_when_redis_is_down(settings, keys_conn):
+    _, plaintext = access.create_key(keys_conn, "redis down", rate_per_minute=1, burst=1)
+    dead = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{_closed_port()}/0"})
+    answers = _call(dead, *[("/predict", {"X-API-Key": plaintext})] * 3, ("/predict", {}))
+    assert [a.status_code for a in answers] == [200, 200, 200, 401]
