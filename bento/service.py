@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import functools
+import logging
+import uuid
+from datetime import datetime
 from typing import Annotated
 
 import bentoml
-from bentoml.exceptions import NotFound, UnprocessableEntity
+from fastapi import FastAPI
 from pydantic import AfterValidator, Field
+from starlette.responses import JSONResponse
 
+from candlecast.api_errors import ApiError
+from candlecast.api_schemas import (
+    AccuracyReport,
+    CandleSeries,
+    Health,
+    ModelList,
+    SymbolSearchResult,
+)
 from candlecast.forecast import Forecast
+from candlecast.pg_connections import DatabaseUnavailable
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES, parse_timeframe
 
+log = logging.getLogger("candlecast.api")
 settings = Settings()
 
 
@@ -25,8 +40,21 @@ def _symbol(value: str) -> str:
     return normalise_ticker(value)
 
 
-TimeframeCode = Annotated[str, Field(max_length=8), AfterValidator(_timeframe)]
-Symbol = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_symbol)]
+TimeframeCode = Annotated[
+    str,
+    Field(max_length=8, description="1h, 4h, 1d, 1w or 1M (also 1mo)", examples=["1d"]),
+    AfterValidator(_timeframe),
+]
+Symbol = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=40,
+        description="Provider ticker; the X: prefix and case are optional.",
+        examples=["X:BTCUSDT"],
+    ),
+    AfterValidator(_symbol),
+]
 
 
 def _serving_references() -> dict:
@@ -35,44 +63,195 @@ def _serving_references() -> dict:
     return {code: serving_reference(settings, tf) for code, tf in TIMEFRAMES.items()}
 
 
+def answers_errors(method):
+    """Domain errors become their JSON 4xx/503 (BentoML would hide a 503's message)."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except DatabaseUnavailable as error:
+            log.error("%s: %s", method.__name__, error)
+            return JSONResponse({"error": "database unavailable"}, status_code=503)
+        except ApiError as error:
+            return JSONResponse(error.body(), status_code=error.status)
+
+    return wrapper
+
+
+health_app = FastAPI(title="candlecast health", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+@bentoml.asgi_app(health_app, path="/")
 @bentoml.service(name="candlecast", traffic={"timeout": 60})
 class Candlecast:
+    """Crypto OHLC forecasts on fresh candles. Errors are JSON `{"error": ..., "field": ...}`."""
+
     models = _serving_references()
 
     def __init__(self) -> None:
-        from candlecast.cache import redis_client
+        from candlecast.cache import GuardedRedis, serving_redis_client
+        from candlecast.candles import FreshCandles
         from candlecast.marketdata import get_provider
+        from candlecast.pg_connections import ConnectionPool
+        from candlecast.prediction_cache import PredictionCache
         from candlecast.registry import load_model
+        from candlecast.serving import Forecaster, ServedModel
 
-        self.forecasters = {code: load_model(ref) for code, ref in self.models.items()}
-        self.provider = get_provider(settings)
-        self.cache = redis_client(settings)
+        provider_settings = settings.model_copy(
+            update={
+                "polygon_max_retries": settings.candlecast_api_provider_max_retries,
+                "polygon_timeout_seconds": settings.candlecast_api_provider_timeout_seconds,
+            }
+        )
+        self.redis = GuardedRedis(serving_redis_client(settings))
+        self.pool = ConnectionPool(settings)
+        self.candles = FreshCandles(
+            get_provider(provider_settings),
+            self.redis,
+            settings.candlecast_candle_cache_keep_seconds,
+            settings.candlecast_candle_cache_ttl_seconds,
+        )
+        self.forecaster = Forecaster(
+            {code: ServedModel(str(ref.tag), load_model(ref)) for code, ref in self.models.items()},
+            self.candles,
+            self.pool,
+            PredictionCache(self.redis, settings.candlecast_prediction_cache_seconds),
+        )
 
     @bentoml.api(route="/predict")
+    @answers_errors
     def predict(
         self,
         symbol: Symbol,
         timeframe: TimeframeCode,
-        steps: Annotated[int, Field(ge=1, le=30)] = 30,
+        steps: Annotated[
+            int | None, Field(ge=1, le=30, description="1–30; default 30.", examples=[30])
+        ] = None,
+        predict_until: Annotated[
+            datetime | None,
+            Field(
+                description="Instead of steps: forecast up to the candle containing this time.",
+                examples=["2025-09-25T00:00:00Z"],
+            ),
+        ] = None,
     ) -> Forecast:
-        from candlecast.forecast import InsufficientHistory
-        from candlecast.serving import UnknownSymbol, predict
+        """A forecast of the next candles (30 by default) with 80 % intervals."""
+        return self.forecaster.predict(symbol, TIMEFRAMES[timeframe], steps, predict_until)
 
+    @bentoml.api(route="/symbols/search")
+    @answers_errors
+    def symbols_search(
+        self,
+        query: Annotated[
+            str, Field(min_length=1, max_length=40, examples=["btc"], description="Ticker or name")
+        ],
+        limit: Annotated[int, Field(ge=1, le=50)] = 10,
+    ) -> SymbolSearchResult:
+        """Typeahead: active symbols first, then by USD volume."""
+        from candlecast.api_queries import search_symbols
+
+        with self.pool.connection() as conn:
+            return SymbolSearchResult(query=query, matches=search_symbols(conn, query, limit))
+
+    @bentoml.api(route="/candles")
+    @answers_errors
+    def candles(
+        self,
+        symbol: Symbol,
+        timeframe: TimeframeCode,
+        limit: Annotated[int, Field(ge=1, le=1000, examples=[100])] = 100,
+    ) -> CandleSeries:
+        """The newest closed candles, from the same fresh-candle path as /predict."""
+        from candlecast.api_schemas import Candle
+
+        tf = TIMEFRAMES[timeframe]
+        window = self.forecaster.window(symbol, tf, self.forecaster.symbol_id(symbol) is not None)
+        frame = window.frame.iloc[-limit:]
+        return CandleSeries(
+            symbol=symbol,
+            timeframe=tf.code,
+            last_candle_at=window.last_candle_at,
+            data_age_seconds=window.data_age_seconds,
+            stale=window.stale,
+            candles=[Candle(**row) for row in frame.to_dict("records")],
+        )
+
+    @bentoml.api(route="/models")
+    @answers_errors
+    def serving_models(self) -> ModelList:
+        """The version served per timeframe, with the headline metrics recorded at training."""
+        from candlecast.api_queries import headline_metrics, model_rows
+        from candlecast.api_schemas import ServingModel
+
+        tags = {code: served.tag for code, served in self.forecaster.models.items()}
         try:
-            return predict(
-                settings,
-                self.provider,
-                self.cache,
-                self.forecasters[timeframe],
-                str(self.models[timeframe].tag),
-                symbol,
-                TIMEFRAMES[timeframe],
-                steps,
+            with self.pool.connection() as conn:
+                rows = model_rows(conn, list(tags.values()))
+        except DatabaseUnavailable:
+            rows = {}
+        models = []
+        for code, tag in tags.items():
+            row = rows.get(tag, {})
+            name, _, version = tag.partition(":")
+            models.append(
+                ServingModel(
+                    timeframe=code,
+                    model=tag,
+                    model_name=name,
+                    model_version=version,
+                    trained_at=row.get("trained_at"),
+                    algorithm=row.get("algorithm"),
+                    n_symbols=row.get("n_symbols"),
+                    headline=headline_metrics(row.get("metrics") or {}),
+                )
             )
-        except UnknownSymbol as error:
-            raise NotFound(str(error)) from error
-        except InsufficientHistory as error:
-            raise UnprocessableEntity(str(error)) from error
+        return ModelList(models=models)
+
+    @bentoml.api(route="/predictions/get")
+    @answers_errors
+    def predictions_get(
+        self,
+        prediction_id: Annotated[
+            uuid.UUID, Field(examples=["0b8f8a4e-1f3c-4d7e-9a52-3f1d2c4b5a6e"])
+        ],
+    ) -> Forecast:
+        """A stored forecast by its prediction_id, with its steps."""
+        from candlecast.api_queries import stored_forecast
+
+        with self.pool.connection() as conn:
+            return stored_forecast(conn, str(prediction_id))
+
+    @bentoml.api(route="/predictions/latest")
+    @answers_errors
+    def predictions_latest(self, symbol: Symbol, timeframe: TimeframeCode) -> Forecast:
+        """The newest stored forecast of a symbol and timeframe."""
+        from candlecast.api_queries import latest_forecast
+
+        with self.pool.connection() as conn:
+            return latest_forecast(conn, symbol, timeframe)
+
+    @bentoml.api(route="/accuracy")
+    @answers_errors
+    def accuracy(self, timeframe: TimeframeCode | None = None) -> AccuracyReport:
+        """Live accuracy per timeframe and model version, from stored forecasts whose target
+        candles have closed (n=0 with a note until then)."""
+        from candlecast.accuracy import accuracy_report
+        from candlecast.actual_closes import ActualCloses
+
+        closes = ActualCloses(settings.store_dir, self.redis)
+        with self.pool.connection() as conn:
+            return accuracy_report(conn, closes, self.candles.provider.now(), timeframe)
+
+    @health_app.get("/healthz", response_model=Health, tags=["Infrastructure"])
+    def healthz(self):
+        """PostgreSQL, Redis, models and provider: ok, degraded or down (503 when down)."""
+        from candlecast.service_health import check_health
+
+        tags = {code: served.tag for code, served in self.forecaster.models.items()}
+        health = check_health(self.pool, self.redis, self.candles.state, tags)
+        status = 503 if health.status == "down" else 200
+        return JSONResponse(health.model_dump(mode="json"), status_code=status)
 
 
 from bento.access import AccessMiddleware  # noqa: E402

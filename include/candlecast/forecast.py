@@ -1,15 +1,20 @@
-"""The serving path: candles → shared features → direct 30-step forecast → stored prediction."""
+"""The serving path: candles → shared features → direct multi-step forecast → stored rows."""
 
 from __future__ import annotations
 
+import math
+import threading
 import uuid
-from datetime import datetime
+from collections import OrderedDict
+from datetime import UTC, datetime
 from typing import Literal
 
 import pandas as pd
 import psycopg
-from pydantic import BaseModel
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel, Field
 
+from candlecast.candles import SERVING_CANDLES, CandleWindow
 from candlecast.features import WARMUP_CANDLES, compute_features
 from candlecast.modeling.predictor import ForecastModel
 from candlecast.timeframes import Timeframe
@@ -43,27 +48,79 @@ class Forecast(BaseModel):
     prediction_id: str
     symbol: str
     timeframe: str
-    model: str
-    last_candle_at: datetime
+    model: str = Field(description="The model's BentoML tag, name:version.")
+    model_name: str
+    model_version: str
+    generated_at: datetime
+    last_candle_at: datetime = Field(description="Open time of the newest candle used.")
     last_close: float
-    direction: Literal["up", "down"]
-    confidence: float
+    data_age_seconds: float = Field(description="Seconds since the newest candle used closed.")
+    stale: bool = Field(
+        description="True when the candles used are older than the last closed candle "
+        "(the provider could not be reached or has nothing newer)."
+    )
+    direction: Literal["up", "down"] = Field(description="Direction at the last step.")
+    confidence: float = Field(description="Direction confidence at the last step.")
+    mean_confidence: float
+    indicators: dict[str, float | None] = Field(
+        description="The features that drive the model most, at the newest candle."
+    )
+    persisted: bool = Field(description="False when the forecast could not be stored.")
+    cached: bool = Field(default=False, description="Served from the prediction cache.")
     steps: list[ForecastStep]
+
+
+DEFAULT_INDICATORS = ("rsi_14", "ret_24_z", "vol_ratio_5_24")
+MAX_INDICATORS = 5
+FEATURE_CACHE_SIZE = 32
+
+
+class FeatureCache:
+    """Features are a pure function of the candles: keep the frames of the latest few series."""
+
+    def __init__(self, size: int = FEATURE_CACHE_SIZE) -> None:
+        self.size = size
+        self._frames: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def features(self, key: tuple, candles: pd.DataFrame, timeframe: Timeframe) -> pd.DataFrame:
+        with self._lock:
+            if key in self._frames:
+                self._frames.move_to_end(key)
+                return self._frames[key]
+        frame = compute_features(candles, timeframe)
+        with self._lock:
+            self._frames[key] = frame
+            while len(self._frames) > self.size:
+                self._frames.popitem(last=False)
+        return frame
+
+
+def key_indicators(model: ForecastModel, features: pd.DataFrame) -> dict[str, float | None]:
+    names = list(model.info.get("top_features") or DEFAULT_INDICATORS)
+    last = features.iloc[-1]
+    chosen = [n for n in names if n in features.columns][:MAX_INDICATORS]
+    return {n: (float(last[n]) if math.isfinite(float(last[n])) else None) for n in chosen}
 
 
 def make_forecast(
     model: ForecastModel,
     model_tag: str,
-    candles: pd.DataFrame,
-    ticker: str,
-    timeframe: Timeframe,
+    window: CandleWindow,
     steps: int,
+    feature_cache: FeatureCache | None = None,
 ) -> Forecast:
+    ticker, timeframe = window.ticker, window.timeframe
+    candles = window.frame.iloc[-SERVING_CANDLES:].reset_index(drop=True)
     if len(candles) < WARMUP_CANDLES:
         raise InsufficientHistory(ticker, timeframe, WARMUP_CANDLES, len(candles))
-    features = compute_features(candles, timeframe)
-    path = model.forecast_path(candles, features, steps)
     last_open = candles["timestamp"].iloc[-1]
+    if feature_cache is None:
+        features = compute_features(candles, timeframe)
+    else:
+        key = (ticker, timeframe.code, last_open, len(candles))
+        features = feature_cache.features(key, candles, timeframe)
+    path = model.forecast_path(candles, features, steps)
     forecast_steps = [
         ForecastStep(
             step=int(k),
@@ -80,29 +137,44 @@ def make_forecast(
         for i, k in enumerate(path["horizons"])
     ]
     final = forecast_steps[-1]
+    name, _, version = model_tag.partition(":")
     return Forecast(
         prediction_id=str(uuid.uuid4()),
         symbol=ticker,
         timeframe=timeframe.code,
         model=model_tag,
+        model_name=name,
+        model_version=version,
+        generated_at=datetime.now(UTC),
         last_candle_at=last_open,
         last_close=float(candles["close"].iloc[-1]),
+        data_age_seconds=window.data_age_seconds,
+        stale=window.stale,
         direction=final.direction,
         confidence=final.confidence,
+        mean_confidence=sum(s.confidence for s in forecast_steps) / len(forecast_steps),
+        indicators=key_indicators(model, features),
+        persisted=False,
         steps=forecast_steps,
     )
 
 
 def persist_forecast(
-    conn: psycopg.Connection, forecast: Forecast, symbol_id: int, model_id: int
+    conn: psycopg.Connection,
+    forecast: Forecast,
+    symbol_id: int,
+    model_id: int,
+    cache_key: str = "",
 ) -> None:
-    """The prediction and all its steps in one transaction."""
+    """The prediction and all its steps in one transaction; a repeated id writes nothing."""
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(
             """
             INSERT INTO predictions (id, symbol_id, timeframe, model_id, steps, last_candle_at,
-                                     last_close, direction, confidence)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                     last_close, direction, confidence, generated_at, cache_key,
+                                     stale, data_age_seconds, indicators)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (id) DO NOTHING
             """,
             (
                 forecast.prediction_id,
@@ -114,8 +186,15 @@ def persist_forecast(
                 forecast.last_close,
                 forecast.direction,
                 forecast.confidence,
+                forecast.generated_at,
+                cache_key,
+                forecast.stale,
+                forecast.data_age_seconds,
+                Jsonb(forecast.indicators),
             ),
         )
+        if cur.rowcount == 0:
+            return
         cur.executemany(
             """
             INSERT INTO prediction_steps (prediction_id, step, timestamp, open, high, low, close,

@@ -1,32 +1,39 @@
-"""One forecast request end to end, independent of BentoML: symbol → candles → forecast → rows."""
+"""One forecast request end to end, independent of BentoML: symbol → fresh candles → cached or
+computed forecast → rows. Runs on without Redis (provider), without the provider (cached candles,
+stale) and without PostgreSQL (the forecast is returned unpersisted)."""
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
 
-import redis
+import pandas as pd
 
-from candlecast import db
-from candlecast.candles import recent_candles
-from candlecast.forecast import Forecast, make_forecast, persist_forecast
-from candlecast.marketdata.base import MarketDataProvider
+from candlecast.api_errors import BadInput, NotFound, Unavailable, Unprocessable
+from candlecast.candles import CandleWindow, FreshCandles, MarketDataUnavailable, NoCandles
+from candlecast.forecast import (
+    FeatureCache,
+    Forecast,
+    InsufficientHistory,
+    make_forecast,
+    persist_forecast,
+)
 from candlecast.modeling.predictor import ForecastModel
+from candlecast.pg_connections import ConnectionPool, DatabaseUnavailable
+from candlecast.prediction_cache import PredictionCache, prediction_key
 from candlecast.registry import model_row_id
-from candlecast.settings import Settings
 from candlecast.symbols import close_matches, find_symbol
 from candlecast.timeframes import Timeframe
 
 log = logging.getLogger(__name__)
 
 TICKER_PATTERN = re.compile(r"^(X:)?[A-Z0-9]{2,30}$")
-
-
-class UnknownSymbol(LookupError):
-    def __init__(self, ticker: str, matches: list[str]) -> None:
-        hint = f"; did you mean {', '.join(matches)}?" if matches else ""
-        super().__init__(f"unknown symbol {ticker!r}{hint}")
-        self.matches = matches
+MAX_STEPS = 30
+SYMBOL_MEMORY_SECONDS = 60.0
 
 
 def normalise_ticker(value: str) -> str:
@@ -37,27 +44,142 @@ def normalise_ticker(value: str) -> str:
     return ticker if ticker.startswith("X:") else f"X:{ticker}"
 
 
-def predict(
-    settings: Settings,
-    provider: MarketDataProvider,
-    cache: redis.Redis,
-    model: ForecastModel,
-    model_tag: str,
-    ticker: str,
-    timeframe: Timeframe,
-    steps: int,
-) -> Forecast:
-    with db.connect(settings) as conn:
-        symbol = find_symbol(conn, ticker)
-        if symbol is None or not symbol["active"]:
-            raise UnknownSymbol(ticker, close_matches(conn, ticker))
-        model_id = model_row_id(conn, model_tag)
-        if model_id is None:
-            raise LookupError(f"model {model_tag} has no row in the models table")
-    candles = recent_candles(
-        provider, cache, ticker, timeframe, settings.candlecast_candle_cache_ttl_seconds
-    )
-    forecast = make_forecast(model, model_tag, candles, ticker, timeframe, steps)
-    with db.connect(settings) as conn:
-        persist_forecast(conn, forecast, symbol["id"], model_id)
-    return forecast
+def unknown_symbol(ticker: str, matches: list[str]) -> NotFound:
+    hint = f"; did you mean {', '.join(matches)}?" if matches else ""
+    return NotFound(f"unknown symbol {ticker!r}{hint}", field="symbol", matches=matches)
+
+
+def steps_until(
+    timeframe: Timeframe, last_candle_at: pd.Timestamp, until: datetime, now: pd.Timestamp
+) -> int:
+    """Steps after the last candle up to the candle that contains `until`."""
+    until = pd.Timestamp(until)
+    until = until.tz_localize("UTC") if until.tzinfo is None else until.tz_convert("UTC")
+    if until <= now:
+        raise BadInput(
+            f"predict_until {until.isoformat()} is in the past (now is {now.isoformat()})",
+            field="predict_until",
+        )
+    target, stamp, steps = timeframe.floor(until), pd.Timestamp(last_candle_at), 0
+    while stamp < target:
+        stamp, steps = timeframe.next_open(stamp), steps + 1
+        if steps > MAX_STEPS:
+            raise BadInput(
+                f"predict_until {until.isoformat()} is more than {MAX_STEPS} {timeframe.code} "
+                f"candles after the last closed candle ({pd.Timestamp(last_candle_at).isoformat()})",
+                field="predict_until",
+            )
+    return max(steps, 1)
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    tag: str
+    model: ForecastModel
+
+
+class Forecaster:
+    def __init__(
+        self,
+        models: dict[str, ServedModel],
+        candles: FreshCandles,
+        pool: ConnectionPool,
+        predictions: PredictionCache,
+    ) -> None:
+        self.models = models
+        self.candles = candles
+        self.pool = pool
+        self.predictions = predictions
+        self.features = FeatureCache()
+        self._symbols: dict[str, tuple[float, int]] = {}
+        self._model_ids: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def symbol_id(self, ticker: str) -> int | None:
+        """The symbol's row id; None when PostgreSQL cannot tell. Unknown → 404."""
+        with self._lock:
+            remembered = self._symbols.get(ticker)
+        if remembered and time.monotonic() - remembered[0] < SYMBOL_MEMORY_SECONDS:
+            return remembered[1]
+        try:
+            with self.pool.connection() as conn:
+                row = find_symbol(conn, ticker)
+                if row is None or not row["active"]:
+                    raise unknown_symbol(ticker, close_matches(conn, ticker))
+        except DatabaseUnavailable as error:
+            log.warning("symbol check of %s skipped: %s", ticker, error)
+            return None
+        with self._lock:
+            self._symbols[ticker] = (time.monotonic(), row["id"])
+        return row["id"]
+
+    def window(self, ticker: str, timeframe: Timeframe, symbol_known: bool) -> CandleWindow:
+        try:
+            return self.candles.get(ticker, timeframe)
+        except NoCandles as error:
+            if symbol_known:
+                raise Unprocessable(
+                    f"{ticker} has no closed {timeframe.code} candles at the provider",
+                    field="symbol",
+                    needed=0,
+                    have=0,
+                ) from error
+            raise unknown_symbol(ticker, []) from error
+        except MarketDataUnavailable as error:
+            raise Unavailable(str(error)) from error
+
+    def predict(
+        self,
+        ticker: str,
+        timeframe: Timeframe,
+        steps: int | None = None,
+        predict_until: datetime | None = None,
+    ) -> Forecast:
+        if steps is not None and predict_until is not None:
+            raise BadInput("give either steps or predict_until, not both", field="steps")
+        symbol_id = self.symbol_id(ticker)
+        window = self.window(ticker, timeframe, symbol_id is not None)
+        if predict_until is not None:
+            steps = steps_until(timeframe, window.last_candle_at, predict_until, window.now)
+        steps = MAX_STEPS if steps is None else steps
+        served = self.models[timeframe.code]
+        key = prediction_key(ticker, timeframe.code, steps, served.tag, window.last_candle_at)
+        cached = self.predictions.get(key)
+        if cached is not None:
+            return cached.model_copy(
+                update={
+                    "cached": True,
+                    "stale": window.stale,
+                    "data_age_seconds": window.data_age_seconds,
+                }
+            )
+        try:
+            forecast = make_forecast(served.model, served.tag, window, steps, self.features)
+        except InsufficientHistory as error:
+            raise Unprocessable(
+                str(error), field="symbol", needed=error.needed, have=error.have
+            ) from error
+        forecast.persisted = self.persist(forecast, symbol_id, served.tag, key)
+        if forecast.persisted:  # an id that is not stored is never handed out twice
+            self.predictions.put(key, forecast)
+        return forecast
+
+    def persist(self, forecast: Forecast, symbol_id: int | None, tag: str, key: str) -> bool:
+        try:
+            with self.pool.connection() as conn:
+                if symbol_id is None:
+                    row = find_symbol(conn, forecast.symbol)
+                    if row is None:
+                        log.warning("forecast %s not stored: %s is not in symbols", key, tag)
+                        return False
+                    symbol_id = row["id"]
+                model_id = self._model_ids.get(tag) or model_row_id(conn, tag)
+                if model_id is None:
+                    log.error("forecast not stored: model %s has no row in models", tag)
+                    return False
+                self._model_ids[tag] = model_id
+                persist_forecast(conn, forecast, symbol_id, model_id, key)
+        except DatabaseUnavailable as error:
+            log.error("forecast %s not stored: %s", forecast.prediction_id, error)
+            return False
+        return True

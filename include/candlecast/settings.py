@@ -48,6 +48,21 @@ class Settings(BaseSettings):
     candlecast_health_max_stale_fraction: float = Field(default=0.05, ge=0, le=1)
     candlecast_health_min_coverage: float = Field(default=0.95, ge=0, le=1)
     candlecast_candle_cache_ttl_seconds: int = Field(default=300, ge=1)
+    candlecast_candle_cache_keep_seconds: int = Field(
+        default=7 * 86400,
+        ge=60,
+        description="How long cached serving candles are kept, to serve (stale) when the "
+        "provider is down; freshness is judged by their content, not by this.",
+    )
+    candlecast_prediction_cache_seconds: int = Field(
+        default=900, ge=0, description="Lifetime of a cached forecast in Redis; 0 disables it."
+    )
+    candlecast_api_provider_max_retries: int = Field(
+        default=1, ge=0, description="Retries of a failed provider call made by the API."
+    )
+    candlecast_api_provider_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Per-request provider timeout for the API."
+    )
     candlecast_api_key_rate_per_minute: int = Field(
         default=600, ge=1, description="Sustained requests per minute of a new API key."
     )

@@ -1,0 +1,94 @@
+"""Response bodies of the prediction API other than the forecast itself (see forecast.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Status = Literal["ok", "degraded", "down"]
+
+
+class SymbolMatch(BaseModel):
+    ticker: str
+    name: str
+    base: str
+    quote: str
+    active: bool
+    usd_volume_24h: float | None
+    volume_rank: int | None
+
+
+class SymbolSearchResult(BaseModel):
+    query: str
+    matches: list[SymbolMatch]
+
+
+class Candle(BaseModel):
+    timestamp: datetime = Field(description="Open time (UTC).")
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+class CandleSeries(BaseModel):
+    symbol: str
+    timeframe: str
+    last_candle_at: datetime
+    data_age_seconds: float
+    stale: bool
+    candles: list[Candle]
+
+
+class ServingModel(BaseModel):
+    timeframe: str
+    model: str = Field(description="BentoML tag, name:version.")
+    model_name: str
+    model_version: str
+    trained_at: datetime | None = None
+    algorithm: str | None = None
+    n_symbols: int | None = None
+    headline: dict = Field(
+        default_factory=dict,
+        description="Headline test metrics (direction accuracy, MAE ratio to a random walk at "
+        "h1/h6/h30) as recorded with the model; empty when not recorded or PostgreSQL is down.",
+    )
+
+
+class ModelList(BaseModel):
+    models: list[ServingModel]
+
+
+class AccuracyRow(BaseModel):
+    timeframe: str
+    model: str
+    predictions: int = Field(description="Stored predictions with at least one closed target.")
+    n: int = Field(description="Forecast steps whose target candle has closed and is known.")
+    direction_accuracy: float | None
+    mae_ratio_to_random_walk: float | None
+    interval_80_coverage: float | None
+
+
+class AccuracyReport(BaseModel):
+    as_of: datetime
+    rows: list[AccuracyRow]
+    note: str = ""
+
+
+class ComponentHealth(BaseModel):
+    status: Status
+    detail: str = ""
+
+
+class Health(BaseModel):
+    status: Status
+    access: Literal["open", "keys", "unknown"] = Field(
+        description="open: no API key exists, requests need none; keys: a key is required."
+    )
+    postgres: ComponentHealth
+    redis: ComponentHealth
+    models: ComponentHealth
+    provider: ComponentHealth

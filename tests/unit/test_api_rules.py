@@ -1,0 +1,95 @@
+"""API rules that need no server: predict_until → steps, headline metrics, accuracy figures."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from candlecast.accuracy import _figures
+from candlecast.api_errors import BadInput
+from candlecast.api_queries import headline_metrics
+from candlecast.prediction_cache import prediction_key
+from candlecast.serving import normalise_ticker, steps_until
+from candlecast.timeframes import TIMEFRAMES
+
+NOW = pd.Timestamp("2025-09-19 23:00", tz="UTC")
+LAST_1D = pd.Timestamp("2025-09-18", tz="UTC")
+
+
+@pytest.mark.parametrize(
+    ("until", "steps"),
+    [
+        ("2025-09-20T00:00:00Z", 2),  # 09-19 is step 1 (still open), 09-20 step 2
+        ("2025-09-19T23:30:00Z", 1),
+        ("2025-09-25T12:00:00+00:00", 7),
+        ("2025-10-18T00:00:00Z", 30),
+        ("2025-09-20T00:00:00", 2),  # naive times are UTC
+    ],
+)
+def test_predict_until_counts_candles_after_the_last_one(until, steps):
+    assert steps_until(TIMEFRAMES["1d"], LAST_1D, pd.Timestamp(until), NOW) == steps
+
+
+def test_predict_until_in_the_past_or_too_far_names_the_field():
+    with pytest.raises(BadInput, match="in the past") as past:
+        steps_until(TIMEFRAMES["1d"], LAST_1D, pd.Timestamp("2025-09-19T12:00Z"), NOW)
+    with pytest.raises(BadInput, match="more than 30") as far:
+        steps_until(TIMEFRAMES["1d"], LAST_1D, pd.Timestamp("2025-10-19T00:00Z"), NOW)
+    assert past.value.field == far.value.field == "predict_until"
+    assert steps_until(TIMEFRAMES["1M"], pd.Timestamp("2025-08-01", tz="UTC"),
+                       pd.Timestamp("2026-01-15", tz="UTC"), NOW) == 5  # fmt: skip
+
+
+def test_headline_metrics_read_whatever_layout_exists():
+    layout_v2 = {
+        "test": {
+            "h1": {"direction_accuracy": 0.55, "mae_ratio_to_random_walk": 0.98, "n": 10},
+            "h6": {"direction_accuracy": 0.53},
+            "all": {"n": 30},
+        }
+    }
+    assert headline_metrics(layout_v2) == {
+        "h1": {"direction_accuracy": 0.55, "mae_ratio_to_random_walk": 0.98},
+        "h6": {"direction_accuracy": 0.53},
+    }
+    assert headline_metrics({"headline": {"h30": {"x": 1}}}) == {"h30": {"x": 1}}
+    assert headline_metrics({"h30": {"mae_ratio": 1.1}}) == {"h30": {"mae_ratio": 1.1}}
+    assert headline_metrics({"test": {"all": {"n": 3}}}) == {}
+    assert headline_metrics([]) == {}
+
+
+def test_accuracy_figures_against_a_random_walk():
+    outcomes = pd.DataFrame(
+        {
+            "id": ["a", "a", "b", "b"],
+            "last_close": [100.0] * 4,
+            "close": [110.0, 105.0, 95.0, 101.0],
+            "actual": [108.0, 99.0, 90.0, 100.0],  # right, wrong, right, unmoved (skipped)
+            "close_low_80": [100.0, 100.0, 92.0, 99.0],
+            "close_high_80": [120.0, 110.0, 99.0, 103.0],
+        }
+    )
+    figures = _figures(outcomes)
+    assert figures["predictions"] == 2 and figures["n"] == 4
+    assert figures["direction_accuracy"] == pytest.approx(2 / 3)
+    assert figures["interval_80_coverage"] == pytest.approx(2 / 4)
+    assert 0 < figures["mae_ratio_to_random_walk"] < 1  # closer than "no change"
+
+
+def test_prediction_key_changes_with_every_part():
+    base = ("X:BTCUSDT", "1d", 30, "candlecast-1d:v1", LAST_1D)
+    keys = {
+        prediction_key(*base),
+        prediction_key("X:ETHUSDT", *base[1:]),
+        prediction_key(base[0], "1h", *base[2:]),
+        prediction_key(*base[:2], 29, *base[3:]),
+        prediction_key(*base[:3], "candlecast-1d:v2", base[4]),
+        prediction_key(*base[:4], LAST_1D + pd.Timedelta(days=1)),
+    }
+    assert len(keys) == 6
+
+
+@pytest.mark.parametrize("bad", ["BTC/USDT", "X:" + "A" * 40, "", "x:b", "BTC USDT"])
+def test_tickers_are_refused_unless_well_formed(bad):
+    with pytest.raises(ValueError, match="symbol"):
+        normalise_ticker(bad)

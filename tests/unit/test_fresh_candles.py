@@ -1,0 +1,153 @@
+"""Fresh candles on a real Redis: freshness by content, single-flight, stale copies, no Redis."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pandas as pd
+import pytest
+import redis
+
+from candlecast.cache import GuardedRedis, serving_redis_client
+from candlecast.candles import (
+    CACHED_CANDLES,
+    FreshCandles,
+    MarketDataUnavailable,
+    NoCandles,
+    is_fresh,
+)
+from candlecast.marketdata.sample import SampleProvider
+from candlecast.settings import SAMPLE_DATA_DIR, Settings
+from candlecast.timeframes import TIMEFRAMES
+
+H1, D1 = TIMEFRAMES["1h"], TIMEFRAMES["1d"]
+
+
+def ts(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+class CountingProvider(SampleProvider):
+    """The sample provider, slowed down, counting calls, and breakable on demand."""
+
+    def __init__(self, latency: float = 0.0) -> None:
+        super().__init__(SAMPLE_DATA_DIR)
+        self.latency, self.calls, self.broken = latency, 0, False
+        self.lock = threading.Lock()
+
+    def fetch_candles(self, ticker, timeframe, start, end):
+        with self.lock:
+            self.calls += 1
+        time.sleep(self.latency)
+        if self.broken:
+            raise ConnectionError("provider down")
+        return super().fetch_candles(ticker, timeframe, start, end)
+
+
+@pytest.fixture
+def guarded(redis_url) -> GuardedRedis:
+    client = serving_redis_client(Settings(redis_url=redis_url))
+    client.flushdb()
+    return GuardedRedis(client)
+
+
+@pytest.mark.parametrize(
+    ("timeframe", "last", "now", "fresh"),
+    [
+        (H1, "2025-01-01 09:00", "2025-01-01 10:30", True),  # the last closed candle
+        (H1, "2025-01-01 08:00", "2025-01-01 10:30", False),  # one behind, past the grace
+        (H1, "2025-01-01 08:00", "2025-01-01 10:01", True),  # one behind, within the grace
+        (H1, "2025-01-01 07:00", "2025-01-01 10:01", False),  # two behind
+        (D1, "2024-12-30", "2025-01-01 00:20", True),  # daily grace after midnight
+        (D1, "2024-12-30", "2025-01-01 01:00", False),  # an hour old: must be refreshed
+        (D1, "2024-12-31", "2025-01-01 23:59", True),
+    ],
+)
+def test_freshness_is_judged_by_content(timeframe, last, now, fresh):
+    assert is_fresh(timeframe, ts(last), ts(now)) is fresh
+
+
+def test_a_recent_recheck_counts_as_fresh_for_a_while():
+    last, now = ts("2025-01-01 08:00"), ts("2025-01-01 10:30")
+    assert is_fresh(H1, last, now, fetched_at=ts("2025-01-01 10:10"), recheck_seconds=3600)
+    assert not is_fresh(H1, last, now, fetched_at=ts("2025-01-01 10:10"), recheck_seconds=60)
+    assert not is_fresh(H1, last, now, fetched_at=ts("2025-01-01 10:01"), recheck_seconds=3600)
+
+
+def test_first_call_fetches_then_the_cache_serves(guarded):
+    provider = CountingProvider()
+    candles = FreshCandles(provider, guarded, 3600, 300)
+    first = candles.get("X:BTCUSDT", H1)
+    second = candles.get("X:BTCUSDT", H1)
+    assert (first.source, second.source) == ("provider", "cache")
+    assert provider.calls == 1
+    assert len(first.frame) == CACHED_CANDLES
+    pd.testing.assert_frame_equal(first.frame, second.frame)
+    assert not first.stale and first.data_age_seconds < 3600
+    assert first.last_candle_at == H1.next_open(H1.floor(provider.now()), -1)
+
+
+def test_concurrent_requests_make_one_provider_call(guarded):
+    provider = CountingProvider(latency=0.3)
+    candles = FreshCandles(provider, guarded, 3600, 300)
+    results = []
+
+    def one():
+        results.append(candles.get("X:ETHUSDT", TIMEFRAMES["4h"]))
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert provider.calls == 1
+    assert len(results) == 8 and {len(r.frame) for r in results} == {CACHED_CANDLES}
+
+
+def test_two_processes_worth_of_instances_share_one_call(guarded):
+    """Two FreshCandles (as in two workers) share the Redis lock, not an in-process one."""
+    provider = CountingProvider(latency=0.3)
+    instances = [FreshCandles(provider, guarded, 3600, 300) for _ in range(2)]
+    threads = [
+        threading.Thread(target=instances[i % 2].get, args=("X:SOLUSDT", D1)) for i in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert provider.calls == 1
+
+
+def test_provider_down_serves_the_cached_copy_as_stale(guarded):
+    provider = CountingProvider()
+    candles = FreshCandles(provider, guarded, 3600, 300)
+    fresh = candles.get("X:BNBUSDT", H1)
+    provider._now = provider.now() + pd.Timedelta(hours=2)  # two candles have closed since
+    provider.broken = True
+    stale = candles.get("X:BNBUSDT", H1)
+    assert stale.stale and stale.source == "stale-cache"
+    assert stale.last_candle_at == fresh.last_candle_at
+    assert stale.data_age_seconds == pytest.approx(2 * 3600)
+    assert candles.state.failed_at is not None
+    with pytest.raises(MarketDataUnavailable, match="market data unavailable"):
+        candles.get("X:XRPUSDT", H1)  # nothing cached
+
+
+def test_unknown_series_is_no_candles(guarded):
+    candles = FreshCandles(CountingProvider(), guarded, 3600, 300)
+    with pytest.raises(NoCandles):
+        candles.get("X:NOPEUSDT", H1)
+
+
+def test_without_redis_candles_come_from_the_provider(tmp_path):
+    dead = redis.Redis(unix_socket_path=str(tmp_path / f"{uuid.uuid4().hex}.sock"))
+    guarded = GuardedRedis(dead, pause_seconds=0.2)
+    provider = CountingProvider()
+    candles = FreshCandles(provider, guarded, 3600, 300)
+    first = candles.get("X:BTCUSDT", D1)
+    second = candles.get("X:BTCUSDT", D1)
+    assert first.source == second.source == "provider"
+    assert provider.calls == 2
+    assert not guarded.available and not guarded.ping()
