@@ -351,20 +351,24 @@ def _centre_of_gravity(c, window: int) -> np.ndarray:
     return -weighted / _rolling_sum(c, window)
 
 
-def _calendar(stamps: pd.DatetimeIndex, timeframe: Timeframe, out) -> list[str]:
-    names = []
+def _calendar(stamps: np.ndarray, timeframe: Timeframe, out) -> None:
+    """Cyclical encodings of the candle's UTC open time (stamps: datetime64[ns], UTC)."""
+    hours = stamps.astype("int64") // 3_600_000_000_000
     cycles = []
     if timeframe.code in ("1h", "4h"):
-        cycles.append(("hour", stamps.hour.to_numpy(), 24))
+        cycles.append(("hour", hours % 24, 24))
     if timeframe.code in ("1h", "4h", "1d"):
-        cycles.append(("dow", stamps.dayofweek.to_numpy(), 7))
+        cycles.append(("dow", (hours // 24 + 3) % 7, 7))  # 1970-01-01 was a Thursday; Monday = 0
     if timeframe.code in ("1d", "1w", "1M"):
-        cycles.append(("month", stamps.month.to_numpy() - 1, 12))
+        cycles.append(("month", stamps.astype("datetime64[M]").astype("int64") % 12, 12))
     for name, values, period in cycles:
         out[f"{name}_sin"] = np.sin(2 * np.pi * values / period)
         out[f"{name}_cos"] = np.cos(2 * np.pi * values / period)
-        names += [f"{name}_sin", f"{name}_cos"]
-    return names
+
+
+@cache
+def _column_index(names: tuple[str, ...]) -> pd.Index:
+    return pd.Index(names)
 
 
 def compute_features(candles: pd.DataFrame, timeframe: Timeframe) -> pd.DataFrame:
@@ -382,13 +386,11 @@ def compute_features(candles: pd.DataFrame, timeframe: Timeframe) -> pd.DataFram
     _shape(o, h, lo, c, out)
     _patterns(o, h, lo, c, out)
     _pandas_ta(o, h, lo, c, out)
-    calendar = _calendar(pd.DatetimeIndex(candles["timestamp"]), timeframe, out)
-    columns = [k for k in out if k not in calendar] + calendar
-    values = np.column_stack([np.asarray(out[k], dtype="float64") for k in columns])
+    _calendar(candles["timestamp"].to_numpy("datetime64[ns]"), timeframe, out)
+    values = np.array(list(out.values()), dtype="float64").T  # column-major, as pandas stores it
     values[~np.isfinite(values)] = np.nan
     values[: WARMUP_CANDLES - 1] = np.nan
-    frame = pd.DataFrame(values, columns=columns, index=candles.index)
-    return frame
+    return pd.DataFrame(values, columns=_column_index(tuple(out)), index=candles.index, copy=False)
 
 
 def feature_columns(timeframe: Timeframe) -> list[str]:
