@@ -34,10 +34,20 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
+# `make serve` serves the source on the running stack; `make serve BENTO=candlecast:latest` the
+# built Bento, importing its own copy of the package. `make bento` builds without network.
+BENTO ?= bento.service:Candlecast
+PORT ?= 3000
+
 serve: install
-	source $(CANDLECAST_HOME)/run/stack.env && $(VENV)/bin/bentoml serve bento.service:Candlecast --host 127.0.0.1 --port 3000
+	@test -f $(CANDLECAST_HOME)/run/stack.env || { echo "no stack: run make up first"; exit 1; }
+	source $(CANDLECAST_HOME)/run/stack.env && \
+	if [ "$(BENTO)" != bento.service:Candlecast ]; then \
+	  export PYTHONPATH="$$($(VENV)/bin/bentoml get $(BENTO) -o path)/src/include"; fi && \
+	$(VENV)/bin/bentoml serve $(BENTO) --host 127.0.0.1 --port $(PORT)
 
 bento: install
+	@test -f $(CANDLECAST_HOME)/run/stack.env || { echo "no stack: run make up first"; exit 1; }
 	source $(CANDLECAST_HOME)/run/stack.env && $(VENV)/bin/bentoml build -f bentofile.yaml .
 
 clean: down
