@@ -154,6 +154,7 @@ def run_data_health(settings: Settings, checked_at: pd.Timestamp | None = None) 
 
 
 def train_and_register(settings: Settings, timeframe_code: str) -> dict:
+    from candlecast.modeling.model_report import report_writer, run_paper_trading
     from candlecast.modeling.training import train_timeframe
     from candlecast.registry import save_model
 
@@ -163,9 +164,17 @@ def train_and_register(settings: Settings, timeframe_code: str) -> dict:
     if not tickers:  # before the first ohlcv_update, e.g. a weekly run on a fresh install
         log.warning("no %s series in the store yet: nothing to train", timeframe.code)
         return {"tag": None, "n_symbols": 0, "skipped": "no series in the store"}
-    model = train_timeframe(store, tickers, timeframe)
     with db.connect(settings) as conn:
-        tag = save_model(settings, conn, model)
+        ranked = [t for t in top_symbols(conn, settings.candlecast_top_n) if t in set(tickers)]
+    model, folds, panel = train_timeframe(store, tickers, timeframe, top=ranked or tickers)
+    paper = run_paper_trading(store, timeframe, model, panel, folds[-1])
+    if paper is not None:
+        model.info["metrics"]["paper_trading"] = {
+            k: v for k, v in paper.items() if k not in ("equity_curve", "trades")
+        }
+    writer = report_writer(store, timeframe, model, folds, panel, paper)
+    with db.connect(settings) as conn:
+        tag = save_model(settings, conn, model, writer)
     headline = model.info["metrics"]["test"].get("all", {})
     log.info("registered %s on %d symbols: %s", tag, len(tickers), headline)
     return {

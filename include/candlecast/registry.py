@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -42,8 +43,17 @@ def use_model_store(settings: Settings) -> None:
     Path(os.environ["BENTOML_HOME"]).mkdir(parents=True, exist_ok=True)
 
 
-def save_model(settings: Settings, conn: psycopg.Connection, model: ForecastModel) -> str:
-    """Store a trained version and record it; returns the BentoML tag."""
+REPORT_FILE = "report.html"
+
+
+def save_model(
+    settings: Settings,
+    conn: psycopg.Connection,
+    model: ForecastModel,
+    write_report: Callable[[Path, str], None] | None = None,
+) -> str:
+    """Store a trained version (and its report, written into the version's folder) and record
+    it; returns the BentoML tag."""
     use_model_store(settings)
     import bentoml
 
@@ -56,6 +66,7 @@ def save_model(settings: Settings, conn: psycopg.Connection, model: ForecastMode
         "trained_at": trained_at.isoformat(),
         **{k: v for k, v in model.info.items() if k != "metrics"},
         "metrics": json_safe(model.info.get("metrics", {})),
+        "report": REPORT_FILE if write_report is not None else "none",
     }
     with bentoml.models.create(
         f"{model_name(timeframe)}:{version}",
@@ -63,13 +74,18 @@ def save_model(settings: Settings, conn: psycopg.Connection, model: ForecastMode
         metadata=json_safe(metadata, missing="n/a"),  # BentoML metadata takes no None
     ) as stored:
         model.save(Path(stored.path))
+        if write_report is not None:
+            write_report(Path(stored.path) / REPORT_FILE, f"{model_name(timeframe)}:{version}")
     tag = f"{model_name(timeframe)}:{version}"
+    report_path = Path(bentoml.models.get(tag).path) / REPORT_FILE
+    metrics = metadata["metrics"]
     with conn.transaction():
         conn.execute(
             """
             INSERT INTO models (name, version, timeframe, algorithm, feature_set_version,
-                                trained_at, train_start, train_end, n_symbols, n_train_rows, metrics)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                trained_at, train_start, train_end, n_symbols, n_train_rows, metrics,
+                                baseline_metrics, universe_size, universe_hash, report_path)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (name, version) DO NOTHING
             """,
             (
@@ -83,10 +99,24 @@ def save_model(settings: Settings, conn: psycopg.Connection, model: ForecastMode
                 model.info.get("train_end"),
                 model.info.get("n_symbols", 0),
                 model.info.get("n_train_rows", 0),
-                json.dumps(metadata["metrics"]),
+                json.dumps(metrics),
+                json.dumps(baseline_metrics(metrics)),
+                model.info.get("universe_size", 0),
+                model.info.get("universe_hash", ""),
+                str(report_path) if report_path.exists() else "",
             ),
         )
     return tag
+
+
+def baseline_metrics(metrics: dict) -> dict:
+    """The baselines' figures of the served fold's test window, per horizon group."""
+    test = metrics.get("test", {})
+    return {
+        group: figures.get("baselines", {})
+        for group, figures in test.items()
+        if isinstance(figures, dict) and "baselines" in figures
+    }
 
 
 def serving_reference(settings: Settings, timeframe: Timeframe):

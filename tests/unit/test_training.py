@@ -1,16 +1,21 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from candlecast.features import compute_features
 from candlecast.ingest import update_series
-from candlecast.modeling.dataset import build_table
-from candlecast.modeling.training import purged_splits, train_timeframe
+from candlecast.modeling.dataset import build_panel, pairs
+from candlecast.modeling.evaluation import rank_ic
+from candlecast.modeling.learners import LSTMLearner
+from candlecast.modeling.predictor import ForecastModel
+from candlecast.modeling.training import stack, train_timeframe, walk_forward_folds
 from candlecast.store import CandleStore
 from candlecast.timeframes import TIMEFRAMES
 
 from .sample_frames import PROVIDER
 
 TICKERS = ["X:BTCUSDT", "X:ETHUSDT", "X:SOLUSDT"]
+DAILY = TIMEFRAMES["1d"]
 
 
 @pytest.fixture(scope="module")
@@ -18,56 +23,135 @@ def daily_store(tmp_path_factory):
     root = tmp_path_factory.mktemp("store")
     store = CandleStore(root)
     for ticker in TICKERS:
-        update_series(store, PROVIDER, ticker, TIMEFRAMES["1d"], PROVIDER.now(), root / "q")
+        update_series(store, PROVIDER, ticker, DAILY, PROVIDER.now(), root / "q")
     return store
 
 
-def test_purged_split_has_no_overlapping_target_windows(daily_store):
-    splits = purged_splits(build_table(daily_store, TICKERS, TIMEFRAMES["1d"]))
-    assert len(splits.train) and len(splits.calibration) and len(splits.test)
-    assert splits.train.target_open.max() < splits.calibration.timestamp.min()
-    assert splits.calibration.target_open.max() < splits.test.timestamp.min()
-    assert set(np.unique(splits.train.horizon)) == set(range(1, 31))
+@pytest.fixture(scope="module")
+def trained(daily_store):
+    return train_timeframe(daily_store, TICKERS, DAILY)
 
 
-def test_trained_model_forecasts_a_consistent_path(daily_store):
-    model = train_timeframe(daily_store, TICKERS, TIMEFRAMES["1d"])
-    metrics = model.info["metrics"]["test"]
-    for group in ("h1", "h6", "h30", "all"):
-        assert metrics[group]["n"] > 0
-        assert 0.3 < metrics[group]["direction_accuracy"] < 0.7
-        assert metrics[group]["mae_random_walk"] > 0
-        assert set(metrics[group]["baselines"]) == {
-            "always_up_accuracy",
-            "momentum_accuracy",
-            "reversal_accuracy",
-        }
-    candles = daily_store.read("X:BTCUSDT", TIMEFRAMES["1d"])
-    path = model.forecast_path(candles, compute_features(candles, TIMEFRAMES["1d"]), 30)
+def test_walk_forward_folds_are_two_test_years_with_purged_windows(daily_store):
+    panel = build_panel(daily_store, TICKERS, DAILY)
+    folds = walk_forward_folds(panel)
+    assert len(folds) == 2
+    for fold in folds:
+        assert np.timedelta64(300, "D") < fold.test_end - fold.test_start
+        train_rows = np.flatnonzero(panel.timestamp < fold.validation_start)
+        train = pairs(panel, train_rows, fold.validation_start)
+        assert panel.target_end[train.row, train.horizon - 1].max() < fold.validation_start
+        assert set(np.unique(train.horizon)) == set(range(1, 31))
+        validation_rows = np.flatnonzero(
+            (panel.timestamp >= fold.validation_start) & (panel.timestamp < fold.test_start)
+        )
+        validation = pairs(panel, validation_rows, fold.test_start)
+        assert len(validation)
+        assert panel.target_end[validation.row, validation.horizon - 1].max() < fold.test_start
+    assert folds[0].test_end <= folds[1].test_start  # consecutive, oldest first
+
+
+def test_every_fold_is_measured_beside_the_baselines(trained):
+    model, folds, _ = trained
+    assert len(folds) == 2 and len(model.info["metrics"]["folds"]) == 2
+    for result in folds:
+        for group in ("h1", "h6", "h30", "all"):
+            figures = result.metrics[group]
+            assert figures["n"] > 0
+            assert 0.3 < figures["direction_accuracy"] < 0.7
+            low, high = figures["direction_accuracy_ci95"]
+            assert low <= figures["direction_accuracy"] <= high
+            assert set(figures["baselines"]) == {
+                "random_walk",
+                "drift",
+                "momentum",
+                "reversal",
+                "majority",
+            }
+        assert len(result.metrics["by_horizon"]["horizon"]) == 30
+    assert model.info["served"] in ("ensemble", "xgboost")
+    assert set(model.info["validation_mae_z"]) == {"ensemble", "xgboost"}
+    assert model.info["universe_size"] == 3 and len(model.info["universe_hash"]) == 16
+    assert len(model.info["top_features"]) == 5
+
+
+def test_trained_model_forecasts_a_consistent_path(trained, daily_store):
+    model, _, _ = trained
+    candles = daily_store.read("X:BTCUSDT", DAILY)
+    path = model.forecast_path(candles, compute_features(candles, DAILY), 30)
     assert np.allclose(path["open"][1:], path["close"][:-1])
     assert path["open"][0] == candles["close"].iloc[-1]
     assert (path["high"] >= np.maximum(path["open"], path["close"])).all()
-    assert (path["low"] <= np.minimum(path["open"], path["close"])).all() and (
-        path["low"] > 0
-    ).all()
+    assert (path["low"] <= np.minimum(path["open"], path["close"])).all()
+    assert (path["low"] > 0).all()
     assert ((path["confidence"] > 0) & (path["confidence"] < 1)).all()
-    assert (path["close_low_80"] <= path["close"]).all() and (
-        path["close"] <= path["close_high_80"]
-    ).all()
+    assert (path["close_low_80"] <= path["close"]).all()
+    assert (path["close"] <= path["close_high_80"]).all()
 
 
-def test_saved_model_round_trips(daily_store, tmp_path):
-    from candlecast.modeling.predictor import ForecastModel
-
-    model = train_timeframe(daily_store, TICKERS, TIMEFRAMES["1d"])
-    model.save(tmp_path)
+def test_every_learner_round_trips_through_save_and_load(trained, daily_store, tmp_path):
+    model, folds, _ = trained
+    all_three = ForecastModel(
+        learners=folds[-1].learners,
+        weights={"xgboost": 0.5, "random_forest": 0.3, "lstm": 0.2},
+        timeframe=model.timeframe,
+        feature_names=model.feature_names,
+        feature_set_version=model.feature_set_version,
+        calibration=model.calibration,
+    )
+    all_three.save(tmp_path)
     loaded = ForecastModel.load(tmp_path)
-    candles = daily_store.read("X:ETHUSDT", TIMEFRAMES["1d"])
-    features = compute_features(candles, TIMEFRAMES["1d"])
+    candles = daily_store.read("X:ETHUSDT", DAILY)
+    features = compute_features(candles, DAILY)
     np.testing.assert_allclose(
         loaded.forecast_path(candles, features, 30)["close"],
-        model.forecast_path(candles, features, 30)["close"],
+        all_three.forecast_path(candles, features, 30)["close"],
+        rtol=1e-6,
     )
+
+
+def test_numpy_lstm_matches_keras():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(300, 6)).astype("float32")
+    rows = np.arange(20, 300)
+    targets = rng.normal(size=(len(rows), 30))
+    targets[::7, 10:] = np.nan  # purged targets are masked, not learned as zeros
+    learner = LSTMLearner.fit(features, np.zeros(300, dtype="int64"), rows, targets, stride=1)
+    sequences = learner.sequences(features, np.zeros(300, dtype="int64"), rows[:50])
+    expected = np.asarray(learner.keras_model.predict(sequences, verbose=0))
+    np.testing.assert_allclose(learner.forward(sequences), expected, atol=1e-4)
+
+
+def test_stacking_serves_what_wins_on_validation():
+    rng = np.random.default_rng(1)
+    n = 4000
+    stamps = np.sort(rng.integers(0, 10**9, n)).astype("datetime64[ms]")
+    signal = rng.normal(size=n)
+    target = signal + rng.normal(scale=0.5, size=n)
+    noisy_xgb = rng.normal(size=n)
+    useful = stack(
+        {"xgboost": noisy_xgb, "lstm": signal, "random_forest": rng.normal(size=n)},
+        target,
+        stamps,
+    )
+    assert useful.chosen == "ensemble" and useful.weights["lstm"] > 0.5
+    assert useful.validation_mae["ensemble"] < useful.validation_mae["xgboost"]
+    useless = stack(
+        {"xgboost": signal, "lstm": rng.normal(size=n), "random_forest": rng.normal(size=n)},
+        target,
+        stamps,
+    )
+    assert useless.validation_mae["xgboost"] <= useless.validation_mae["ensemble"] + 1e-3
+
+
+def test_rank_ic_reads_cross_sectional_ranking():
+    stamps = np.repeat(np.arange(50), 5)
+    actual = np.random.default_rng(2).normal(size=250)
+    perfect = rank_ic(stamps, actual * 3, actual)
+    assert perfect["rank_ic"] == pytest.approx(1.0) and perfect["ic_periods"] == 50
+    inverted = rank_ic(stamps, -actual, actual)
+    assert inverted["rank_ic"] == pytest.approx(-1.0)
+    assert rank_ic(np.arange(10), actual[:10], actual[:10])["rank_ic"] is None  # 1 coin a time
 
 
 def test_block_bootstrap_is_wider_than_the_naive_interval_on_clustered_data():
@@ -81,6 +165,22 @@ def test_block_bootstrap_is_wider_than_the_naive_interval_on_clustered_data():
     assert low < regime.mean() < high
     assert (high - low) / 2 > 3 * naive
     assert np.isnan(block_bootstrap_ci(stamps[:50], regime[:50], np.ones(50))[0])
+
+
+def test_report_has_every_section_and_a_verdict(trained, daily_store, tmp_path):
+    from candlecast.modeling.model_report import report_writer, run_paper_trading
+
+    model, folds, panel = trained
+    paper = run_paper_trading(daily_store, DAILY, model, panel, folds[-1])
+    assert paper["rules"]["threshold"] == 0.6 and paper["long_only"] is True
+    assert "buy_and_hold" in paper and paper["n_signals"] > 0
+    path = tmp_path / "report.html"
+    report_writer(daily_store, DAILY, model, folds, panel, paper)(path, "candlecast-1d:test")
+    html = path.read_text()
+    for heading in ("Calibration", "Paper trading", "Walk-forward test windows", "Notes"):
+        assert heading in html
+    assert "random walk" in html and html.count("<img") >= 4
+    assert pd.Timestamp(model.info["test_start"]) < pd.Timestamp(model.info["data_end"])
 
 
 def test_metrics_are_strict_json():

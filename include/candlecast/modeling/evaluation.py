@@ -1,11 +1,16 @@
-"""Out-of-sample figures for a model beside naive baselines, per horizon."""
+"""Out-of-sample figures for a model beside naive baselines, per horizon, with honest intervals."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+
+from candlecast.modeling.dataset import MAX_STEPS
 
 REPORT_HORIZONS = (1, 6, 30)
 MIN_BOOTSTRAP_TIMESTAMPS = 10
+MIN_COINS_FOR_IC = 3
+TOP_COINS = 50
 
 
 def direction_of(predicted: np.ndarray) -> np.ndarray:
@@ -64,53 +69,145 @@ def expected_calibration_error(
     return float(error)
 
 
+def rank_ic(timestamp: np.ndarray, predicted: np.ndarray, actual: np.ndarray) -> dict:
+    """Spearman correlation across coins at each timestamp; its mean (IC) and mean/std (ICIR)."""
+    frame = pd.DataFrame({"t": timestamp, "p": predicted, "a": actual})
+    frame = frame[frame.groupby("t")["p"].transform("size") >= MIN_COINS_FOR_IC]
+    if frame.empty:
+        return {"rank_ic": None, "icir": None, "ic_periods": 0}
+    ranks = frame.groupby("t")[["p", "a"]].rank()
+    centred = ranks - ranks.groupby(frame["t"]).transform("mean")
+    grouped = pd.DataFrame(
+        {
+            "cov": centred["p"] * centred["a"],
+            "vp": centred["p"] ** 2,
+            "va": centred["a"] ** 2,
+            "t": frame["t"],
+        }
+    ).groupby("t")
+    sums = grouped.sum()
+    ic = (sums["cov"] / np.sqrt(sums["vp"] * sums["va"])).replace([np.inf, -np.inf], np.nan)
+    ic = ic.dropna()
+    if len(ic) < 2:
+        return {"rank_ic": None, "icir": None, "ic_periods": int(len(ic))}
+    spread = float(ic.std())
+    return {
+        "rank_ic": float(ic.mean()),
+        "icir": float(ic.mean() / spread) if spread > 0 else None,
+        "ic_periods": int(len(ic)),
+    }
+
+
+def _direction_figures(stamps, predicted, actual) -> dict:
+    moved = (actual != 0).astype(float)
+    correct = (direction_of(predicted) == np.sign(actual)).astype(float)
+    return {
+        "direction_accuracy": _accuracy(predicted, actual),
+        "direction_accuracy_ci95": block_bootstrap_ci(stamps, correct * moved, moved),
+    }
+
+
+def _error_figures(stamps, predicted, actual) -> dict:
+    mae = float(np.mean(np.abs(actual - predicted)))
+    random_walk = float(np.mean(np.abs(actual)))
+    return {
+        "mae_log_return": mae,
+        "mae_ratio_to_random_walk": mae / random_walk if random_walk else None,
+        "mae_ratio_ci95": block_bootstrap_ci(stamps, np.abs(actual - predicted), np.abs(actual)),
+    }
+
+
+def _group(columns: dict, mask: np.ndarray) -> dict:
+    stamps = columns["timestamp"][mask]
+    actual = columns["actual"][mask]
+    predicted = columns["predicted"][mask]
+    n = int(mask.sum())
+    if n == 0:
+        return {"n": 0}
+    correct = (direction_of(predicted) == np.sign(actual)).astype(float)
+    inside = (
+        (actual >= columns["interval_low"][mask]) & (actual <= columns["interval_high"][mask])
+    ).astype(float)
+    model = {
+        "n": n,
+        **_direction_figures(stamps, predicted, actual),
+        **_error_figures(stamps, predicted, actual),
+        **rank_ic(stamps, predicted, actual),
+        "ece": expected_calibration_error(columns["confidence"][mask], correct),
+        "mean_confidence": float(np.mean(columns["confidence"][mask])),
+        "interval80_coverage": float(inside.mean()),
+        "interval80_coverage_ci95": block_bootstrap_ci(stamps, inside, np.ones(n)),
+    }
+    last = columns["last_return"][mask]
+    drift = columns["drift"][mask]
+    model["baselines"] = {
+        "random_walk": {"mae_ratio_to_random_walk": 1.0, "rank_ic": None},
+        "drift": {
+            **_direction_figures(stamps, drift, actual),
+            **_error_figures(stamps, drift, actual),
+        },
+        "momentum": {**_direction_figures(stamps, last, actual), **rank_ic(stamps, last, actual)},
+        "reversal": _direction_figures(stamps, -last, actual),
+        "majority": _direction_figures(stamps, np.full(n, columns["majority"]), actual),
+    }
+    return model
+
+
 def evaluate(
     timestamp: np.ndarray,
     horizon: np.ndarray,
+    ticker: np.ndarray,
     actual_log_return: np.ndarray,
     predicted_log_return: np.ndarray,
     confidence: np.ndarray,
     last_return: np.ndarray,
     interval_low: np.ndarray,
     interval_high: np.ndarray,
+    drift: np.ndarray,
+    majority: float,
+    top_tickers: set[str],
 ) -> dict:
-    """Model vs random walk (no change), momentum, reversal and always-up, per horizon group."""
-    report: dict[str, dict] = {}
-    groups = {f"h{h}": horizon == h for h in REPORT_HORIZONS} | {"all": np.ones_like(horizon, bool)}
-    for name, mask in groups.items():
-        n = int(mask.sum())
-        if n == 0:
-            report[name] = {"n": 0}
-            continue
-        actual = actual_log_return[mask]
-        predicted = predicted_log_return[mask]
-        correct = (direction_of(predicted) == np.sign(actual)).astype(float)
-        mae_model = float(np.mean(np.abs(actual - predicted)))
-        mae_random_walk = float(np.mean(np.abs(actual)))
-        accuracy = _accuracy(predicted, actual)
-        moved = (actual != 0).astype(float)
-        stamps = timestamp[mask]
-        report[name] = {
-            "n": n,
-            "direction_accuracy": accuracy,
-            "direction_accuracy_ci95": block_bootstrap_ci(stamps, correct * moved, moved),
-            "mae_ratio_ci95": block_bootstrap_ci(
-                stamps, np.abs(actual - predicted), np.abs(actual)
-            ),
-            # Naive binomial half-width: too narrow for overlapping horizons (see issue 5).
-            "direction_accuracy_ci95_naive": 1.96 * float(np.sqrt(accuracy * (1 - accuracy) / n)),
-            "mae_log_return": mae_model,
-            "mae_random_walk": mae_random_walk,
-            "mae_ratio_to_random_walk": mae_model / mae_random_walk if mae_random_walk else None,
-            "ece": expected_calibration_error(confidence[mask], correct),
-            "mean_confidence": float(np.mean(confidence[mask])),
-            "interval80_coverage": float(
-                np.mean((actual >= interval_low[mask]) & (actual <= interval_high[mask]))
-            ),
-            "baselines": {
-                "always_up_accuracy": _accuracy(np.ones(n), actual),
-                "momentum_accuracy": _accuracy(last_return[mask], actual),
-                "reversal_accuracy": _accuracy(-last_return[mask], actual),
-            },
-        }
+    """Model vs random walk, drift, momentum, reversal and the training majority: per horizon
+    group (h1, h6, h30, all), the top coins against the rest, and accuracy at every horizon."""
+    columns = {
+        "timestamp": timestamp,
+        "actual": actual_log_return,
+        "predicted": predicted_log_return,
+        "confidence": confidence,
+        "last_return": last_return,
+        "interval_low": interval_low,
+        "interval_high": interval_high,
+        "drift": drift,
+        "majority": majority,
+    }
+    report = {f"h{h}": _group(columns, horizon == h) for h in REPORT_HORIZONS}
+    report["all"] = _group(columns, np.ones_like(horizon, dtype=bool))
+    top = np.isin(ticker, list(top_tickers))
+    report["top50"] = _group(columns, top)
+    report["rest"] = _group(columns, ~top)
+    report["by_horizon"] = accuracy_by_horizon(columns, horizon)
     return report
+
+
+def accuracy_by_horizon(columns: dict, horizon: np.ndarray) -> dict:
+    actual = columns["actual"]
+    table: dict[str, list] = {
+        "horizon": [],
+        "model": [],
+        "momentum": [],
+        "reversal": [],
+        "majority": [],
+        "drift": [],
+    }
+    for h in range(1, MAX_STEPS + 1):
+        at = horizon == h
+        if not at.any():
+            continue
+        last = columns["last_return"][at]
+        table["horizon"].append(h)
+        table["model"].append(_accuracy(columns["predicted"][at], actual[at]))
+        table["momentum"].append(_accuracy(last, actual[at]))
+        table["reversal"].append(_accuracy(-last, actual[at]))
+        table["majority"].append(_accuracy(np.full(at.sum(), columns["majority"]), actual[at]))
+        table["drift"].append(_accuracy(columns["drift"][at], actual[at]))
+    return table

@@ -1,7 +1,7 @@
-"""The trained forecaster as served: a booster plus its calibration, saved as plain files.
+"""The trained forecaster as served: base learners, their stacking weights and the calibration.
 
-Targets are horizon-normalised log returns z = log(C[t+h]/C[t]) / (sigma_t * sqrt(h)), one model
-over all horizons (the horizon is a feature), so a 30-step path costs one feature computation.
+Targets are horizon-normalised log returns z = log(C[t+h]/C[t]) / (sigma_t * sqrt(h)); a 30-step
+path is one feature computation and one prediction per horizon (direct, not recursive).
 """
 
 from __future__ import annotations
@@ -12,23 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
 
 from candlecast.features import VOLATILITY_COLUMN
+from candlecast.modeling.dataset import MAX_STEPS
+from candlecast.modeling.learners import LSTMLearner, RandomForestLearner, XGBoostLearner
 
-MAX_STEPS = 30
-HORIZON_COLUMN = "horizon"
 CONFIDENCE_FLOOR, CONFIDENCE_CEIL = 0.001, 0.999
-_BOOSTER_FILE, _META_FILE = "booster.json", "calibration.json"
-
-
-def design_matrix(
-    features: pd.DataFrame, horizon: np.ndarray, label: np.ndarray | None = None
-) -> xgb.DMatrix:
-    """Feature rows with their horizon column, as the booster sees them in training and serving."""
-    design = features.reset_index(drop=True)
-    design[HORIZON_COLUMN] = np.asarray(horizon, dtype="float32")
-    return xgb.DMatrix(design, label=label)
+_META_FILE = "forecaster.json"
+LEARNER_TYPES = {c.name: c for c in (XGBoostLearner, RandomForestLearner, LSTMLearner)}
 
 
 @dataclass
@@ -48,28 +39,40 @@ class Calibration:
 
 @dataclass
 class ForecastModel:
-    booster: xgb.Booster
+    learners: dict  # name -> learner, only those with a non-zero weight
+    weights: dict[str, float]
     timeframe: str
     feature_names: list[str]
     feature_set_version: str
     calibration: Calibration
     info: dict = field(default_factory=dict)
 
-    def predict_z(self, features: pd.DataFrame, horizon: np.ndarray) -> np.ndarray:
-        """One prediction per (feature row, horizon) pair; rows and horizons align."""
-        return self.booster.predict(design_matrix(features[self.feature_names], horizon))
+    def raw_z(self, features: np.ndarray, series_start, rows, horizon) -> np.ndarray:
+        """The stacked prediction for (row, horizon) pairs of a feature matrix."""
+        rows, horizon = np.asarray(rows), np.asarray(horizon)
+        total = np.zeros(len(rows))
+        for name, weight in self.weights.items():
+            total += weight * self.learners[name].predict(features, series_start, rows, horizon)
+        return total
 
-    def point_z(self, features: pd.DataFrame, horizon: np.ndarray) -> np.ndarray:
+    def point_z(self, features: np.ndarray, series_start, rows, horizon) -> np.ndarray:
         """The shrunk prediction: the point forecast the service serves."""
         shrink = np.asarray(self.calibration.shrink)[np.asarray(horizon) - 1]
-        return shrink * self.predict_z(features, horizon)
+        return shrink * self.raw_z(features, series_start, rows, horizon)
 
-    def forecast_path(self, candles: pd.DataFrame, features: pd.DataFrame, steps: int) -> dict:
-        """Direct multi-horizon path from the last feature row; returns arrays per step."""
+    def path_z(self, features: pd.DataFrame, steps: int) -> np.ndarray:
+        """z for horizons 1..steps from the last feature row of one series."""
+        matrix = features[self.feature_names].to_numpy(dtype="float32")
+        valid = np.flatnonzero(~np.isnan(matrix).any(axis=1))
+        first = int(valid[0]) if len(valid) else 0
+        last = len(matrix) - 1
+        rows = np.full(steps, last)
+        return self.point_z(matrix, np.full(len(matrix), first), rows, np.arange(1, steps + 1))
+
+    def path_from_z(self, z: np.ndarray, sigma: float, candles: pd.DataFrame) -> dict:
+        """Prices from z: closes, a consistent OHLC path, 80 % bands and direction confidence."""
+        steps = len(z)
         horizons = np.arange(1, steps + 1)
-        last = features.iloc[[-1]]
-        sigma = float(last[VOLATILITY_COLUMN].iloc[0])
-        z = self.point_z(last.loc[last.index.repeat(steps)], horizons)
         scale = sigma * np.sqrt(horizons)
         log_ret = z * scale
         last_close = float(candles["close"].iloc[-1])
@@ -80,13 +83,10 @@ class ForecastModel:
             np.median(np.log(recent["high"] / recent[["open", "close"]].max(axis=1)))
         )
         lower_wick = float(np.median(np.log(recent[["open", "close"]].min(axis=1) / recent["low"])))
-        high = np.maximum(open_, close) * np.exp(upper_wick)
-        low = np.minimum(open_, close) * np.exp(-lower_wick)
+        high = np.maximum(open_, close) * np.exp(max(upper_wick, 0.0))
+        low = np.minimum(open_, close) * np.exp(-max(lower_wick, 0.0))
         q10 = np.asarray(self.calibration.residual_q10[:steps])
         q90 = np.asarray(self.calibration.residual_q90[:steps])
-        step_dir = np.where(close >= open_, "up", "down")
-        # Confidence that each step's close is on the predicted side of the last real close.
-        confidence = self.calibration.direction_probability(np.abs(z))
         return {
             "horizons": horizons,
             "open": open_,
@@ -96,14 +96,22 @@ class ForecastModel:
             "close_low_80": last_close * np.exp((z + q10) * scale),
             "close_high_80": last_close * np.exp((z + q90) * scale),
             "direction": np.where(log_ret >= 0, "up", "down"),
-            "step_direction": step_dir,
-            "confidence": confidence,
+            "step_direction": np.where(close >= open_, "up", "down"),
+            # Confidence that each step's close is on the predicted side of the last real close.
+            "confidence": self.calibration.direction_probability(np.abs(z)),
         }
 
+    def forecast_path(self, candles: pd.DataFrame, features: pd.DataFrame, steps: int) -> dict:
+        """Direct multi-horizon path from the last feature row; returns arrays per step."""
+        sigma = float(features[VOLATILITY_COLUMN].iloc[-1])
+        return self.path_from_z(self.path_z(features, steps), sigma, candles)
+
     def save(self, folder: Path) -> None:
-        self.booster.save_model(folder / _BOOSTER_FILE)
+        for learner in self.learners.values():
+            learner.save(folder)
         meta = {
             "timeframe": self.timeframe,
+            "weights": self.weights,
             "feature_names": self.feature_names,
             "feature_set_version": self.feature_set_version,
             "calibration": self.calibration.__dict__,
@@ -113,15 +121,22 @@ class ForecastModel:
 
     @classmethod
     def load(cls, folder: Path) -> ForecastModel:
-        booster = xgb.Booster()
-        booster.load_model(folder / _BOOSTER_FILE)
-        booster.set_param({"nthread": 1})
         meta = json.loads((folder / _META_FILE).read_text())
+        learners = {}
+        for name in meta["weights"]:
+            if name == LSTMLearner.name:
+                learners[name] = LSTMLearner.load(folder)
+            else:
+                learners[name] = LEARNER_TYPES[name].load(folder, meta["feature_names"])
         return cls(
-            booster=booster,
+            learners=learners,
+            weights=meta["weights"],
             timeframe=meta["timeframe"],
             feature_names=meta["feature_names"],
             feature_set_version=meta["feature_set_version"],
             calibration=Calibration(**meta["calibration"]),
             info=meta["info"],
         )
+
+
+__all__ = ["MAX_STEPS", "Calibration", "ForecastModel"]

@@ -1,134 +1,183 @@
-"""Train one timeframe's forecaster across all symbols: purged time split, XGBoost, calibration."""
+"""Train one timeframe's forecaster across all symbols: walk-forward folds with purge gaps,
+XGBoost alone and a stacked LSTM + XGBoost + random forest, the winner on validation served.
+
+Per fold: train | validation | test in time order. Training pairs end before validation starts
+and validation pairs before the test starts (the purge). The stacking weights, the choice
+between the ensemble and XGBoost, the shrinkage and the calibration are all learned on the
+validation window; the test window is only measured. The served version is the latest fold's.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
+from scipy.optimize import nnls
 from sklearn.isotonic import IsotonicRegression
 
-from candlecast.features import FEATURE_SET_VERSION, feature_columns
-from candlecast.modeling.dataset import HorizonTable, build_table
+from candlecast.features import FEATURE_SET_VERSION
+from candlecast.modeling.dataset import MAX_STEPS, Pairs, Panel, build_panel, pairs
 from candlecast.modeling.evaluation import direction_of, evaluate
-from candlecast.modeling.predictor import MAX_STEPS, Calibration, ForecastModel, design_matrix
+from candlecast.modeling.learners import (
+    Z_CLIP,
+    LSTMLearner,
+    RandomForestLearner,
+    XGBoostLearner,
+)
+from candlecast.modeling.predictor import Calibration, ForecastModel
 from candlecast.store import CandleStore
 from candlecast.timeframes import Timeframe
 
 log = logging.getLogger(__name__)
 
-TRAIN_FRACTION, CALIBRATION_FRACTION = 0.7, 0.15  # the rest is the held-out test window
-MAX_TRAIN_ROWS = 400_000
-Z_CLIP = 6.0
-XGB_PARAMS = {
-    "objective": "reg:squarederror",
-    "tree_method": "hist",
-    "max_depth": 4,
-    "eta": 0.05,
-    "subsample": 0.8,
-    "colsample_bytree": 0.8,
-    "min_child_weight": 20,
-    "nthread": 2,
-    "seed": 7,
-}
+TEST_FRACTION, VALIDATION_FRACTION = 0.2, 0.12
+MIN_TRAIN_FRACTION = 0.4
+MAX_TEST_DAYS = 365
+N_FOLDS = 2
+EARLY_STOP_FRACTION = 0.1  # tail of the training window that stops XGBoost and the LSTM
+MAX_TRAIN_PAIRS = 200_000
+MAX_FOREST_PAIRS = 60_000
+MAX_LSTM_ROWS = 30_000
+MAX_VALIDATION_PAIRS = 300_000
+MAX_TEST_PAIRS = 600_000
+MIN_CALIBRATION_PAIRS = 20
 
 
 @dataclass
-class Splits:
-    train_end: pd.Timestamp
-    calibration_end: pd.Timestamp
-    train: HorizonTable
-    calibration: HorizonTable
-    test: HorizonTable
+class Fold:
+    name: str
+    validation_start: np.datetime64
+    test_start: np.datetime64
+    test_end: np.datetime64
 
 
-def purged_splits(table: HorizonTable) -> Splits:
-    """Time split where no training row's target window reaches into a later window."""
-    stamps = np.unique(table.timestamp)
-    train_end = stamps[int(len(stamps) * TRAIN_FRACTION)]
-    calibration_end = stamps[int(len(stamps) * (TRAIN_FRACTION + CALIBRATION_FRACTION))]
-    train = table.take(table.target_open < train_end)
-    calibration = table.take((table.timestamp >= train_end) & (table.target_open < calibration_end))
-    test = table.take(table.timestamp >= calibration_end)
-    return Splits(
-        pd.Timestamp(train_end, tz="UTC"),
-        pd.Timestamp(calibration_end, tz="UTC"),
-        train,
-        calibration,
-        test,
-    )
+def walk_forward_folds(panel: Panel) -> list[Fold]:
+    """Up to N_FOLDS consecutive test windows ending at the data's end (a year each where the
+    history allows, else a fifth of it), each after its own validation window."""
+    start, end = panel.timestamp.min(), panel.timestamp.max() + np.timedelta64(1, "ms")
+    span = end - start
+    test_length = min(np.timedelta64(MAX_TEST_DAYS, "D").astype("timedelta64[ms]"), span // 5)
+    validation_length = (span * int(VALIDATION_FRACTION * 100)) // 100
+    folds = []
+    for k in range(N_FOLDS):
+        test_end = end - k * test_length
+        test_start = test_end - test_length
+        validation_start = test_start - validation_length
+        if k and validation_start - start < span * int(MIN_TRAIN_FRACTION * 100) // 100:
+            break
+        folds.append(Fold(f"test {k + 1}", validation_start, test_start, test_end))
+    return folds[::-1]  # oldest first
 
 
-def _subsample(table: HorizonTable, limit: int, seed: int = 7) -> HorizonTable:
-    if len(table) <= limit:
-        return table
-    keep = np.zeros(len(table), dtype=bool)
-    keep[np.random.default_rng(seed).choice(len(table), size=limit, replace=False)] = True
-    return table.take(keep)
+def _rows_between(panel: Panel, start, end) -> np.ndarray:
+    return np.flatnonzero((panel.timestamp >= start) & (panel.timestamp < end))
 
 
-def _matrix(table: HorizonTable) -> xgb.DMatrix:
-    return design_matrix(table.features, table.horizon, np.clip(table.z, -Z_CLIP, Z_CLIP))
+def _z_of(panel: Panel, chosen: Pairs) -> np.ndarray:
+    scale = panel.sigma[chosen.row] * np.sqrt(chosen.horizon)
+    return panel.forward[chosen.row, chosen.horizon - 1] / scale
 
 
-MIN_CALIBRATION_ROWS = 20
-
-
-def _per_horizon_quantiles(
-    residual: np.ndarray, horizon: np.ndarray, levels: tuple[float, ...]
-) -> np.ndarray:
-    """Quantiles of residuals per horizon 1..30 (pooled where a horizon has < 30 rows)."""
-    if len(residual) == 0:
-        return np.tile(
-            np.asarray([0.0 if q == 0.5 else 1.28 * np.sign(q - 0.5) for q in levels]),
-            (MAX_STEPS, 1),
+def _fit_learners(panel: Panel, fold: Fold) -> dict:
+    start = panel.timestamp.min()
+    early_stop_start = fold.validation_start - (fold.validation_start - start) // 10
+    fit_rows = _rows_between(panel, start, early_stop_start)
+    stop_rows = _rows_between(panel, early_stop_start, fold.validation_start)
+    if len(fit_rows) == 0:
+        raise ValueError(f"{fold.name}: no training rows before {fold.validation_start}")
+    fit_pairs = pairs(panel, fit_rows, early_stop_start, MAX_TRAIN_PAIRS)
+    stop_pairs = pairs(panel, stop_rows, fold.validation_start, MAX_TRAIN_PAIRS // 5)
+    clip = lambda z: np.clip(z, -Z_CLIP, Z_CLIP)  # noqa: E731
+    learners = {
+        "xgboost": XGBoostLearner.fit(
+            panel.features,
+            panel.columns,
+            fit_pairs.row,
+            fit_pairs.horizon,
+            clip(_z_of(panel, fit_pairs)),
+            eval_set=(stop_pairs.row, stop_pairs.horizon, clip(_z_of(panel, stop_pairs))),
         )
-    pooled = np.quantile(residual, levels)
-    rows = []
-    for h in range(1, MAX_STEPS + 1):
-        at_h = residual[horizon == h]
-        rows.append(np.quantile(at_h, levels) if len(at_h) >= 30 else pooled)
-    return np.asarray(rows)
+    }
+    forest_pairs = pairs(panel, fit_rows, early_stop_start, MAX_FOREST_PAIRS, seed=11)
+    learners["random_forest"] = RandomForestLearner.fit(
+        panel.features,
+        panel.columns,
+        forest_pairs.row,
+        forest_pairs.horizon,
+        clip(_z_of(panel, forest_pairs)),
+    )
+    lstm_rows = _subsample_rows(fit_rows, MAX_LSTM_ROWS)
+    learners["lstm"] = LSTMLearner.fit(
+        panel.features,
+        panel.series_start,
+        lstm_rows,
+        _masked_targets(panel, lstm_rows, early_stop_start),
+        panel.stride,
+        early_stop_rows=(
+            _subsample_rows(stop_rows, MAX_LSTM_ROWS // 5),
+            _masked_targets(
+                panel, _subsample_rows(stop_rows, MAX_LSTM_ROWS // 5), fold.validation_start
+            ),
+        ),
+    )
+    return learners
 
 
-def fit_calibration(table: HorizonTable, predicted_z: np.ndarray, direction: bool) -> Calibration:
-    """Per-horizon shrinkage, isotonic map |z| -> P(direction right), conformal 80 % bands.
+def _subsample_rows(rows: np.ndarray, limit: int, seed: int = 5) -> np.ndarray:
+    if len(rows) <= limit:
+        return rows
+    return np.sort(np.random.default_rng(seed).choice(rows, limit, replace=False))
 
-    With direction=False (no out-of-sample rows to learn from) the confidence is a flat 0.5 and
-    nothing is shrunk.
-    """
-    # No level bias is learned: a median residual fitted on one regime (a bull year, say) moves
-    # every later forecast; shrinking toward no change is the safer correction.
-    shrink = _shrinkage(table, predicted_z) if direction else np.ones(MAX_STEPS)
-    corrected = shrink[table.horizon - 1] * predicted_z
-    if direction:
-        correct = (direction_of(corrected) == np.sign(table.log_return)).astype(float)
-        iso = IsotonicRegression(increasing=True, out_of_bounds="clip", y_min=0.0, y_max=1.0)
-        iso.fit(np.abs(corrected), correct)
-        xs, ys = iso.X_thresholds_.tolist(), iso.y_thresholds_.tolist()
-    else:  # no evidence either way
-        xs, ys = [0.0, 1.0], [0.5, 0.5]
-    bands = _per_horizon_quantiles(table.z - corrected, table.horizon, (0.1, 0.9))
-    # Widened where needed so that the band always holds the point forecast.
-    q10 = np.minimum(bands[:, 0], 0.0)
-    q90 = np.maximum(bands[:, 1], 0.0)
-    return Calibration(xs, ys, q10.tolist(), q90.tolist(), shrink.tolist())
+
+def _masked_targets(panel: Panel, rows: np.ndarray, ends_before) -> np.ndarray:
+    z = panel.z[rows]
+    return np.where(panel.target_end[rows] < ends_before, z, np.nan)
+
+
+@dataclass
+class Stacking:
+    weights: dict[str, float]
+    validation_mae: dict[str, float]  # cross-fitted, in z units
+    chosen: str  # "ensemble" or "xgboost"
+
+
+def _cross_fitted_mae(predictions: np.ndarray, target: np.ndarray, halves: np.ndarray) -> float:
+    """Fit non-negative weights on one half of the validation window, measure on the other."""
+    errors = []
+    for fit_half in (0, 1):
+        fit, check = halves == fit_half, halves != fit_half
+        if fit.sum() < 10 or check.sum() < 10:
+            continue
+        weights, _ = nnls(predictions[fit], target[fit])
+        errors.append(np.mean(np.abs(target[check] - predictions[check] @ weights)))
+    return float(np.mean(errors)) if errors else float("inf")
+
+
+def stack(predictions: dict[str, np.ndarray], target: np.ndarray, timestamps) -> Stacking:
+    """Weights of the ensemble by NNLS on validation; XGBoost alone (also rescaled) competes
+    on the same cross-fitted error, and the lower error is served."""
+    names = list(predictions)
+    matrix = np.column_stack([predictions[n] for n in names])
+    halves = (timestamps >= np.sort(timestamps)[len(timestamps) // 2]).astype(int)
+    target = np.clip(target, -Z_CLIP, Z_CLIP)
+    ensemble_mae = _cross_fitted_mae(matrix, target, halves)
+    xgb_only = matrix[:, [names.index("xgboost")]]
+    xgboost_mae = _cross_fitted_mae(xgb_only, target, halves)
+    if ensemble_mae < xgboost_mae:
+        weights, _ = nnls(matrix, target)
+        chosen = "ensemble"
+        final = {n: float(w) for n, w in zip(names, weights, strict=True) if w > 0}
+    else:
+        chosen, final = "xgboost", {"xgboost": 1.0}
+    if not final:  # every learner weighted 0: keep XGBoost, the shrinkage then decides
+        final = {"xgboost": 1.0}
+    return Stacking(final, {"ensemble": ensemble_mae, "xgboost": xgboost_mae}, chosen)
 
 
 SHRINK_GRID = np.linspace(0.0, 1.0, 11)
-
-
-def _shrinkage(table: HorizonTable, point_z: np.ndarray) -> np.ndarray:
-    """Per horizon, the factor in [0, 1] toward the current price (0 = random walk) that gives
-    the least absolute error on the calibration window: no edge, no move."""
-    pooled = _best_shrink(table.z, point_z)
-    factors = []
-    for h in range(1, MAX_STEPS + 1):
-        at_h = table.horizon == h
-        factors.append(_best_shrink(table.z[at_h], point_z[at_h]) if at_h.sum() >= 30 else pooled)
-    return np.asarray(factors)
 
 
 def _best_shrink(actual: np.ndarray, predicted: np.ndarray) -> float:
@@ -136,70 +185,205 @@ def _best_shrink(actual: np.ndarray, predicted: np.ndarray) -> float:
     return float(SHRINK_GRID[int(np.argmin(errors))])
 
 
-def train_timeframe(store: CandleStore, tickers: list[str], timeframe: Timeframe) -> ForecastModel:
-    table = build_table(store, tickers, timeframe)
-    splits = purged_splits(table)
-    if len(splits.train) == 0:
-        raise ValueError(f"{timeframe.code}: no training rows survive the purged split")
-    train = _subsample(splits.train, MAX_TRAIN_ROWS)
-    log.info(
-        "%s: %d train / %d calibration / %d test rows over %d symbols",
-        timeframe.code,
-        len(train),
-        len(splits.calibration),
-        len(splits.test),
-        len(tickers),
-    )
-    evals = [(_matrix(splits.calibration), "calibration")] if len(splits.calibration) else []
-    booster = xgb.train(
-        XGB_PARAMS,
-        _matrix(train),
-        num_boost_round=400,
-        evals=evals,
-        early_stopping_rounds=30 if evals else None,
-        verbose_eval=False,
-    )
-    if evals:
-        booster = booster[: booster.best_iteration + 1]
-    out_of_sample = len(splits.calibration) >= MIN_CALIBRATION_ROWS
-    fitted_on = splits.calibration if out_of_sample else train
-    raw_z = booster.predict(design_matrix(fitted_on.features, fitted_on.horizon))
-    calibration = fit_calibration(fitted_on, raw_z, direction=out_of_sample)
-    model = ForecastModel(
-        booster, timeframe.code, feature_columns(timeframe), FEATURE_SET_VERSION, calibration
-    )
-    test = splits.test
-    metrics: dict = {"test": {"n": 0}}
-    if len(test):
-        z_hat = model.point_z(test.features, test.horizon)
-        scale = test.sigma * np.sqrt(test.horizon)
-        q10 = np.asarray(model.calibration.residual_q10)[test.horizon - 1]
-        q90 = np.asarray(model.calibration.residual_q90)[test.horizon - 1]
-        metrics["test"] = evaluate(
-            test.timestamp,
-            test.horizon,
-            test.log_return,
-            z_hat * scale,
-            model.calibration.direction_probability(np.abs(z_hat)),
-            test.features["ret_1"].to_numpy(),
-            (z_hat + q10) * scale,
-            (z_hat + q90) * scale,
+def _per_horizon(values_at: callable, horizon: np.ndarray, pooled) -> list:
+    return [
+        values_at(horizon == h) if (horizon == h).sum() >= 30 else pooled
+        for h in range(1, MAX_STEPS + 1)
+    ]
+
+
+def fit_calibration(
+    z: np.ndarray, horizon: np.ndarray, log_return: np.ndarray, predicted_z: np.ndarray
+) -> Calibration:
+    """On validation pairs: per-horizon shrinkage toward no change (no edge, no move), an
+    isotonic map |z| -> P(direction right), and conformal 80 % bands of the residuals."""
+    if len(z) < MIN_CALIBRATION_PAIRS:  # no evidence: flat 0.5, nothing shrunk, ±1.28 sigma
+        return Calibration(
+            [0.0, 1.0], [0.5, 0.5], [-1.28] * MAX_STEPS, [1.28] * MAX_STEPS, [1.0] * MAX_STEPS
         )
-    model.info = {
-        "algorithm": "xgboost",
-        "n_symbols": len(set(table.ticker)),
-        "n_train_rows": len(train),
-        "n_calibration_rows": len(splits.calibration),
-        "n_test_rows": len(test),
-        "calibrated_on": "validation"
-        if out_of_sample
-        else "none: too few validation rows, "
-        "confidence fixed at 0.5, bands from training residuals",
-        "train_start": str(pd.Timestamp(table.timestamp.min(), tz="UTC")),
-        "train_end": str(splits.train_end),
-        "test_start": str(splits.calibration_end),
-        "data_end": str(pd.Timestamp(table.timestamp.max(), tz="UTC")),
-        "best_iteration": int(getattr(booster, "best_iteration", booster.num_boosted_rounds() - 1)),
-        "metrics": metrics,
-    }
+    shrink = np.asarray(
+        _per_horizon(
+            lambda at: _best_shrink(z[at], predicted_z[at]), horizon, _best_shrink(z, predicted_z)
+        )
+    )
+    corrected = shrink[horizon - 1] * predicted_z
+    correct = (direction_of(corrected) == np.sign(log_return)).astype(float)
+    iso = IsotonicRegression(increasing=True, out_of_bounds="clip", y_min=0.0, y_max=1.0)
+    iso.fit(np.abs(corrected), correct)
+    residual = z - corrected
+    bands = np.asarray(
+        _per_horizon(
+            lambda at: np.quantile(residual[at], (0.1, 0.9)),
+            horizon,
+            np.quantile(residual, (0.1, 0.9)),
+        )
+    )
+    # Widened where needed so that the band always holds the point forecast.
+    return Calibration(
+        iso.X_thresholds_.tolist(),
+        iso.y_thresholds_.tolist(),
+        np.minimum(bands[:, 0], 0.0).tolist(),
+        np.maximum(bands[:, 1], 0.0).tolist(),
+        shrink.tolist(),
+    )
+
+
+@dataclass
+class FoldResult:
+    fold: Fold
+    model: ForecastModel
+    stacking: Stacking
+    xgboost_alone: ForecastModel
+    test: Pairs
+    test_predicted_z: np.ndarray
+    learners: dict = field(default_factory=dict)  # every trained learner, served or not
+    metrics: dict = field(default_factory=dict)
+
+
+def _model(learners, weights, timeframe, panel, calibration) -> ForecastModel:
+    return ForecastModel(
+        learners={n: learners[n] for n in weights},
+        weights=weights,
+        timeframe=timeframe.code,
+        feature_names=panel.columns,
+        feature_set_version=FEATURE_SET_VERSION,
+        calibration=calibration,
+    )
+
+
+def _calibrated(learners, weights, timeframe, panel, validation: Pairs) -> ForecastModel:
+    model = _model(learners, weights, timeframe, panel, fit_calibration([], [], [], []))
+    if len(validation) >= MIN_CALIBRATION_PAIRS:
+        raw = model.raw_z(panel.features, panel.series_start, validation.row, validation.horizon)
+        model.calibration = fit_calibration(
+            _z_of(panel, validation),
+            validation.horizon,
+            panel.forward[validation.row, validation.horizon - 1],
+            raw,
+        )
     return model
+
+
+def measure(model: ForecastModel, panel: Panel, test: Pairs, train: Pairs, top: set) -> tuple:
+    """Test-window figures of a model and the baselines; returns (metrics, predicted z)."""
+    z_hat = model.point_z(panel.features, panel.series_start, test.row, test.horizon)
+    scale = panel.sigma[test.row] * np.sqrt(test.horizon)
+    q10 = np.asarray(model.calibration.residual_q10)[test.horizon - 1]
+    q90 = np.asarray(model.calibration.residual_q90)[test.horizon - 1]
+    train_returns = panel.forward[train.row, train.horizon - 1]
+    drift = np.array([np.mean(train_returns[train.horizon == h]) for h in range(1, MAX_STEPS + 1)])
+    metrics = evaluate(
+        panel.timestamp[test.row],
+        test.horizon,
+        panel.ticker[test.row],
+        panel.forward[test.row, test.horizon - 1],
+        z_hat * scale,
+        model.calibration.direction_probability(np.abs(z_hat)),
+        panel.last_return[test.row],
+        (z_hat + q10) * scale,
+        (z_hat + q90) * scale,
+        np.nan_to_num(drift)[test.horizon - 1],
+        1.0 if np.mean(train_returns > 0) >= 0.5 else -1.0,
+        top,
+    )
+    return metrics, z_hat
+
+
+def run_fold(panel: Panel, fold: Fold, timeframe: Timeframe, top: set) -> FoldResult:
+    learners = _fit_learners(panel, fold)
+    validation = pairs(
+        panel,
+        _rows_between(panel, fold.validation_start, fold.test_start),
+        fold.test_start,
+        MAX_VALIDATION_PAIRS,
+    )
+    raw = {
+        name: learner.predict(
+            panel.features, panel.series_start, validation.row, validation.horizon
+        )
+        for name, learner in learners.items()
+    }
+    if len(validation) >= MIN_CALIBRATION_PAIRS:
+        stacking = stack(raw, _z_of(panel, validation), panel.timestamp[validation.row])
+    else:
+        stacking = Stacking({"xgboost": 1.0}, {}, "xgboost: too few validation rows to stack")
+    served = _calibrated(learners, stacking.weights, timeframe, panel, validation)
+    xgboost_alone = (
+        served
+        if stacking.weights == {"xgboost": 1.0}
+        else _calibrated(learners, {"xgboost": 1.0}, timeframe, panel, validation)
+    )
+    test = pairs(panel, _rows_between(panel, fold.test_start, fold.test_end), None, MAX_TEST_PAIRS)
+    train = pairs(
+        panel,
+        _rows_between(panel, panel.timestamp.min(), fold.validation_start),
+        fold.validation_start,
+    )
+    result = FoldResult(fold, served, stacking, xgboost_alone, test, np.empty(0), learners)
+    if len(test):
+        result.metrics, result.test_predicted_z = measure(served, panel, test, train, top)
+        if xgboost_alone is not served:
+            result.metrics["xgboost_alone"], _ = measure(xgboost_alone, panel, test, train, top)
+    return result
+
+
+def universe_hash(tickers: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(tickers)).encode()).hexdigest()[:16]
+
+
+def train_timeframe(
+    store: CandleStore, tickers: list[str], timeframe: Timeframe, top: list[str] | None = None
+) -> tuple[ForecastModel, list[FoldResult], Panel]:
+    """Returns the served model (the latest fold's), every fold's result and the panel."""
+    panel = build_panel(store, tickers, timeframe)
+    top_set = set((top or tickers)[:50])
+    folds = walk_forward_folds(panel)
+    log.info(
+        "%s: %d panel rows (every %d candle) over %d symbols, folds %s",
+        timeframe.code,
+        len(panel),
+        panel.stride,
+        len(set(panel.ticker)),
+        [(str(f.validation_start), str(f.test_start), str(f.test_end)) for f in folds],
+    )
+    results = [run_fold(panel, fold, timeframe, top_set) for fold in folds]
+    latest = results[-1]
+    model = latest.model
+    model.info = {
+        "algorithm": "+".join(sorted(model.weights)),
+        "served": latest.stacking.chosen,
+        "ensemble_weights": latest.stacking.weights,
+        "validation_mae_z": latest.stacking.validation_mae,
+        "n_symbols": len(set(panel.ticker)),
+        "universe_size": len(tickers),
+        "universe_hash": universe_hash(tickers),
+        "row_stride": panel.stride,
+        "train_start": str(pd.Timestamp(panel.timestamp.min(), tz="UTC")),
+        "train_end": str(pd.Timestamp(latest.fold.validation_start, tz="UTC")),
+        "validation_end": str(pd.Timestamp(latest.fold.test_start, tz="UTC")),
+        "test_start": str(pd.Timestamp(latest.fold.test_start, tz="UTC")),
+        "data_end": str(pd.Timestamp(panel.timestamp.max(), tz="UTC")),
+        "n_train_rows": int(np.sum(panel.timestamp < latest.fold.validation_start)),
+        "top_features": top_features(latest),
+        "metrics": {
+            "test": latest.metrics,
+            "folds": [
+                {
+                    "name": r.fold.name,
+                    "test_start": str(pd.Timestamp(r.fold.test_start, tz="UTC")),
+                    "test_end": str(pd.Timestamp(r.fold.test_end, tz="UTC")),
+                    "served": r.stacking.chosen,
+                    "weights": r.stacking.weights,
+                    **{k: v for k, v in r.metrics.items() if k != "by_horizon"},
+                }
+                for r in results
+            ],
+        },
+    }
+    return model, results, panel
+
+
+def top_features(result: FoldResult, k: int = 5) -> list[str]:
+    importance = result.xgboost_alone.learners["xgboost"].importance()
+    importance.pop("horizon", None)
+    return [name for name, _ in sorted(importance.items(), key=lambda kv: -kv[1])[:k]]
