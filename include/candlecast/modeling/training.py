@@ -156,12 +156,17 @@ def _cross_fitted_mae(predictions: np.ndarray, target: np.ndarray, halves: np.nd
     return float(np.mean(errors)) if errors else float("inf")
 
 
+def _halves(timestamps: np.ndarray) -> np.ndarray:
+    """0 for the earlier half of a window's timestamps, 1 for the later half."""
+    return (timestamps >= np.sort(timestamps)[len(timestamps) // 2]).astype(int)
+
+
 def stack(predictions: dict[str, np.ndarray], target: np.ndarray, timestamps) -> Stacking:
     """Weights of the ensemble by NNLS on validation; XGBoost alone (also rescaled) competes
     on the same cross-fitted error, and the lower error is served."""
     names = list(predictions)
     matrix = np.column_stack([predictions[n] for n in names])
-    halves = (timestamps >= np.sort(timestamps)[len(timestamps) // 2]).astype(int)
+    halves = _halves(timestamps)
     target = np.clip(target, -Z_CLIP, Z_CLIP)
     ensemble_mae = _cross_fitted_mae(matrix, target, halves)
     xgb_only = matrix[:, [names.index("xgboost")]]
@@ -180,9 +185,15 @@ def stack(predictions: dict[str, np.ndarray], target: np.ndarray, timestamps) ->
 SHRINK_GRID = np.linspace(0.0, 1.0, 11)
 
 
+MIN_SHRINK_GAIN = 0.001  # relative MAE gain over the random walk needed to move at all
+
+
 def _best_shrink(actual: np.ndarray, predicted: np.ndarray) -> float:
-    errors = [np.mean(np.abs(actual - k * predicted)) for k in SHRINK_GRID]
-    return float(SHRINK_GRID[int(np.argmin(errors))])
+    errors = np.array([np.mean(np.abs(actual - k * predicted)) for k in SHRINK_GRID])
+    best = int(np.argmin(errors))
+    if errors[0] - errors[best] < MIN_SHRINK_GAIN * errors[0]:
+        return 0.0  # a gain this small is noise: no edge, no move
+    return float(SHRINK_GRID[best])
 
 
 def _per_horizon(values_at: callable, horizon: np.ndarray, pooled) -> list:
@@ -192,8 +203,23 @@ def _per_horizon(values_at: callable, horizon: np.ndarray, pooled) -> list:
     ]
 
 
+def _stable_shrink(actual: np.ndarray, predicted: np.ndarray, halves: np.ndarray) -> float:
+    """The smaller of the best factors on each half of the window: a factor is only trusted
+    as far as both halves agree on it (an edge seen in one regime only is not kept)."""
+    factors = [
+        _best_shrink(actual[halves == half], predicted[halves == half])
+        for half in (0, 1)
+        if (halves == half).sum() >= 15
+    ]
+    return min(factors) if len(factors) == 2 else 0.0
+
+
 def fit_calibration(
-    z: np.ndarray, horizon: np.ndarray, log_return: np.ndarray, predicted_z: np.ndarray
+    z: np.ndarray,
+    horizon: np.ndarray,
+    log_return: np.ndarray,
+    predicted_z: np.ndarray,
+    timestamps: np.ndarray,
 ) -> Calibration:
     """On validation pairs: per-horizon shrinkage toward no change (no edge, no move), an
     isotonic map |z| -> P(direction right), and conformal 80 % bands of the residuals."""
@@ -201,9 +227,12 @@ def fit_calibration(
         return Calibration(
             [0.0, 1.0], [0.5, 0.5], [-1.28] * MAX_STEPS, [1.28] * MAX_STEPS, [1.0] * MAX_STEPS
         )
+    halves = _halves(timestamps)
     shrink = np.asarray(
         _per_horizon(
-            lambda at: _best_shrink(z[at], predicted_z[at]), horizon, _best_shrink(z, predicted_z)
+            lambda at: _stable_shrink(z[at], predicted_z[at], halves[at]),
+            horizon,
+            _stable_shrink(z, predicted_z, halves),
         )
     )
     corrected = shrink[horizon - 1] * predicted_z
@@ -252,7 +281,7 @@ def _model(learners, weights, timeframe, panel, calibration) -> ForecastModel:
 
 
 def _calibrated(learners, weights, timeframe, panel, validation: Pairs) -> ForecastModel:
-    model = _model(learners, weights, timeframe, panel, fit_calibration([], [], [], []))
+    model = _model(learners, weights, timeframe, panel, fit_calibration([], [], [], [], []))
     if len(validation) >= MIN_CALIBRATION_PAIRS:
         raw = model.raw_z(panel.features, panel.series_start, validation.row, validation.horizon)
         model.calibration = fit_calibration(
@@ -260,6 +289,7 @@ def _calibrated(learners, weights, timeframe, panel, validation: Pairs) -> Forec
             validation.horizon,
             panel.forward[validation.row, validation.horizon - 1],
             raw,
+            panel.timestamp[validation.row],
         )
     return model
 
