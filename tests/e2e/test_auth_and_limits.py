@@ -1,0 +1,226 @@
+"""API keys and rate limits on a real `bentoml serve`: open without keys, then keys enforced."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from candlecast.settings import Settings
+
+pytestmark = pytest.mark.e2e
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+KEY_CACHE_SECONDS = 1
+FORECAST = {"symbol": "X:BTCUSDT", "timeframe": "1d", "steps": 5}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def running_bento(target: str, env: dict, log_path: Path, cwd: Path = PROJECT_DIR) -> Iterator[str]:
+    """`bentoml serve <target>` on a free loopback port until the block ends; yields its URL."""
+    port = free_port()
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [str(BIN / "bentoml"), "serve", target, "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    f"bentoml serve {target} did not start:\n{log_path.read_text()[-5000:]}"
+                )
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def eventually(check: Callable[[], bool], what: str, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def server(stack_environment, dag_runs, home):
+    env = {**stack_environment, "CANDLECAST_API_KEY_CACHE_SECONDS": str(KEY_CACHE_SECONDS)}
+    with running_bento("bento.service:Candlecast", env, home / "bento-auth.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def cli(stack_environment) -> Callable[..., subprocess.CompletedProcess]:
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [str(BIN / "candlecast"), "keys", *args],
+            env=stack_environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert not check or result.returncode == 0, result.stderr
+        return result
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def key_cleanup(conn_factory):
+    """Every key this module makes is deleted at the end: other modules share the database,
+    and their servers trust their copy of the key set for the default window."""
+    yield
+    with conn_factory() as conn:
+        conn.execute("DELETE FROM api_keys WHERE name LIKE 'e2e %%'")
+    time.sleep(Settings().candlecast_api_key_cache_seconds + 0.5)
+
+
+@pytest.fixture(scope="module")
+def conn_factory(settings):
+    from candlecast import db
+
+    return lambda: db.connect(settings)
+
+
+@pytest.fixture(scope="module")
+def make_key(cli, key_cleanup) -> Callable[..., tuple[str, str]]:
+    def create(name: str, *limits: str) -> tuple[str, str]:
+        result = cli("create", "--name", name, *limits)
+        key = result.stdout.strip()
+        assert key.startswith("cc_") and len(key.splitlines()) == 1
+        return key, key.split("_")[1]
+
+    return create
+
+
+def predict(url: str, headers: dict | None = None) -> httpx.Response:
+    return httpx.post(f"{url}/predict", json=FORECAST, headers=headers or {}, timeout=60)
+
+
+def bearer(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_open_access_while_no_key_exists(server, conn_factory):
+    with conn_factory() as conn:
+        assert conn.execute("SELECT count(*) AS n FROM api_keys").fetchone()["n"] == 0
+    response = predict(server)
+    assert response.status_code == 200, response.text
+
+
+@pytest.fixture(scope="module")
+def app_key(server, make_key) -> str:
+    key, _ = make_key("e2e app", "--rate-per-minute", "6000", "--burst", "100")
+    eventually(lambda: predict(server).status_code == 401, "keys enforced once one exists")
+    return key
+
+
+def test_missing_key_is_401_with_a_bearer_challenge(server, app_key):
+    response = predict(server)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert "missing API key" in response.json()["error"]
+
+
+def test_bearer_and_x_api_key_are_accepted(server, app_key):
+    response = predict(server, bearer(app_key))
+    assert response.status_code == 200, response.text
+    assert len(response.json()["steps"]) == 5
+    assert predict(server, {"X-API-Key": app_key}).status_code == 200
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "X-API-Key"])
+def test_unknown_key_is_401_without_echo(server, app_key, scheme):
+    wrong = app_key[:-4] + ("AAAA" if not app_key.endswith("AAAA") else "BBBB")
+    headers = bearer(wrong) if scheme == "Bearer" else {"X-API-Key": wrong}
+    response = predict(server, headers)
+    assert response.status_code == 401
+    assert response.json() == {"error": "invalid or revoked API key"}
+    assert wrong not in response.text and wrong[3:15] not in response.text
+
+
+@pytest.mark.parametrize("path", ["/livez", "/readyz", "/healthz", "/metrics", "/docs.json", "/"])
+def test_probes_and_docs_stay_open(server, app_key, path):
+    response = httpx.get(f"{server}{path}", timeout=30)
+    assert response.status_code != 401, path
+    if path != "/healthz":  # health may report degraded parts; it must answer all the same
+        assert response.status_code == 200, (path, response.status_code, response.text[:300])
+
+
+def test_burst_then_429_with_retry_after(server, make_key, app_key):
+    key, _ = make_key("e2e tight", "--rate-per-minute", "1", "--burst", "2")
+    # The first accepted probe takes the first token of the two.
+    eventually(lambda: predict(server, bearer(key)).status_code == 200, "the new key is known")
+    assert predict(server, bearer(key)).status_code == 200
+    refused = predict(server, bearer(key))
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert "rate limit" in refused.json()["error"]
+    assert predict(server, bearer(app_key)).status_code == 200  # other keys are unaffected
+
+
+def test_revoked_key_is_refused_after_the_cache_window(server, make_key, cli, app_key):
+    key, prefix = make_key("e2e revoked")
+    eventually(lambda: predict(server, bearer(key)).status_code == 200, "the new key is known")
+    cli("revoke", prefix)
+    eventually(
+        lambda: predict(server, bearer(key)).status_code == 401,
+        "revocation takes effect",
+        seconds=KEY_CACHE_SECONDS + 10,
+    )
+    assert predict(server, bearer(key)).json()["error"] == "invalid or revoked API key"
+
+
+def test_keys_list_shows_use_but_no_secret(server, cli, app_key, conn_factory):
+    predict(server, bearer(app_key))
+    with conn_factory() as conn:
+        hashes = [r["key_hash"] for r in conn.execute("SELECT key_hash FROM api_keys").fetchall()]
+    secret = app_key.split("_", 2)[2]
+
+    def listing_shows_last_use() -> bool:
+        line = next(x for x in cli("list").stdout.splitlines() if x.startswith("e2e app"))
+        return not line.rstrip().endswith("-")
+
+    eventually(listing_shows_last_use, "last use recorded with the next key reload")
+    listing = cli("list").stdout
+    assert "e2e revoked" in listing and "e2e tight" in listing
+    assert secret not in listing and not any(h in listing for h in hashes)
+
+
+def test_cli_refuses_unknown_prefix(cli, key_cleanup):
+    result = cli("revoke", "ffffffffffff", check=False)
+    assert result.returncode == 2 and "no API key has the prefix" in result.stderr
