@@ -1,0 +1,314 @@
+"""Load on the prediction API over loopback: p50/p99 latency and throughput at 1, 8 and 32
+concurrent clients for (a) cached forecasts, (b) uncached forecasts on cached candles and
+(c) cold candles from the loopback provider. Goals: (b) p50 <= 15 ms, p99 <= 60 ms, >= 300 req/s
+at 32 clients; (a) p50 <= 3 ms.
+
+Builds its own stack in a temporary CANDLECAST_HOME: embedded PostgreSQL and Redis, the fake
+Polygon provider serving block-bootstrapped candles of the real sample (bench/scale_data.py),
+`candlecast sync-symbols / update / train` on the top 5 symbols, then `bentoml serve` twice:
+with the prediction cache (a) and without it (b, c). Requests carry an API key (limits far above
+the load), so key checks and the Redis token bucket are part of every figure. The load generator
+shares the 2 cores with the server.
+
+Baseline in the same run: the seeds' recursive 30-step approach, which appends each predicted
+candle and recomputes the features 30 times (features only: a lower bound of its cost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import redis
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from scale_data import build  # noqa: E402
+
+from candlecast import localservices  # noqa: E402
+from candlecast.candles import SERVING_CANDLES  # noqa: E402
+from candlecast.features import compute_features  # noqa: E402
+from candlecast.marketdata.sample import SampleProvider  # noqa: E402
+from candlecast.settings import SAMPLE_DATA_DIR  # noqa: E402
+from candlecast.timeframes import TIMEFRAMES  # noqa: E402
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+N_SYMBOLS, TRAINED, TIMEFRAME = 120, 5, "1h"
+CLIENTS = (1, 8, 32)
+REQUESTS = {"a": 600, "b": 300}  # per concurrency level; (c) asks each cold series once
+GOALS = {"a": (3.0, None, None), "b": (15.0, 60.0, 300.0)}
+
+
+def run_cli(env: dict, *args: str) -> None:
+    result = subprocess.run(
+        [str(BIN / "candlecast"), *args], env=env, capture_output=True, text=True, timeout=3600
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"candlecast {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+
+
+def create_key(env: dict) -> str:
+    result = subprocess.run(
+        [str(BIN / "candlecast"), "keys", "create", "--name", "bench"]
+        + ["--rate-per-minute", "100000000", "--burst", "1000000"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+class Server:
+    """`bentoml serve` of the source on a free port, in its own process group."""
+
+    def __init__(self, env: dict, log: Path) -> None:
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        with open(log, "wb") as out:
+            self.process = subprocess.Popen(
+                [str(BIN / "bentoml"), "serve", "bento.service:Candlecast"]
+                + ["--host", "127.0.0.1", "--port", str(self.port)],
+                env=env,
+                cwd=PROJECT_DIR,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{self.url}/readyz", timeout=5) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise SystemExit(f"bentoml serve did not start:\n{log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+
+async def load(url: str, key: str, bodies: list[dict], clients: int, cached: bool) -> dict:
+    """`clients` concurrent clients send the bodies in turn; every answer must be a 200, from
+    the prediction cache or not as the case says."""
+    latencies: list[float] = []
+    queue = iter(bodies)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {key}"}, limits=limits, timeout=120
+    ) as client:
+
+        async def one_client() -> None:
+            for body in queue:
+                start = time.perf_counter()
+                response = await client.post("/predict", json=body)
+                latencies.append(time.perf_counter() - start)
+                if response.status_code != 200 or response.json()["cached"] is not cached:
+                    raise SystemExit(f"{body}: {response.status_code} {response.text[:500]}")
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+        wall = time.perf_counter() - start
+    ms = np.array(latencies) * 1000
+    return {
+        "n": len(ms),
+        "p50": float(np.percentile(ms, 50)),
+        "p99": float(np.percentile(ms, 99)),
+        "rps": len(ms) / wall,
+    }
+
+
+def drop_candles(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter("candlecast:candles:*", count=1000):
+        client.delete(key)
+
+
+def cached_candles(redis_url: str) -> int:
+    return sum(1 for _ in redis.Redis.from_url(redis_url).scan_iter("candlecast:candles:*"))
+
+
+def recursive_baseline_ms() -> float:
+    """The seeds' way: append the predicted candle, recompute every feature, 30 times."""
+    sample = SampleProvider(SAMPLE_DATA_DIR)
+    hour = TIMEFRAMES[TIMEFRAME]
+    now = sample.now()
+    candles = sample.fetch_candles(
+        "X:BTCUSDT", hour, now - pd.Timedelta(hours=SERVING_CANDLES), now
+    )
+    compute_features(candles, hour)  # warm-up
+    start = time.perf_counter()
+    window = candles
+    for _ in range(30):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            compute_features(window, hour)
+        last = window.iloc[[-1]].copy()  # stands in for the predicted candle
+        last["timestamp"] = hour.next_open(last["timestamp"].iloc[0])
+        last[["open", "high", "low", "close"]] *= 1.001
+        window = pd.concat([window.iloc[1:], last], ignore_index=True)
+    return (time.perf_counter() - start) * 1000
+
+
+def verdict(value: float, goal: float | None, higher_is_better: bool = False) -> str:
+    if goal is None:
+        return ""
+    met = value >= goal if higher_is_better else value <= goal
+    return f" (goal {'>=' if higher_is_better else '<='} {goal:g}: {'met' if met else 'MISSED'})"
+
+
+def print_row(case: str, clients: int, figures: dict) -> None:
+    p50_goal, p99_goal, rps_goal = GOALS.get(case, (None, None, None))
+    at_32 = clients == 32
+    print(
+        f"  ({case}) {clients:>2} clients, {figures['n']:>4} requests: "
+        f"p50 {figures['p50']:7.1f} ms{verdict(figures['p50'], p50_goal)}  "
+        f"p99 {figures['p99']:7.1f} ms{verdict(figures['p99'], p99_goal if at_32 else None)}  "
+        f"{figures['rps']:6.0f} req/s{verdict(figures['rps'], rps_goal if at_32 else None, True)}"
+    )
+
+
+PROVIDER_PROCESS = """
+import sys, time
+from pathlib import Path
+from tests.support.fake_provider import FakeProvider
+with FakeProvider(Path(sys.argv[1])) as fake:
+    print(fake.base_url, fake.faults.api_key, flush=True)
+    while True:
+        time.sleep(3600)
+"""
+
+
+class Provider:
+    """The loopback fake provider in a process of its own, off the load generator's GIL."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", PROVIDER_PROCESS, str(data_dir)],
+            cwd=PROJECT_DIR,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.base_url, self.api_key = self.process.stdout.readline().split()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def prepare(home: Path, fake: Provider) -> dict:
+    """sync-symbols, update and train on the top symbols of a fresh home; returns its env."""
+    env = {
+        **os.environ,
+        "CANDLECAST_HOME": str(home),
+        "DATABASE_URL": localservices.start_postgres(home),
+        "REDIS_URL": localservices.start_redis(home),
+        "BENTOML_HOME": str(home / "bentoml"),
+        "BENTOML_DO_NOT_TRACK": "True",
+        "GX_ANALYTICS_ENABLED": "false",
+        "KERAS_BACKEND": "jax",
+        "POLYGON_API_KEY": fake.api_key,
+        "POLYGON_BASE_URL": fake.base_url,
+        "CANDLECAST_NOW": SampleProvider(SAMPLE_DATA_DIR).now().isoformat(),
+        "CANDLECAST_TOP_N": str(TRAINED),
+        "PYTHONWARNINGS": "ignore",
+    }
+    started = time.perf_counter()
+    run_cli(env, "sync-symbols")
+    run_cli(env, "update", "--top", str(TRAINED))
+    run_cli(env, "train")  # the service serves all five timeframes, so it needs five models
+    print(f"stack ready in {time.perf_counter() - started:.0f} s (sync, update, train)")
+    return env
+
+
+def measure(env: dict, work: Path) -> dict[str, dict[int, dict]]:
+    key = create_key(env)
+    tickers = [f"X:SYN{i:04d}USDT" for i in range(N_SYMBOLS)]
+    body = [{"symbol": t, "timeframe": TIMEFRAME, "steps": 30} for t in tickers]
+    results: dict[str, dict[int, dict]] = {"a": {}, "b": {}, "c": {}}
+    server = Server(env, work / "serve-cached.log")
+    try:
+        asyncio.run(load(server.url, key, body, 8, cached=False))  # warm: forecasts cached
+        for clients in CLIENTS:
+            bodies = [body[i % len(body)] for i in range(REQUESTS["a"])]
+            results["a"][clients] = asyncio.run(load(server.url, key, bodies, clients, True))
+    finally:
+        server.stop()
+    server = Server(
+        {**env, "CANDLECAST_PREDICTION_CACHE_SECONDS": "0"}, work / "serve-uncached.log"
+    )
+    try:
+        for clients in CLIENTS:
+            drop_candles(env["REDIS_URL"])
+            results["c"][clients] = asyncio.run(load(server.url, key, body, clients, False))
+            if cached_candles(env["REDIS_URL"]) != len(body):  # each one fetched in this level
+                raise SystemExit("cold candles were not fetched and cached by the service")
+        for clients in CLIENTS:  # the candles of (c) are cached now
+            bodies = [body[i % len(body)] for i in range(REQUESTS["b"])]
+            results["b"][clients] = asyncio.run(load(server.url, key, bodies, clients, False))
+    finally:
+        server.stop()
+    return results
+
+
+def report(results: dict[str, dict[int, dict]], baseline: float) -> None:
+    titles = {
+        "a": "cached forecast",
+        "b": "uncached forecast, cached candles",
+        "c": "cold candles from the loopback provider",
+    }
+    print(f"POST /predict {TIMEFRAME}, 30 steps, {os.cpu_count()} cores, client on the same cores")
+    for case in ("a", "b", "c"):
+        print(f"{titles[case]}:")
+        for clients in CLIENTS:
+            print_row(case, clients, results[case][clients])
+    ceiling = 2000 / baseline
+    print(
+        f"baseline, the seeds' recursive 30 steps (features only, one core): {baseline:.0f} ms "
+        f"per forecast, at most {ceiling:.1f} forecasts/s on 2 cores\n"
+        f"ratios: (b) p50 at 1 client is {baseline / results['b'][1]['p50']:.0f}x below the "
+        f"baseline's latency; (b) at 32 clients serves {results['b'][32]['rps'] / ceiling:.0f}x "
+        "the baseline's ceiling"
+    )
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="cc-bench-api-"))
+    home = work / "home"
+    provider_dir = Path(tempfile.gettempdir()) / "candlecast-bench" / "provider"
+    build(provider_dir, N_SYMBOLS)
+    fake = Provider(provider_dir)
+    try:
+        results = measure(prepare(home, fake), work)
+        baseline = min(recursive_baseline_ms() for _ in range(3))
+    finally:
+        fake.stop()
+        localservices.stop_postgres(home)
+        localservices.stop_redis(home)
+        shutil.rmtree(work, ignore_errors=True)
+    report(results, baseline)
+
+
+if __name__ == "__main__":
+    main()
