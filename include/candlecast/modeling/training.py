@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -280,10 +281,11 @@ def _model(learners, weights, timeframe, panel, calibration) -> ForecastModel:
     )
 
 
-def _calibrated(learners, weights, timeframe, panel, validation: Pairs) -> ForecastModel:
+def _calibrated(learners, weights, timeframe, panel, validation: Pairs, raw_by_learner: dict):
+    """The model of these weights, calibrated on the learners' validation predictions."""
     model = _model(learners, weights, timeframe, panel, fit_calibration([], [], [], [], []))
     if len(validation) >= MIN_CALIBRATION_PAIRS:
-        raw = model.raw_z(panel.features, panel.series_start, validation.row, validation.horizon)
+        raw = sum(weight * raw_by_learner[name] for name, weight in weights.items())
         model.calibration = fit_calibration(
             _z_of(panel, validation),
             validation.horizon,
@@ -320,7 +322,9 @@ def measure(model: ForecastModel, panel: Panel, test: Pairs, train: Pairs, top: 
 
 
 def run_fold(panel: Panel, fold: Fold, timeframe: Timeframe, top: set) -> FoldResult:
+    began = time.perf_counter()
     learners = _fit_learners(panel, fold)
+    fitted = time.perf_counter()
     validation = pairs(
         panel,
         _rows_between(panel, fold.validation_start, fold.test_start),
@@ -337,23 +341,32 @@ def run_fold(panel: Panel, fold: Fold, timeframe: Timeframe, top: set) -> FoldRe
         stacking = stack(raw, _z_of(panel, validation), panel.timestamp[validation.row])
     else:
         stacking = Stacking({"xgboost": 1.0}, {}, "xgboost: too few validation rows to stack")
-    served = _calibrated(learners, stacking.weights, timeframe, panel, validation)
+    served = _calibrated(learners, stacking.weights, timeframe, panel, validation, raw)
     xgboost_alone = (
         served
         if stacking.weights == {"xgboost": 1.0}
-        else _calibrated(learners, {"xgboost": 1.0}, timeframe, panel, validation)
+        else _calibrated(learners, {"xgboost": 1.0}, timeframe, panel, validation, raw)
     )
     test = pairs(panel, _rows_between(panel, fold.test_start, fold.test_end), None, MAX_TEST_PAIRS)
     train = pairs(
         panel,
         _rows_between(panel, panel.timestamp.min(), fold.validation_start),
         fold.validation_start,
-    )
+        MAX_TRAIN_PAIRS,
+    )  # for the drift and majority baselines
     result = FoldResult(fold, served, stacking, xgboost_alone, test, np.empty(0), learners)
     if len(test):
         result.metrics, result.test_predicted_z = measure(served, panel, test, train, top)
         if xgboost_alone is not served:
             result.metrics["xgboost_alone"], _ = measure(xgboost_alone, panel, test, train, top)
+    log.info(
+        "%s %s: learners fitted in %.0f s, stacked, calibrated and measured in %.0f s; served %s",
+        timeframe.code,
+        fold.name,
+        fitted - began,
+        time.perf_counter() - fitted,
+        stacking.chosen,
+    )
     return result
 
 
