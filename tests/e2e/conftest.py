@@ -27,7 +27,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def run_airflow(env: dict, *args: str, timeout: float = 600) -> str:
+def run_airflow(env: dict, *args: str, timeout: float = 1800) -> str:
     result = subprocess.run(
         [str(BIN / "airflow"), *args], env=env, capture_output=True, text=True, timeout=timeout
     )

@@ -51,11 +51,21 @@ def test_ohlcv_update_wrote_every_series_validated(dag_runs, settings):
 
 
 def test_train_models_stored_five_versions(dag_runs, conn, stack_environment):
-    rows = conn.execute("SELECT name, version, timeframe, metrics FROM models").fetchall()
+    rows = conn.execute(
+        "SELECT name, version, timeframe, metrics, baseline_metrics, universe_size, "
+        "universe_hash, report_path FROM models"
+    ).fetchall()
     assert sorted(r["timeframe"] for r in rows) == sorted(TIMEFRAME_CODES)
     for row in rows:
-        assert row["metrics"]["test"]["all"]["n"] > 0
-        assert "mae_random_walk" in row["metrics"]["test"]["all"]
+        test_window = row["metrics"]["test"]
+        assert test_window["all"]["n"] > 0 and "mae_ratio_to_random_walk" in test_window["all"]
+        assert len(row["metrics"]["folds"]) >= 1
+        assert set(row["baseline_metrics"]["all"]) >= {"random_walk", "momentum", "majority"}
+        assert row["universe_size"] == len(SAMPLE_TICKERS) and len(row["universe_hash"]) == 16
+        report = Path(row["report_path"])
+        assert report.is_file() and f"{row['name']}:{row['version']}" in report.read_text()
+        for section in ("Calibration", "Paper trading", "Walk-forward test windows"):
+            assert section in report.read_text()
     listing = subprocess.run(
         [str(Path(sys.executable).parent / "bentoml"), "models", "list", "-o", "json"],
         env=stack_environment,
