@@ -8,14 +8,14 @@ def test_migrations_are_idempotent(database_url, conn):
     db.migrate(database_url)
     db.migrate(database_url)
     version = conn.execute(f"SELECT version_num FROM {db.VERSION_TABLE}").fetchall()
-    assert version == [{"version_num": "0002"}]
+    assert version == [{"version_num": "0003"}]
     tables = {
         r["table_name"]
         for r in conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
         ).fetchall()
     }
-    assert {"symbols", "models", "predictions", "prediction_steps"} <= tables
+    assert {"symbols", "models", "predictions", "prediction_steps", "api_keys"} <= tables
 
 
 def test_timeframe_check_uses_capital_month(conn):
