@@ -224,9 +224,10 @@ def fit_calibration(
 ) -> Calibration:
     """On validation pairs: per-horizon shrinkage toward no change (no edge, no move), an
     isotonic map |z| -> P(direction right), and conformal 80 % bands of the residuals."""
-    if len(z) < MIN_CALIBRATION_PAIRS:  # no evidence: flat 0.5, nothing shrunk, ±1.28 sigma
+    if len(z) < MIN_CALIBRATION_PAIRS:
+        # No evidence of an edge: the random walk's point, a flat 0.5, ±1.28 sigma (normal 80 %).
         return Calibration(
-            [0.0, 1.0], [0.5, 0.5], [-1.28] * MAX_STEPS, [1.28] * MAX_STEPS, [1.0] * MAX_STEPS
+            [0.0, 1.0], [0.5, 0.5], [-1.28] * MAX_STEPS, [1.28] * MAX_STEPS, [0.0] * MAX_STEPS
         )
     halves = _halves(timestamps)
     shrink = np.asarray(
