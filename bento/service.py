@@ -106,7 +106,7 @@ class Candlecast:
         )
         self.redis = GuardedRedis(serving_redis_client(settings))
         self.pool = ConnectionPool(settings)
-        self.candles = FreshCandles(
+        self.fresh_candles = FreshCandles(
             get_provider(provider_settings),
             self.redis,
             settings.candlecast_candle_cache_keep_seconds,
@@ -114,7 +114,7 @@ class Candlecast:
         )
         self.forecaster = Forecaster(
             {code: ServedModel(str(ref.tag), load_model(ref)) for code, ref in self.models.items()},
-            self.candles,
+            self.fresh_candles,
             self.pool,
             PredictionCache(self.redis, settings.candlecast_prediction_cache_seconds),
         )
@@ -241,7 +241,7 @@ class Candlecast:
 
         closes = ActualCloses(settings.store_dir, self.redis)
         with self.pool.connection() as conn:
-            return accuracy_report(conn, closes, self.candles.provider.now(), timeframe)
+            return accuracy_report(conn, closes, self.fresh_candles.provider.now(), timeframe)
 
     @health_app.get("/healthz", response_model=Health, tags=["Infrastructure"])
     def healthz(self):
@@ -249,7 +249,7 @@ class Candlecast:
         from candlecast.service_health import check_health
 
         tags = {code: served.tag for code, served in self.forecaster.models.items()}
-        health = check_health(self.pool, self.redis, self.candles.state, tags)
+        health = check_health(self.pool, self.redis, self.fresh_candles.state, tags)
         status = 503 if health.status == "down" else 200
         return JSONResponse(health.model_dump(mode="json"), status_code=status)
 
