@@ -254,6 +254,21 @@ class Candlecast:
         return JSONResponse(health.model_dump(mode="json"), status_code=status)
 
 
+class HealthRoute:
+    """BentoML answers GET /healthz itself (as /livez); ours, with the dependencies, wins."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/healthz" and scope["method"] == "GET":
+            await health_app(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+Candlecast.add_asgi_middleware(HealthRoute)
+
 from bento.access import AccessMiddleware  # noqa: E402
 
 Candlecast.add_asgi_middleware(AccessMiddleware)
