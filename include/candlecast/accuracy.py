@@ -41,7 +41,8 @@ def _steps(conn: psycopg.Connection, now: pd.Timestamp, timeframe: str | None) -
 
 
 def _figures(group: pd.DataFrame) -> dict:
-    predicted_move = np.sign(np.log(group["close"] / group["last_close"]))
+    # The forecast's own convention: a close at or above the last close is "up".
+    predicted_move = np.where(group["close"] >= group["last_close"], 1.0, -1.0)
     actual_move = np.sign(np.log(group["actual"] / group["last_close"]))
     moved = actual_move != 0
     error = np.abs(np.log(group["close"] / group["actual"])).mean()

@@ -227,7 +227,7 @@ def test_accuracy_scores_forecasts_whose_candles_have_closed(bento_url, conn, se
     assert row["model"] == str(reference.tag) and row["n"] == 30 and row["predictions"] == 1
     actual = history.set_index("timestamp")["close"]
     expected_hits = [
-        (s.close > forecast.last_close) == (actual[pd.Timestamp(s.timestamp)] > forecast.last_close)
+        (s.direction == "up") == (actual[pd.Timestamp(s.timestamp)] > forecast.last_close)
         for s in forecast.steps
     ]
     assert row["direction_accuracy"] == pytest.approx(sum(expected_hits) / 30)
