@@ -5,6 +5,7 @@ Used only when DATABASE_URL / REDIS_URL are unset. Both servers listen on unix s
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
@@ -57,7 +58,19 @@ def stop_postgres(home: Path) -> bool:
     pg_ctl = _import_pgserver()._commands.pg_ctl
     user = "pgserver" if os.geteuid() == 0 else None
     pg_ctl(["-m", "fast", "-w", "stop"], pgdata=pgdata, user=user, timeout=60)
+    _forget_handle(pgdata)
     return True
+
+
+def _forget_handle(pgdata: Path) -> None:
+    """pgserver keeps one handle per data folder for the life of the process and would hand
+    the stopped server back to the next start_postgres; drop it so a restart starts one."""
+    from pgserver.postgres_server import PostgresServer
+
+    handle = PostgresServer._instances.pop(pgdata.expanduser().resolve(), None)
+    if handle is not None:
+        atexit.unregister(handle._cleanup)
+        handle.global_process_id_list.get_and_remove(os.getpid())
 
 
 def _redis_socket(home: Path) -> Path:

@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 
 from candlecast.stackenv import stack_env
+from tests.support.bento_server import BIN, PROJECT_DIR, running_bento
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 DAG_ORDER = ("symbol_sync", "ohlcv_update", "train_models")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def run_airflow(env: dict, *args: str, timeout: float = 1800) -> str:
@@ -64,43 +51,5 @@ def dag_runs(stack_environment) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def bento_url(stack_environment, dag_runs, home):
-    port = _free_port()
-    log = open(home / "bento-test.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            str(BIN / "bentoml"),
-            "serve",
-            "bento.service:Candlecast",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--working-dir",
-            str(PROJECT_DIR),
-        ],
-        env=stack_environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            os.killpg(process.pid, signal.SIGKILL)
-            pytest.fail(
-                f"bentoml serve did not become ready:\n{(home / 'bento-test.log').read_text()[-5000:]}"
-            )
-        time.sleep(0.5)
-    yield url
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+    with running_bento(stack_environment, home / "bento-test.log") as url:
+        yield url

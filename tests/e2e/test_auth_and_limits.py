@@ -2,84 +2,25 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 import pytest
 
 from candlecast.settings import Settings
+from tests.support.bento_server import BIN, eventually, running_bento
 
 pytestmark = pytest.mark.e2e
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 KEY_CACHE_SECONDS = 1
 FORECAST = {"symbol": "X:BTCUSDT", "timeframe": "1d", "steps": 5}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def running_bento(target: str, env: dict, log_path: Path, cwd: Path = PROJECT_DIR) -> Iterator[str]:
-    """`bentoml serve <target>` on a free loopback port until the block ends; yields its URL."""
-    port = free_port()
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [str(BIN / "bentoml"), "serve", target, "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=cwd,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"bentoml serve {target} did not start:\n{log_path.read_text()[-5000:]}"
-                )
-            time.sleep(0.5)
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-def eventually(check: Callable[[], bool], what: str, seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
 def server(stack_environment, dag_runs, home):
     env = {**stack_environment, "CANDLECAST_API_KEY_CACHE_SECONDS": str(KEY_CACHE_SECONDS)}
-    with running_bento("bento.service:Candlecast", env, home / "bento-auth.log") as url:
+    with running_bento(env, home / "bento-auth.log") as url:
         yield url
 
 
