@@ -6,14 +6,20 @@ import functools
 import logging
 import uuid
 from datetime import datetime
-from typing import Annotated
 
 import bentoml
 from fastapi import FastAPI
-from pydantic import AfterValidator, Field
 from starlette.responses import JSONResponse
 
 from candlecast.api_errors import ApiError
+from candlecast.api_requests import (
+    AccuracyRequest,
+    CandlesRequest,
+    PredictionGetRequest,
+    PredictionLatestRequest,
+    PredictRequest,
+    SymbolSearchRequest,
+)
 from candlecast.api_schemas import (
     AccuracyReport,
     CandleSeries,
@@ -24,37 +30,10 @@ from candlecast.api_schemas import (
 from candlecast.forecast import Forecast
 from candlecast.pg_connections import DatabaseUnavailable
 from candlecast.settings import Settings
-from candlecast.timeframes import TIMEFRAMES, parse_timeframe
+from candlecast.timeframes import TIMEFRAMES
 
 log = logging.getLogger("candlecast.api")
 settings = Settings()
-
-
-def _timeframe(value: str) -> str:
-    return parse_timeframe(value).code  # raises a ValueError that names the problem
-
-
-def _symbol(value: str) -> str:
-    from candlecast.serving import normalise_ticker
-
-    return normalise_ticker(value)
-
-
-TimeframeCode = Annotated[
-    str,
-    Field(max_length=8, description="1h, 4h, 1d, 1w or 1M (also 1mo)", examples=["1d"]),
-    AfterValidator(_timeframe),
-]
-Symbol = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=40,
-        description="Provider ticker; the X: prefix and case are optional.",
-        examples=["X:BTCUSDT"],
-    ),
-    AfterValidator(_symbol),
-]
 
 
 def _serving_references() -> dict:
@@ -83,7 +62,9 @@ health_app = FastAPI(title="candlecast health", docs_url=None, redoc_url=None, o
 
 
 @bentoml.asgi_app(health_app, path="/")
-@bentoml.service(name="candlecast", traffic={"timeout": 60})
+@bentoml.service(
+    name="candlecast", workers=settings.candlecast_api_workers, traffic={"timeout": 60}
+)
 class Candlecast:
     """Crypto OHLC forecasts on fresh candles. Errors are JSON `{"error": ..., "field": ...}`."""
 
@@ -92,6 +73,7 @@ class Candlecast:
     def __init__(self) -> None:
         from candlecast.cache import GuardedRedis, serving_redis_client
         from candlecast.candles import FreshCandles
+        from candlecast.forecast import InputCache
         from candlecast.marketdata import get_provider
         from candlecast.pg_connections import ConnectionPool
         from candlecast.prediction_cache import PredictionCache
@@ -117,51 +99,29 @@ class Candlecast:
             self.fresh_candles,
             self.pool,
             PredictionCache(self.redis, settings.candlecast_prediction_cache_seconds),
+            InputCache(settings.candlecast_feature_cache_entries),
         )
 
-    @bentoml.api(route="/predict")
+    @bentoml.api(route="/predict", input_spec=PredictRequest)
     @answers_errors
     def predict(
-        self,
-        symbol: Symbol,
-        timeframe: TimeframeCode,
-        steps: Annotated[
-            int | None, Field(ge=1, le=30, description="1–30; default 30.", examples=[30])
-        ] = None,
-        predict_until: Annotated[
-            datetime | None,
-            Field(
-                description="Instead of steps: forecast up to the candle containing this time.",
-                examples=["2025-09-25T00:00:00Z"],
-            ),
-        ] = None,
+        self, symbol: str, timeframe: str, steps: int | None, predict_until: datetime | None
     ) -> Forecast:
         """A forecast of the next candles (30 by default) with 80 % intervals."""
         return self.forecaster.predict(symbol, TIMEFRAMES[timeframe], steps, predict_until)
 
-    @bentoml.api(route="/symbols/search")
+    @bentoml.api(route="/symbols/search", input_spec=SymbolSearchRequest)
     @answers_errors
-    def symbols_search(
-        self,
-        query: Annotated[
-            str, Field(min_length=1, max_length=40, examples=["btc"], description="Ticker or name")
-        ],
-        limit: Annotated[int, Field(ge=1, le=50)] = 10,
-    ) -> SymbolSearchResult:
+    def symbols_search(self, query: str, limit: int) -> SymbolSearchResult:
         """Typeahead: active symbols first, then by USD volume."""
         from candlecast.api_queries import search_symbols
 
         with self.pool.connection() as conn:
             return SymbolSearchResult(query=query, matches=search_symbols(conn, query, limit))
 
-    @bentoml.api(route="/candles")
+    @bentoml.api(route="/candles", input_spec=CandlesRequest)
     @answers_errors
-    def candles(
-        self,
-        symbol: Symbol,
-        timeframe: TimeframeCode,
-        limit: Annotated[int, Field(ge=1, le=1000, examples=[100])] = 100,
-    ) -> CandleSeries:
+    def candles(self, symbol: str, timeframe: str, limit: int) -> CandleSeries:
         """The newest closed candles, from the same fresh-candle path as /predict."""
         from candlecast.api_schemas import Candle
 
@@ -208,32 +168,27 @@ class Candlecast:
             )
         return ModelList(models=models)
 
-    @bentoml.api(route="/predictions/get")
+    @bentoml.api(route="/predictions/get", input_spec=PredictionGetRequest)
     @answers_errors
-    def predictions_get(
-        self,
-        prediction_id: Annotated[
-            uuid.UUID, Field(examples=["0b8f8a4e-1f3c-4d7e-9a52-3f1d2c4b5a6e"])
-        ],
-    ) -> Forecast:
+    def predictions_get(self, prediction_id: uuid.UUID) -> Forecast:
         """A stored forecast by its prediction_id, with its steps."""
         from candlecast.api_queries import stored_forecast
 
         with self.pool.connection() as conn:
             return stored_forecast(conn, str(prediction_id))
 
-    @bentoml.api(route="/predictions/latest")
+    @bentoml.api(route="/predictions/latest", input_spec=PredictionLatestRequest)
     @answers_errors
-    def predictions_latest(self, symbol: Symbol, timeframe: TimeframeCode) -> Forecast:
+    def predictions_latest(self, symbol: str, timeframe: str) -> Forecast:
         """The newest stored forecast of a symbol and timeframe."""
         from candlecast.api_queries import latest_forecast
 
         with self.pool.connection() as conn:
             return latest_forecast(conn, symbol, timeframe)
 
-    @bentoml.api(route="/accuracy")
+    @bentoml.api(route="/accuracy", input_spec=AccuracyRequest)
     @answers_errors
-    def accuracy(self, timeframe: TimeframeCode | None = None) -> AccuracyReport:
+    def accuracy(self, timeframe: str | None) -> AccuracyReport:
         """Live accuracy per timeframe and model version, from stored forecasts whose target
         candles have closed (n=0 with a note until then)."""
         from candlecast.accuracy import accuracy_report

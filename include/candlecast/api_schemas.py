@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from candlecast import api_examples
 
 Status = Literal["ok", "degraded", "down"]
 
@@ -21,6 +23,8 @@ class SymbolMatch(BaseModel):
 
 
 class SymbolSearchResult(BaseModel):
+    model_config = ConfigDict(**api_examples.schema_example(api_examples.SYMBOL_SEARCH))
+
     query: str
     matches: list[SymbolMatch]
 
@@ -35,6 +39,8 @@ class Candle(BaseModel):
 
 
 class CandleSeries(BaseModel):
+    model_config = ConfigDict(**api_examples.schema_example(api_examples.CANDLE_SERIES))
+
     symbol: str
     timeframe: str
     last_candle_at: datetime
@@ -59,6 +65,8 @@ class ServingModel(BaseModel):
 
 
 class ModelList(BaseModel):
+    model_config = ConfigDict(**api_examples.schema_example(api_examples.MODEL_LIST))
+
     models: list[ServingModel]
 
 
@@ -73,6 +81,8 @@ class AccuracyRow(BaseModel):
 
 
 class AccuracyReport(BaseModel):
+    model_config = ConfigDict(**api_examples.schema_example(api_examples.ACCURACY_REPORT))
+
     as_of: datetime
     rows: list[AccuracyRow]
     note: str = ""
@@ -84,6 +94,8 @@ class ComponentHealth(BaseModel):
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(**api_examples.schema_example(api_examples.HEALTH))
+
     status: Status
     access: Literal["open", "keys", "unknown"] = Field(
         description="open: no API key exists, requests need none; keys: a key is required."

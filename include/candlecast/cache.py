@@ -10,6 +10,7 @@ import io
 import logging
 import threading
 import time
+from collections import OrderedDict
 
 import pandas as pd
 import pyarrow as pa
@@ -22,6 +23,7 @@ from candlecast.settings import Settings
 log = logging.getLogger(__name__)
 
 REDIS_RETRY_PAUSE_SECONDS = 1.0
+DECODED_FRAMES = 512  # ~50 KB of payload and ~60 KB of frame each
 
 
 def redis_url(settings: Settings) -> str:
@@ -72,6 +74,30 @@ def frame_from_bytes(payload: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
         if not k.startswith(b"pandas")
     }
     return table.to_pandas(), metadata
+
+
+class DecodedFrames:
+    """The frames last decoded from cached payloads, per key: a payload equal to the one seen
+    before (a memory compare) is not decoded again. The frames are shared: read, never write."""
+
+    def __init__(self, size: int = DECODED_FRAMES) -> None:
+        self.size = size
+        self._entries: OrderedDict[str, tuple[bytes, pd.DataFrame, dict[str, str]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def decode(self, key: str, payload: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
+        with self._lock:
+            seen = self._entries.get(key)
+            if seen is not None and seen[0] == payload:
+                self._entries.move_to_end(key)
+                return seen[1], seen[2]
+        frame, metadata = frame_from_bytes(payload)
+        with self._lock:
+            self._entries[key] = (payload, frame, metadata)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return frame, metadata
 
 
 class GuardedRedis:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from candlecast.cache import GuardedRedis, candles_key, frame_bytes, frame_from_bytes
+from candlecast.cache import DecodedFrames, GuardedRedis, candles_key, frame_bytes
 from candlecast.cleaning import clean_candles
 from candlecast.marketdata.base import MarketDataProvider
 from candlecast.singleflight import SingleFlight
@@ -126,6 +126,7 @@ class FreshCandles:
         self.keep_seconds = keep_seconds
         self.recheck_seconds = recheck_seconds
         self.flight = SingleFlight(cache)
+        self.decoded = DecodedFrames()
         self.state = ProviderState()
         self.provider_calls = 0
         self._calls_lock = threading.Lock()
@@ -134,7 +135,7 @@ class FreshCandles:
         payload = self.cache.call("get", key)
         if payload is None:
             return None
-        frame, metadata = frame_from_bytes(payload)
+        frame, metadata = self.decoded.decode(key, payload)
         if frame.empty:
             return None
         fetched = metadata.get("fetched_at")

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
 import pandas as pd
 import psycopg
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from candlecast import api_examples
 from candlecast.candles import SERVING_CANDLES, CandleWindow
 from candlecast.features import WARMUP_CANDLES, compute_features
-from candlecast.modeling.predictor import ForecastModel
+from candlecast.modeling.predictor import ForecastModel, ServingInputs
 from candlecast.timeframes import Timeframe
 
 
@@ -45,6 +49,8 @@ class ForecastStep(BaseModel):
 class Forecast(BaseModel):
     """A served forecast, as the API returns it and as it is stored."""
 
+    model_config = ConfigDict(**api_examples.schema_example(api_examples.FORECAST))
+
     prediction_id: str
     symbol: str
     timeframe: str
@@ -72,28 +78,37 @@ class Forecast(BaseModel):
 
 DEFAULT_INDICATORS = ("rsi_14", "ret_24_z", "vol_ratio_5_24")
 MAX_INDICATORS = 5
-FEATURE_CACHE_SIZE = 32
+INPUT_CACHE_SIZE = 2048
 
 
-class FeatureCache:
-    """Features are a pure function of the candles: keep the frames of the latest few series."""
+@dataclass(frozen=True)
+class SeriesInputs:
+    """What a forecast needs of one series' features, as of its last closed candle."""
 
-    def __init__(self, size: int = FEATURE_CACHE_SIZE) -> None:
+    model_inputs: ServingInputs
+    indicators: dict[str, float | None]
+
+
+class InputCache:
+    """Features are a pure function of the candles and change only when a candle closes: keep
+    each series' serving inputs (a few KB, not the whole feature frame), newest used last."""
+
+    def __init__(self, size: int = INPUT_CACHE_SIZE) -> None:
         self.size = size
-        self._frames: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+        self._entries: OrderedDict[tuple, SeriesInputs] = OrderedDict()
         self._lock = threading.Lock()
 
-    def features(self, key: tuple, candles: pd.DataFrame, timeframe: Timeframe) -> pd.DataFrame:
+    def get(self, key: tuple, build: Callable[[], SeriesInputs]) -> SeriesInputs:
         with self._lock:
-            if key in self._frames:
-                self._frames.move_to_end(key)
-                return self._frames[key]
-        frame = compute_features(candles, timeframe)
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        entry = build()
         with self._lock:
-            self._frames[key] = frame
-            while len(self._frames) > self.size:
-                self._frames.popitem(last=False)
-        return frame
+            self._entries[key] = entry
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return entry
 
 
 def key_indicators(model: ForecastModel, features: pd.DataFrame) -> dict[str, float | None]:
@@ -108,23 +123,31 @@ def make_forecast(
     model_tag: str,
     window: CandleWindow,
     steps: int,
-    feature_cache: FeatureCache | None = None,
+    input_cache: InputCache | None = None,
 ) -> Forecast:
     ticker, timeframe = window.ticker, window.timeframe
     candles = window.frame.iloc[-SERVING_CANDLES:].reset_index(drop=True)
     if len(candles) < WARMUP_CANDLES:
         raise InsufficientHistory(ticker, timeframe, WARMUP_CANDLES, len(candles))
     last_open = candles["timestamp"].iloc[-1]
-    if feature_cache is None:
+
+    def build() -> SeriesInputs:
         features = compute_features(candles, timeframe)
+        return SeriesInputs(model.serving_inputs(features), key_indicators(model, features))
+
+    if input_cache is None:
+        inputs = build()
     else:
-        key = (ticker, timeframe.code, last_open, len(candles))
-        features = feature_cache.features(key, candles, timeframe)
-    path = model.forecast_path(candles, features, steps)
+        inputs = input_cache.get(
+            (ticker, timeframe.code, last_open, len(candles), model_tag), build
+        )
+    z = model.path_z_from(inputs.model_inputs, steps)
+    path = model.path_from_z(z, inputs.model_inputs.sigma, candles)
+    opens = timeframe.next_opens(last_open, len(path["horizons"]))
     forecast_steps = [
         ForecastStep(
             step=int(k),
-            timestamp=timeframe.next_open(last_open, int(k)),
+            timestamp=opens[i],
             open=float(path["open"][i]),
             high=float(path["high"][i]),
             low=float(path["low"][i]),
@@ -153,10 +176,15 @@ def make_forecast(
         direction=final.direction,
         confidence=final.confidence,
         mean_confidence=sum(s.confidence for s in forecast_steps) / len(forecast_steps),
-        indicators=key_indicators(model, features),
+        indicators=dict(inputs.indicators),
         persisted=False,
         steps=forecast_steps,
     )
+
+
+def steps_json(steps: list[ForecastStep]) -> str:
+    """The steps as one JSON document: one query parameter instead of ten arrays to adapt."""
+    return json.dumps([step.model_dump(mode="json") for step in steps])
 
 
 def persist_forecast(
@@ -166,55 +194,42 @@ def persist_forecast(
     model_id: int,
     cache_key: str = "",
 ) -> None:
-    """The prediction and all its steps in one transaction; a repeated id writes nothing."""
-    with conn.transaction(), conn.cursor() as cur:
-        cur.execute(
-            """
+    """The prediction and all its steps in one statement (so one round trip and atomic on its
+    own); a repeated id writes nothing."""
+    conn.execute(
+        """
+        WITH prediction AS (
             INSERT INTO predictions (id, symbol_id, timeframe, model_id, steps, last_candle_at,
                                      last_close, direction, confidence, generated_at, cache_key,
                                      stale, data_age_seconds, indicators)
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (id) DO NOTHING
-            """,
-            (
-                forecast.prediction_id,
-                symbol_id,
-                forecast.timeframe,
-                model_id,
-                len(forecast.steps),
-                forecast.last_candle_at,
-                forecast.last_close,
-                forecast.direction,
-                forecast.confidence,
-                forecast.generated_at,
-                cache_key,
-                forecast.stale,
-                forecast.data_age_seconds,
-                Jsonb(forecast.indicators),
-            ),
+            RETURNING id
         )
-        if cur.rowcount == 0:
-            return
-        cur.executemany(
-            """
-            INSERT INTO prediction_steps (prediction_id, step, timestamp, open, high, low, close,
-                                          close_low_80, close_high_80, direction, confidence)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-            """,
-            [
-                (
-                    forecast.prediction_id,
-                    s.step,
-                    s.timestamp,
-                    s.open,
-                    s.high,
-                    s.low,
-                    s.close,
-                    s.close_low_80,
-                    s.close_high_80,
-                    s.direction,
-                    s.confidence,
-                )
-                for s in forecast.steps
-            ],
-        )
+        INSERT INTO prediction_steps (prediction_id, step, timestamp, open, high, low, close,
+                                      close_low_80, close_high_80, direction, confidence)
+        SELECT prediction.id, step.*
+        FROM prediction,
+             jsonb_to_recordset(%s::jsonb) AS step(
+                 step smallint, timestamp timestamptz, open float8, high float8, low float8,
+                 close float8, close_low_80 float8, close_high_80 float8, direction text,
+                 confidence float8)
+        """,
+        (
+            forecast.prediction_id,
+            symbol_id,
+            forecast.timeframe,
+            model_id,
+            len(forecast.steps),
+            forecast.last_candle_at,
+            forecast.last_close,
+            forecast.direction,
+            forecast.confidence,
+            forecast.generated_at,
+            cache_key,
+            forecast.stale,
+            forecast.data_age_seconds,
+            Jsonb(forecast.indicators),
+            steps_json(forecast.steps),
+        ),
+    )

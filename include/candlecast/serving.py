@@ -16,8 +16,8 @@ import pandas as pd
 from candlecast.api_errors import BadInput, NotFound, Unavailable, Unprocessable
 from candlecast.candles import CandleWindow, FreshCandles, MarketDataUnavailable, NoCandles
 from candlecast.forecast import (
-    FeatureCache,
     Forecast,
+    InputCache,
     InsufficientHistory,
     make_forecast,
     persist_forecast,
@@ -85,12 +85,13 @@ class Forecaster:
         candles: FreshCandles,
         pool: ConnectionPool,
         predictions: PredictionCache,
+        inputs: InputCache | None = None,
     ) -> None:
         self.models = models
         self.candles = candles
         self.pool = pool
         self.predictions = predictions
-        self.features = FeatureCache()
+        self.inputs = inputs or InputCache()
         self._symbols: dict[str, tuple[float, int]] = {}
         self._model_ids: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -154,7 +155,7 @@ class Forecaster:
                 }
             )
         try:
-            forecast = make_forecast(served.model, served.tag, window, steps, self.features)
+            forecast = make_forecast(served.model, served.tag, window, steps, self.inputs)
         except InsufficientHistory as error:
             raise Unprocessable(
                 str(error), field="symbol", needed=error.needed, have=error.have

@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     candlecast_api_provider_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Per-request provider timeout for the API."
     )
+    candlecast_feature_cache_entries: int = Field(
+        default=2048,
+        ge=0,
+        description="Series whose serving inputs (the features a forecast reads) each API "
+        "worker keeps until their next candle closes; 0 computes features on every forecast.",
+    )
+    candlecast_api_workers: int = Field(
+        default=2, ge=1, le=64, description="Worker processes of the Bento (one per core)."
+    )
     candlecast_api_key_rate_per_minute: int = Field(
         default=600, ge=1, description="Sustained requests per minute of a new API key."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 
@@ -20,6 +21,13 @@ class Timeframe:
     def next_open(self, ts: pd.Timestamp, n: int = 1) -> pd.Timestamp:
         """Open time of the candle n periods after the one opening at ts."""
         return ts + n * self.offset
+
+    def next_opens(self, ts: pd.Timestamp, steps: int) -> list[pd.Timestamp]:
+        """Open times of the `steps` candles after the one opening at ts."""
+        if self.code == "1M":
+            return [self.next_open(ts, k) for k in range(1, steps + 1)]
+        length = self.next_open(ts) - ts  # every other timeframe has a fixed length
+        return list(ts + length * np.arange(1, steps + 1))
 
     def is_aligned(self, ts: pd.Timestamp) -> bool:
         return self.floor(ts) == ts

@@ -26,6 +26,7 @@ from tests.support.fake_provider import FakeProvider, Fault
 
 pytestmark = pytest.mark.e2e
 API_KEY = "test-key"
+NEW_LISTING_DAYS = 21
 LOGS: dict[str, Path] = {}
 
 
@@ -83,6 +84,11 @@ def own_postgres(tmp_path_factory, settings, dag_runs):
     with db.connect(settings) as conn, db.connect(Settings(database_url=url)) as target:
         for table in ("symbols", "models"):
             _copy_rows(conn, target, table)
+        target.execute(
+            "INSERT INTO symbols (ticker, name, base, quote) "
+            "VALUES ('X:NEWUSDT', 'New listing - Tether', 'NEW', 'USDT')"
+        )
+        target.commit()
     yield home, url
     localservices.stop_postgres(home)
 
@@ -97,8 +103,22 @@ def own_redis(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def fake():
-    with FakeProvider(SAMPLE_DATA_DIR) as provider:
+def provider_data(tmp_path_factory) -> Path:
+    """The sample, plus a pair listed three weeks ago: too little history for the features."""
+    folder = tmp_path_factory.mktemp("provider")
+    for timeframe_dir in SAMPLE_DATA_DIR.iterdir():
+        if timeframe_dir.is_dir():
+            (folder / timeframe_dir.name).mkdir()
+            for file in timeframe_dir.glob("*.parquet"):
+                (folder / timeframe_dir.name / file.name).symlink_to(file)
+    days = pd.read_parquet(SAMPLE_DATA_DIR / "1d" / "BTCUSDT.parquet").iloc[-NEW_LISTING_DAYS:]
+    days.to_parquet(folder / "1d" / "NEWUSDT.parquet")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def fake(provider_data):
+    with FakeProvider(provider_data) as provider:
         provider.faults.api_key = API_KEY
         yield provider
 
@@ -151,6 +171,23 @@ def test_concurrent_requests_for_one_series_make_one_provider_call(degraded_bent
         "persisted"
     ]
     assert aggregate_calls(fake, "X:BTCUSDT", "4/hour") == 1  # the forecast used the cache
+
+
+def test_too_little_history_is_a_422_naming_needed_and_have(degraded_bento, own_postgres):
+    response = call(degraded_bento, "/predict", {"symbol": "X:NEWUSDT", "timeframe": "1d"})
+    assert response.status_code == 422, response.text
+    body = response.json()
+    # the newest of the provider's days may still be open at the frozen now
+    assert body["have"] in (NEW_LISTING_DAYS - 1, NEW_LISTING_DAYS)
+    assert body["needed"] > body["have"] and body["field"] == "symbol"
+    assert f"has {body['have']} closed 1d candles" in body["error"]
+    assert str(body["needed"]) in body["error"]
+    with psycopg.connect(own_postgres[1]) as check:
+        stored = check.execute(
+            "SELECT count(*) FROM predictions p JOIN symbols s ON s.id = p.symbol_id "
+            "WHERE s.ticker = 'X:NEWUSDT'"
+        ).fetchone()[0]
+    assert stored == 0
 
 
 def test_provider_down_serves_stale_forecasts_or_503(degraded_bento, fake, own_redis):

@@ -151,3 +151,17 @@ def test_without_redis_candles_come_from_the_provider(tmp_path):
     assert first.source == second.source == "provider"
     assert provider.calls == 2
     assert not guarded.available and not guarded.ping()
+
+
+def test_a_cached_payload_is_decoded_once_until_it_changes():
+    from candlecast.cache import DecodedFrames, frame_bytes
+
+    frame = pd.DataFrame({"timestamp": [ts("2025-01-01")], "close": [1.0]})
+    decoded = DecodedFrames(size=1)
+    first, meta = decoded.decode("k", frame_bytes(frame, {"fetched_at": "a"}))
+    again, _ = decoded.decode("k", frame_bytes(frame, {"fetched_at": "a"}))  # equal bytes
+    assert again is first and meta == {"fetched_at": "a"}
+    changed, meta = decoded.decode("k", frame_bytes(frame, {"fetched_at": "b"}))
+    assert changed is not first and meta == {"fetched_at": "b"}
+    decoded.decode("other", frame_bytes(frame))  # evicts "k" (size 1)
+    assert decoded.decode("k", frame_bytes(frame, {"fetched_at": "b"}))[0] is not changed

@@ -36,3 +36,12 @@ def test_alignment_is_vectorised_and_exact():
     assert TIMEFRAMES["1w"].aligned(stamps).tolist() == [True, False, False]  # 09-01 is a Monday
     assert TIMEFRAMES["4h"].aligned(stamps).tolist() == [True, True, True]
     assert TIMEFRAMES["1M"].aligned(stamps).tolist() == [True, False, False]
+
+
+@pytest.mark.parametrize("code", TIMEFRAME_CODES)
+def test_next_opens_are_the_next_open_of_each_step(code):
+    timeframe = TIMEFRAMES[code]
+    start = timeframe.floor(pd.Timestamp("2024-01-29 13:00", tz="UTC"))  # a leap-year month end
+    opens = timeframe.next_opens(start, 30)
+    assert opens == [timeframe.next_open(start, k) for k in range(1, 31)]
+    assert all(timeframe.is_aligned(ts) for ts in opens)

@@ -197,3 +197,47 @@ def test_metrics_are_strict_json():
         "c": 0.5,
         "d": 3.0,
     }
+
+
+def _every_learner(model, folds, lstm_stride: int) -> ForecastModel:
+    learners = dict(folds[-1].learners)
+    learners["lstm"] = LSTMLearner(learners["lstm"].weights, lstm_stride)
+    return ForecastModel(
+        learners=learners,
+        weights={"xgboost": 0.5, "random_forest": 0.3, "lstm": 0.2},
+        timeframe=model.timeframe,
+        feature_names=model.feature_names,
+        feature_set_version=model.feature_set_version,
+        calibration=model.calibration,
+    )
+
+
+@pytest.mark.parametrize("lstm_stride", [1, 3])
+@pytest.mark.parametrize("candle_count", [500, 60])  # the series starts before / inside the tail
+def test_serving_reads_only_the_tail_and_forecasts_as_from_every_row(
+    trained, daily_store, lstm_stride, candle_count
+):
+    model, folds, _ = trained
+    served = _every_learner(model, folds, lstm_stride)
+    candles = daily_store.read("X:ETHUSDT", DAILY).iloc[-candle_count:].reset_index(drop=True)
+    features = compute_features(candles, DAILY)
+    matrix = features[served.feature_names].to_numpy(dtype="float32")
+    first = int(np.flatnonzero(~np.isnan(matrix).any(axis=1))[0])
+    from_every_row = served.point_z(
+        matrix, np.full(len(matrix), first), np.full(30, len(matrix) - 1), np.arange(1, 31)
+    )
+    inputs = served.serving_inputs(features)
+    assert len(inputs.matrix) == served.input_rows == 15 * lstm_stride + 1 < len(matrix)
+    np.testing.assert_allclose(served.path_z_from(inputs, 30), from_every_row, rtol=1e-6)
+
+
+def test_xgboost_predicts_a_few_rows_in_place_as_through_a_dmatrix(trained, daily_store):
+    model, folds, _ = trained
+    booster = folds[-1].learners["xgboost"]
+    features = compute_features(daily_store.read("X:BTCUSDT", DAILY), DAILY)
+    matrix = features[model.feature_names].to_numpy(dtype="float32")
+    rows = np.arange(len(matrix) - 300, len(matrix))
+    horizon = (rows % 30) + 1
+    many = booster.predict(matrix, None, rows, horizon)  # above INPLACE_ROWS: a DMatrix
+    few = booster.predict(matrix, None, rows[-30:], horizon[-30:])
+    np.testing.assert_allclose(few, many[-30:], rtol=1e-6)

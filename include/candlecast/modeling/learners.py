@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 HORIZON_COLUMN = "horizon"
 Z_CLIP = 6.0
 PREDICT_CHUNK = 50_000
+INPLACE_ROWS = 256
 
 
 def _with_horizon(features: np.ndarray, rows: np.ndarray, horizon: np.ndarray) -> np.ndarray:
@@ -34,6 +35,7 @@ def _with_horizon(features: np.ndarray, rows: np.ndarray, horizon: np.ndarray) -
 
 class XGBoostLearner:
     name = "xgboost"
+    input_rows = 1  # reads only the row it predicts from
     params = {
         "objective": "reg:squarederror",
         "tree_method": "hist",
@@ -83,7 +85,10 @@ class XGBoostLearner:
         for lo in range(0, len(rows), PREDICT_CHUNK):
             hi = lo + PREDICT_CHUNK
             design = _with_horizon(features, rows[lo:hi], horizon[lo:hi])
-            out[lo:hi] = self.booster.predict(xgb.DMatrix(design, feature_names=names))
+            if len(design) <= INPLACE_ROWS:  # serving: no DMatrix to build for a few rows
+                out[lo:hi] = self.booster.inplace_predict(design)
+            else:
+                out[lo:hi] = self.booster.predict(xgb.DMatrix(design, feature_names=names))
         return out
 
     def importance(self) -> dict[str, float]:
@@ -144,6 +149,10 @@ class LSTMLearner:
     def __init__(self, weights: dict[str, np.ndarray], stride: int) -> None:
         self.weights = weights
         self.stride = stride  # panel rows are `stride` candles apart; serving reads the same
+
+    @property
+    def input_rows(self) -> int:
+        return (SEQUENCE_LENGTH - 1) * self.stride + 1
 
     def sequences(self, features, series_start, rows) -> np.ndarray:
         back = np.arange(SEQUENCE_LENGTH - 1, -1, -1) * self.stride

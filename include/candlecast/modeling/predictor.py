@@ -37,6 +37,24 @@ class Calibration:
         return np.clip(p, CONFIDENCE_FLOOR, CONFIDENCE_CEIL)
 
 
+@dataclass(frozen=True)
+class ServingInputs:
+    """What a forecast reads of one series' features: the last rows the learners look at (in the
+    model's feature order), the first of them with every feature defined, and the volatility."""
+
+    matrix: np.ndarray  # float32 (rows, features)
+    series_start: int
+    sigma: float
+
+
+def _median_wicks(candles: pd.DataFrame) -> tuple[float, float]:
+    """Median log upper and lower wick of the last 20 candles (the path's high/low shape)."""
+    recent = candles.iloc[-20:]
+    o, h, lo, c = (recent[k].to_numpy(dtype="float64") for k in ("open", "high", "low", "close"))
+    body_top, body_bottom = np.maximum(o, c), np.minimum(o, c)
+    return float(np.median(np.log(h / body_top))), float(np.median(np.log(body_bottom / lo)))
+
+
 @dataclass
 class ForecastModel:
     learners: dict  # name -> learner, only those with a non-zero weight
@@ -60,14 +78,37 @@ class ForecastModel:
         shrink = np.asarray(self.calibration.shrink)[np.asarray(horizon) - 1]
         return shrink * self.raw_z(features, series_start, rows, horizon)
 
-    def path_z(self, features: pd.DataFrame, steps: int) -> np.ndarray:
-        """z for horizons 1..steps from the last feature row of one series."""
+    @property
+    def input_rows(self) -> int:
+        """How many trailing feature rows a forecast reads (the LSTM's window, else one)."""
+        return max((learner.input_rows for learner in self.learners.values()), default=1)
+
+    def serving_inputs(self, features: pd.DataFrame) -> ServingInputs:
         matrix = features[self.feature_names].to_numpy(dtype="float32")
         valid = np.flatnonzero(~np.isnan(matrix).any(axis=1))
         first = int(valid[0]) if len(valid) else 0
-        last = len(matrix) - 1
-        rows = np.full(steps, last)
-        return self.point_z(matrix, np.full(len(matrix), first), rows, np.arange(1, steps + 1))
+        offset = len(matrix) - min(self.input_rows, len(matrix))
+        # Rows before `offset` are never read: the window clamps at the series start, which
+        # lies either before the tail (no clamp is reached) or inside it (same row).
+        return ServingInputs(
+            np.ascontiguousarray(matrix[offset:]),
+            max(first - offset, 0),
+            float(features[VOLATILITY_COLUMN].iloc[-1]),
+        )
+
+    def path_z_from(self, inputs: ServingInputs, steps: int) -> np.ndarray:
+        """z for horizons 1..steps from the last row of a series' serving inputs."""
+        rows = len(inputs.matrix)
+        return self.point_z(
+            inputs.matrix,
+            np.full(rows, inputs.series_start),
+            np.full(steps, rows - 1),
+            np.arange(1, steps + 1),
+        )
+
+    def path_z(self, features: pd.DataFrame, steps: int) -> np.ndarray:
+        """z for horizons 1..steps from the last feature row of one series."""
+        return self.path_z_from(self.serving_inputs(features), steps)
 
     def path_from_z(self, z: np.ndarray, sigma: float, candles: pd.DataFrame) -> dict:
         """Prices from z: closes, a consistent OHLC path, 80 % bands and direction confidence."""
@@ -78,11 +119,7 @@ class ForecastModel:
         last_close = float(candles["close"].iloc[-1])
         close = last_close * np.exp(log_ret)
         open_ = np.concatenate([[last_close], close[:-1]])
-        recent = candles.iloc[-20:]
-        upper_wick = float(
-            np.median(np.log(recent["high"] / recent[["open", "close"]].max(axis=1)))
-        )
-        lower_wick = float(np.median(np.log(recent[["open", "close"]].min(axis=1) / recent["low"])))
+        upper_wick, lower_wick = _median_wicks(candles)
         high = np.maximum(open_, close) * np.exp(max(upper_wick, 0.0))
         low = np.minimum(open_, close) * np.exp(-max(lower_wick, 0.0))
         q10 = np.asarray(self.calibration.residual_q10[:steps])
@@ -103,8 +140,8 @@ class ForecastModel:
 
     def forecast_path(self, candles: pd.DataFrame, features: pd.DataFrame, steps: int) -> dict:
         """Direct multi-horizon path from the last feature row; returns arrays per step."""
-        sigma = float(features[VOLATILITY_COLUMN].iloc[-1])
-        return self.path_from_z(self.path_z(features, steps), sigma, candles)
+        inputs = self.serving_inputs(features)
+        return self.path_from_z(self.path_z_from(inputs, steps), inputs.sigma, candles)
 
     def save(self, folder: Path) -> None:
         for learner in self.learners.values():

@@ -1,0 +1,127 @@
+"""Examples for the API's OpenAPI document (Swagger UI fills requests and shows answers with
+them). BentoML writes OpenAPI 3.0, where Swagger UI reads a schema's `example`, not the JSON
+Schema `examples` list, so fields carry both. A unit test validates every example against its
+model."""
+
+from __future__ import annotations
+
+MODEL_TAG = "candlecast-1d:ylq3kqxb2gvmkaav"
+PREDICTION_ID = "0b8f8a4e-1f3c-4d7e-9a52-3f1d2c4b5a6e"
+
+
+def example(value) -> dict:
+    """Field keyword arguments giving one example in both spellings."""
+    return {"examples": [value], "json_schema_extra": {"example": value}}
+
+
+def schema_example(value: dict) -> dict:
+    """A model_config entry giving the whole model an example."""
+    return {"json_schema_extra": {"example": value}}
+
+
+FORECAST_STEP = {
+    "step": 1,
+    "timestamp": "2025-09-20T00:00:00Z",
+    "open": 115688.2,
+    "high": 116910.5,
+    "low": 114402.7,
+    "close": 115701.9,
+    "close_low_80": 113420.6,
+    "close_high_80": 117962.4,
+    "direction": "up",
+    "confidence": 0.53,
+}
+
+FORECAST = {
+    "prediction_id": PREDICTION_ID,
+    "symbol": "X:BTCUSDT",
+    "timeframe": "1d",
+    "model": MODEL_TAG,
+    "model_name": "candlecast-1d",
+    "model_version": MODEL_TAG.split(":")[1],
+    "generated_at": "2025-09-20T00:04:12Z",
+    "last_candle_at": "2025-09-19T00:00:00Z",
+    "last_close": 115688.2,
+    "data_age_seconds": 252.0,
+    "stale": False,
+    "direction": "up",
+    "confidence": 0.53,
+    "mean_confidence": 0.53,
+    "indicators": {"vol_24": 0.021, "rsi_14": 47.2, "ret_1": -0.0061},
+    "persisted": True,
+    "cached": False,
+    "steps": [FORECAST_STEP],
+}
+
+SYMBOL_SEARCH = {
+    "query": "btc",
+    "matches": [
+        {
+            "ticker": "X:BTCUSDT",
+            "name": "Bitcoin - Tether",
+            "base": "BTC",
+            "quote": "USDT",
+            "active": True,
+            "usd_volume_24h": 1.52e9,
+            "volume_rank": 1,
+        }
+    ],
+}
+
+CANDLE = {
+    "timestamp": "2025-09-19T00:00:00Z",
+    "open": 117073.5,
+    "high": 117459.9,
+    "low": 115130.0,
+    "close": 115688.2,
+    "volume": 11482.6,
+}
+
+CANDLE_SERIES = {
+    "symbol": "X:BTCUSDT",
+    "timeframe": "1d",
+    "last_candle_at": "2025-09-19T00:00:00Z",
+    "data_age_seconds": 252.0,
+    "stale": False,
+    "candles": [CANDLE],
+}
+
+MODEL_LIST = {
+    "models": [
+        {
+            "timeframe": "1d",
+            "model": MODEL_TAG,
+            "model_name": "candlecast-1d",
+            "model_version": MODEL_TAG.split(":")[1],
+            "trained_at": "2025-09-20T01:12:40Z",
+            "algorithm": "xgboost",
+            "n_symbols": 5,
+            "headline": {"h1": {"direction_accuracy": 0.52, "mae_ratio_to_random_walk": 1.0}},
+        }
+    ]
+}
+
+ACCURACY_REPORT = {
+    "as_of": "2025-09-20T00:05:00Z",
+    "rows": [
+        {
+            "timeframe": "1d",
+            "model": MODEL_TAG,
+            "predictions": 41,
+            "n": 820,
+            "direction_accuracy": 0.51,
+            "mae_ratio_to_random_walk": 1.01,
+            "interval_80_coverage": 0.78,
+        }
+    ],
+    "note": "",
+}
+
+HEALTH = {
+    "status": "degraded",
+    "access": "keys",
+    "postgres": {"status": "ok", "detail": ""},
+    "redis": {"status": "down", "detail": "candles come from the provider on every call"},
+    "models": {"status": "ok", "detail": f"1d={MODEL_TAG}"},
+    "provider": {"status": "ok", "detail": ""},
+}
