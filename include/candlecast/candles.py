@@ -33,6 +33,8 @@ GRACE = {
     "1w": pd.Timedelta(minutes=30),
     "1M": pd.Timedelta(minutes=30),
 }
+PROVIDER_FAILURE_KEY = "candlecast:provider:last_failure"
+PROVIDER_FAILURE_MEMORY = 3600  # seconds a failure is reported without a later success
 PROVIDER_PAUSE_SECONDS = 10.0  # after a failure, stale copies are served without asking again
 
 
@@ -94,17 +96,37 @@ def is_fresh(
 
 
 class ProviderState:
-    """The provider's recent record: health reads it, stale serving avoids hammering it."""
+    """The provider's recent record: health reads it, stale serving avoids hammering it.
 
-    def __init__(self) -> None:
+    The last failure is shared through Redis (while it is up), so every worker's health says
+    the same and one worker's success clears it for all; the pause after a failure stays
+    per process."""
+
+    def __init__(self, cache: GuardedRedis | None = None) -> None:
+        self.cache = cache
         self.failed_at: float | None = None
         self.error = ""
 
     def failed(self, error: Exception) -> None:
         self.failed_at, self.error = time.monotonic(), f"{type(error).__name__}: {error}"
+        if self.cache is not None:
+            self.cache.call("set", PROVIDER_FAILURE_KEY, self.error, ex=PROVIDER_FAILURE_MEMORY)
 
     def succeeded(self) -> None:
+        was_failing = self.failed_at is not None
         self.failed_at, self.error = None, ""
+        if self.cache is not None and (
+            was_failing or self.cache.call("exists", PROVIDER_FAILURE_KEY)
+        ):
+            self.cache.call("delete", PROVIDER_FAILURE_KEY)
+
+    def last_failure(self) -> str | None:
+        """The error of the provider's last call if it failed (in any worker), else None."""
+        if self.cache is not None and self.cache.available:
+            shared = self.cache.call("get", PROVIDER_FAILURE_KEY, fallback=False)
+            if shared is not False:
+                return shared.decode() if shared is not None else None
+        return self.error if self.failed_at is not None else None
 
     @property
     def paused(self) -> bool:
@@ -127,7 +149,7 @@ class FreshCandles:
         self.recheck_seconds = recheck_seconds
         self.flight = SingleFlight(cache)
         self.decoded = DecodedFrames()
-        self.state = ProviderState()
+        self.state = ProviderState(cache)
         self.provider_calls = 0
         self._calls_lock = threading.Lock()
 

@@ -43,12 +43,12 @@ def check_health(
         detail=", ".join(f"{code}={tag}" for code, tag in model_tags.items())
         + (f"; missing {', '.join(missing)}" if missing else ""),
     )
+    failure = provider_state.last_failure()
     provider = (
         ComponentHealth(
-            status="down",
-            detail=f"last call failed ({provider_state.error}); cached candles served as stale",
+            status="down", detail=f"last call failed ({failure}); cached candles served as stale"
         )
-        if provider_state.failed_at is not None
+        if failure is not None
         else ComponentHealth(status="ok")
     )
     components = (postgres, cache, models, provider)

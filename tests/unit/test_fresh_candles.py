@@ -165,3 +165,26 @@ def test_a_cached_payload_is_decoded_once_until_it_changes():
     assert changed is not first and meta == {"fetched_at": "b"}
     decoded.decode("other", frame_bytes(frame))  # evicts "k" (size 1)
     assert decoded.decode("k", frame_bytes(frame, {"fetched_at": "b"}))[0] is not changed
+
+
+def test_every_worker_sees_the_providers_last_failure_and_its_recovery(guarded):
+    from candlecast.candles import ProviderState
+
+    worker_a, worker_b = ProviderState(guarded), ProviderState(guarded)
+    assert worker_a.last_failure() is None
+    worker_a.failed(ConnectionError("provider down"))
+    assert worker_b.last_failure() == "ConnectionError: provider down"
+    assert worker_a.paused and not worker_b.paused  # the pause stays with the failing worker
+    worker_b.succeeded()
+    assert worker_a.last_failure() is None and worker_b.last_failure() is None
+
+
+def test_without_redis_a_worker_reports_its_own_record():
+    from candlecast.candles import ProviderState
+
+    dead = GuardedRedis(redis.Redis(unix_socket_path="/nonexistent/redis.sock"))
+    state = ProviderState(dead)
+    state.failed(ConnectionError("provider down"))
+    assert state.last_failure() == "ConnectionError: provider down"
+    state.succeeded()
+    assert state.last_failure() is None
