@@ -50,7 +50,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 N_SYMBOLS, TRAINED, TIMEFRAME = 120, 5, "1h"
 CLIENTS = (1, 8, 32)
-REQUESTS = {"a": 600, "b": 300}  # per concurrency level; (c) asks each cold series once
+REQUESTS = {"a": 3000, "b": 1500}  # per concurrency level; (c) asks each cold series once
 GOALS = {"a": (3.0, None, None), "b": (15.0, 60.0, 300.0)}
 
 
