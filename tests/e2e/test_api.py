@@ -13,7 +13,8 @@ from candlecast.accuracy import NO_OUTCOMES
 from candlecast.api_queries import headline_metrics
 from candlecast.candles import SERVING_CANDLES
 from candlecast.forecast import make_forecast, persist_forecast
-from candlecast.registry import load_model, model_row_id, serving_reference
+from candlecast.modeling.predictor import ForecastModel
+from candlecast.registry import model_row_id
 from candlecast.store import CandleStore
 from candlecast.timeframes import TIMEFRAME_CODES, TIMEFRAMES
 
@@ -212,19 +213,26 @@ def test_accuracy_scores_forecasts_whose_candles_have_closed(bento_url, conn, se
     from candlecast.candles import CandleWindow
 
     timeframe = TIMEFRAMES["1d"]
-    reference = serving_reference(settings, timeframe)
+    # The served version, read from the store's folder: importing bentoml here would pin this
+    # test process to one model store for every later test.
+    (served,) = [
+        m for m in call(bento_url, "/models", {}).json()["models"] if m["timeframe"] == "1d"
+    ]
+    model = ForecastModel.load(
+        settings.bentoml_home / "models" / served["model_name"] / served["model_version"]
+    )
     store = CandleStore(settings.store_dir)
     history = store.read("X:SOLUSDT", timeframe)
     past = history.iloc[: len(history) - 40].iloc[-SERVING_CANDLES:].reset_index(drop=True)
     now = timeframe.next_open(past["timestamp"].iloc[-1])
     window = CandleWindow("X:SOLUSDT", timeframe, past, now, False, "cache")
-    forecast = make_forecast(load_model(reference), str(reference.tag), window, 30)
+    forecast = make_forecast(model, served["model"], window, 30)
     symbol_id = conn.execute("SELECT id FROM symbols WHERE ticker = 'X:SOLUSDT'").fetchone()["id"]
-    persist_forecast(conn, forecast, symbol_id, model_row_id(conn, str(reference.tag)))
+    persist_forecast(conn, forecast, symbol_id, model_row_id(conn, served["model"]))
     conn.commit()
     body = call(bento_url, "/accuracy", {"timeframe": "1d"}).json()
     (row,) = body["rows"]
-    assert row["model"] == str(reference.tag) and row["n"] == 30 and row["predictions"] == 1
+    assert row["model"] == served["model"] and row["n"] == 30 and row["predictions"] == 1
     actual = history.set_index("timestamp")["close"]
     expected_hits = [
         (s.direction == "up") == (actual[pd.Timestamp(s.timestamp)] > forecast.last_close)
