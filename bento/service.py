@@ -63,7 +63,10 @@ health_app = FastAPI(title="candlecast health", docs_url=None, redoc_url=None, o
 
 @bentoml.asgi_app(health_app, path="/")
 @bentoml.service(
-    name="candlecast", workers=settings.candlecast_api_workers, traffic={"timeout": 60}
+    name="candlecast",
+    workers=settings.candlecast_api_workers,
+    threads=settings.candlecast_api_threads,
+    traffic={"timeout": 60},
 )
 class Candlecast:
     """Crypto OHLC forecasts on fresh candles. Errors are JSON `{"error": ..., "field": ...}`."""

@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     candlecast_api_workers: int = Field(
         default=2, ge=1, le=64, description="Worker processes of the Bento (one per core)."
     )
+    candlecast_api_threads: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Requests a Bento worker computes at once (threads: one computes while "
+        "another waits on PostgreSQL, Redis or the provider).",
+    )
     candlecast_api_key_rate_per_minute: int = Field(
         default=600, ge=1, description="Sustained requests per minute of a new API key."
     )
