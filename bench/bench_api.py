@@ -22,12 +22,10 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import aiohttp
@@ -45,6 +43,7 @@ from candlecast.features import compute_features  # noqa: E402
 from candlecast.marketdata.sample import SampleProvider  # noqa: E402
 from candlecast.settings import SAMPLE_DATA_DIR  # noqa: E402
 from candlecast.timeframes import TIMEFRAMES  # noqa: E402
+from tests.support.bento_server import running_bento  # noqa: E402
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -72,45 +71,6 @@ def create_key(env: dict) -> str:
         check=True,
     )
     return result.stdout.strip()
-
-
-class Server:
-    """`bentoml serve` of the source on a free port, in its own process group."""
-
-    def __init__(self, env: dict, log: Path) -> None:
-        import socket
-
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        with open(log, "wb") as out:
-            self.process = subprocess.Popen(
-                [str(BIN / "bentoml"), "serve", "bento.service:Candlecast"]
-                + ["--host", "127.0.0.1", "--port", str(self.port)],
-                env=env,
-                cwd=PROJECT_DIR,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                with urllib.request.urlopen(f"{self.url}/readyz", timeout=5) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.5)
-        self.stop()
-        raise SystemExit(f"bentoml serve did not start:\n{log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
 
 
 async def load(url: str, key: str, bodies: list[dict], clients: int, cached: bool) -> dict:
@@ -252,43 +212,28 @@ def measure(env: dict, work: Path) -> dict[str, dict[int, dict]]:
     key = create_key(env)
     tickers = [f"X:SYN{i:04d}USDT" for i in range(N_SYMBOLS)]
     body = [{"symbol": t, "timeframe": TIMEFRAME, "steps": 30} for t in tickers]
+    cached_bodies = [body[i % len(body)] for i in range(REQUESTS["a"])]
+    uncached_bodies = [body[i % len(body)] for i in range(REQUESTS["b"])]
+    uncached = {**env, "CANDLECAST_PREDICTION_CACHE_SECONDS": "0"}
     results: dict[str, dict[int, dict]] = {"a": {}, "b": {}, "b*": {}, "c": {}}
-    server = Server(env, work / "serve-cached.log")
-    try:
-        asyncio.run(load(server.url, key, body, 8, cached=False))  # warm: forecasts cached
+    with running_bento(env, work / "serve-cached.log", ready_seconds=300) as url:
+        asyncio.run(load(url, key, body, 8, cached=False))  # warm: forecasts cached
         for clients in CLIENTS:
-            bodies = [body[i % len(body)] for i in range(REQUESTS["a"])]
-            results["a"][clients] = asyncio.run(load(server.url, key, bodies, clients, True))
-    finally:
-        server.stop()
-    server = Server(
-        {**env, "CANDLECAST_PREDICTION_CACHE_SECONDS": "0"}, work / "serve-uncached.log"
-    )
-    try:
+            results["a"][clients] = asyncio.run(load(url, key, cached_bodies, clients, True))
+    with running_bento(uncached, work / "serve-uncached.log", ready_seconds=300) as url:
         for clients in CLIENTS:
             drop_candles(env["REDIS_URL"])
-            results["c"][clients] = asyncio.run(load(server.url, key, body, clients, False))
+            results["c"][clients] = asyncio.run(load(url, key, body, clients, False))
             if cached_candles(env["REDIS_URL"]) != len(body):  # each one fetched in this level
                 raise SystemExit("cold candles were not fetched and cached by the service")
         for clients in CLIENTS:  # the candles of (c) are cached now
-            bodies = [body[i % len(body)] for i in range(REQUESTS["b"])]
-            results["b"][clients] = asyncio.run(load(server.url, key, bodies, clients, False))
-    finally:
-        server.stop()
-    server = Server(
-        {
-            **env,
-            "CANDLECAST_PREDICTION_CACHE_SECONDS": "0",
-            "CANDLECAST_FEATURE_CACHE_ENTRIES": "0",
-        },
-        work / "serve-no-feature-cache.log",
-    )
-    try:
+            results["b"][clients] = asyncio.run(load(url, key, uncached_bodies, clients, False))
+    no_feature_cache = {**uncached, "CANDLECAST_FEATURE_CACHE_ENTRIES": "0"}
+    with running_bento(
+        no_feature_cache, work / "serve-no-feature-cache.log", ready_seconds=300
+    ) as url:
         for clients in CLIENTS:
-            bodies = [body[i % len(body)] for i in range(REQUESTS["b"])]
-            results["b*"][clients] = asyncio.run(load(server.url, key, bodies, clients, False))
-    finally:
-        server.stop()
+            results["b*"][clients] = asyncio.run(load(url, key, uncached_bodies, clients, False))
     return results
 
 

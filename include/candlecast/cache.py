@@ -10,7 +10,6 @@ import io
 import logging
 import threading
 import time
-from collections import OrderedDict
 
 import pandas as pd
 import pyarrow as pa
@@ -18,6 +17,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from candlecast.lru import LruCache
 from candlecast.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -81,22 +81,14 @@ class DecodedFrames:
     before (a memory compare) is not decoded again. The frames are shared: read, never write."""
 
     def __init__(self, size: int = DECODED_FRAMES) -> None:
-        self.size = size
-        self._entries: OrderedDict[str, tuple[bytes, pd.DataFrame, dict[str, str]]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._entries: LruCache[str, tuple[bytes, pd.DataFrame, dict[str, str]]] = LruCache(size)
 
     def decode(self, key: str, payload: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
-        with self._lock:
-            seen = self._entries.get(key)
-            if seen is not None and seen[0] == payload:
-                self._entries.move_to_end(key)
-                return seen[1], seen[2]
+        seen = self._entries.get(key)
+        if seen is not None and seen[0] == payload:
+            return seen[1], seen[2]
         frame, metadata = frame_from_bytes(payload)
-        with self._lock:
-            self._entries[key] = (payload, frame, metadata)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+        self._entries.put(key, (payload, frame, metadata))
         return frame, metadata
 
 

