@@ -37,10 +37,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from scale_data import build  # noqa: E402
 
-from candlecast import localservices  # noqa: E402
-from candlecast.candles import SERVING_CANDLES  # noqa: E402
-from candlecast.features import compute_features  # noqa: E402
-from candlecast.marketdata.sample import SampleProvider  # noqa: E402
+from candlecast.marketdata import SampleProvider  # noqa: E402
+from candlecast.modeling import compute_features  # noqa: E402
+from candlecast.ops import embedded  # noqa: E402
+from candlecast.serving import SERVING_CANDLES  # noqa: E402
 from candlecast.settings import SAMPLE_DATA_DIR  # noqa: E402
 from candlecast.timeframes import TIMEFRAMES  # noqa: E402
 from tests.support.bento_server import running_bento  # noqa: E402
@@ -188,8 +188,8 @@ def prepare(home: Path, fake: Provider) -> dict:
     env = {
         **os.environ,
         "CANDLECAST_HOME": str(home),
-        "DATABASE_URL": localservices.start_postgres(home),
-        "REDIS_URL": localservices.start_redis(home),
+        "DATABASE_URL": embedded.start_postgres(home),
+        "REDIS_URL": embedded.start_redis(home),
         "BENTOML_HOME": str(home / "bentoml"),
         "BENTOML_DO_NOT_TRACK": "True",
         "GX_ANALYTICS_ENABLED": "false",
@@ -274,8 +274,8 @@ def main() -> None:
         baseline = min(recursive_baseline_ms() for _ in range(3))
     finally:
         fake.stop()
-        localservices.stop_postgres(home)
-        localservices.stop_redis(home)
+        embedded.stop_postgres(home)
+        embedded.stop_redis(home)
         shutil.rmtree(work, ignore_errors=True)
     report(results, baseline)
 

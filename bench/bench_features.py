@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from candlecast.features import compute_features
-from candlecast.marketdata.sample import SampleProvider
+from candlecast.marketdata import SampleProvider
+from candlecast.modeling import compute_features
 from candlecast.settings import SAMPLE_DATA_DIR
 from candlecast.timeframes import TIMEFRAMES
 
@@ -29,7 +29,8 @@ HORIZON = 30
 REQUEST_RUNS = 300
 RECURSIVE_RUNS = 7
 HISTORY_RUNS = 5
-FEATURES_PATH = "include/candlecast/features.py"
+# Where the features module is at a revision: in modeling/ since the concern packages.
+FEATURES_PATHS = ("include/candlecast/modeling/features.py", "include/candlecast/features.py")
 
 FeatureFunction = Callable[[pd.DataFrame, object], pd.DataFrame]
 
@@ -70,9 +71,15 @@ def recursive_forecast(features: FeatureFunction, candles: pd.DataFrame, timefra
 
 
 def load_features_at(revision: str) -> FeatureFunction:
-    source = subprocess.run(
-        ["git", "show", f"{revision}:{FEATURES_PATH}"], capture_output=True, text=True, check=True
-    ).stdout
+    for features_path in FEATURES_PATHS:
+        shown = subprocess.run(
+            ["git", "show", f"{revision}:{features_path}"], capture_output=True, text=True
+        )
+        if shown.returncode == 0:
+            break
+    else:
+        raise SystemExit(f"no features module at revision {revision}")
+    source = shown.stdout
     path = Path(tempfile.mkdtemp()) / "features_at_revision.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("features_at_revision", path)

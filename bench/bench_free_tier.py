@@ -15,10 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from candlecast import localservices  # noqa: E402
-from candlecast.marketdata.base import FetchRequest  # noqa: E402
-from candlecast.marketdata.polygon import PolygonClient  # noqa: E402
-from candlecast.ratelimit import SlidingWindowLimiter  # noqa: E402
+from candlecast.marketdata import (
+    FetchRequest,  # noqa: E402
+    PolygonClient,  # noqa: E402
+    SlidingWindowLimiter,  # noqa: E402
+)
+from candlecast.ops import embedded  # noqa: E402
 from candlecast.settings import SAMPLE_DATA_DIR  # noqa: E402
 from candlecast.timeframes import TIMEFRAMES  # noqa: E402
 from tests.support.fake_provider import FakeProvider  # noqa: E402
@@ -30,7 +32,7 @@ def main() -> None:
     import redis
 
     home = Path(tempfile.mkdtemp(prefix="cc-bench-"))
-    url = localservices.start_redis(home)
+    url = embedded.start_redis(home)
     try:
         with FakeProvider(SAMPLE_DATA_DIR) as fake:
             fake.faults.rate_limit, fake.faults.rate_window_s = LIMIT, WINDOW_S
@@ -70,7 +72,7 @@ def main() -> None:
                 f"{fake.max_in_window(WINDOW_S)} (limit {LIMIT}); 429s: {statuses.count(429)}"
             )
     finally:
-        localservices.stop_redis(home)
+        embedded.stop_redis(home)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from scale_data import build  # noqa: E402
 
-from candlecast.marketdata.sample import SampleProvider  # noqa: E402
-from candlecast.store import CandleStore  # noqa: E402
+from candlecast.marketdata import SampleProvider  # noqa: E402
+from candlecast.ohlcv import CandleStore  # noqa: E402
 from candlecast.timeframes import TIMEFRAMES  # noqa: E402
 
 N = 500

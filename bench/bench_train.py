@@ -26,8 +26,8 @@ CODES = ("1h", "4h", "1d", "1w", "1M")
 def fill_store(source: Path, store_root: Path, pairs: list[str]) -> None:
     import pandas as pd
 
-    from candlecast.marketdata.sample import SampleProvider
-    from candlecast.store import CandleStore
+    from candlecast.marketdata import SampleProvider
+    from candlecast.ohlcv import CandleStore
     from candlecast.timeframes import TIMEFRAMES
 
     store = CandleStore(store_root)
@@ -45,9 +45,8 @@ def fill_store(source: Path, store_root: Path, pairs: list[str]) -> None:
 
 
 def train_one(store_root: Path, code: str) -> dict:
-    from candlecast.modeling.model_report import report_writer, run_paper_trading
-    from candlecast.modeling.training import train_timeframe
-    from candlecast.store import CandleStore
+    from candlecast.modeling.training import report_writer, run_paper_trading, train_timeframe
+    from candlecast.ohlcv import CandleStore
     from candlecast.timeframes import TIMEFRAMES
 
     store, timeframe = CandleStore(store_root), TIMEFRAMES[code]

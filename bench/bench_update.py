@@ -19,11 +19,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from scale_data import build  # noqa: E402
 
-from candlecast.cleaning import clean_candles  # noqa: E402
-from candlecast.ingest import update_many  # noqa: E402
-from candlecast.marketdata.polygon import PolygonClient, PolygonProvider  # noqa: E402
-from candlecast.marketdata.sample import SampleProvider  # noqa: E402
-from candlecast.store import CandleStore  # noqa: E402
+from candlecast.marketdata import (  # noqa: E402
+    PolygonClient,
+    PolygonProvider,
+    SampleProvider,  # noqa: E402
+)
+from candlecast.ohlcv import (
+    CandleStore,  # noqa: E402
+    clean_candles,  # noqa: E402
+)
+from candlecast.ohlcv.ingest import update_many  # noqa: E402
 from candlecast.timeframes import TIMEFRAMES  # noqa: E402
 from tests.support.fake_provider import FakeProvider  # noqa: E402
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from candlecast.marketdata.sample import SampleProvider
+from candlecast.marketdata import SampleProvider
 from candlecast.settings import SAMPLE_DATA_DIR
 from candlecast.timeframes import TIMEFRAMES
 

@@ -11,24 +11,22 @@ import bentoml
 from fastapi import FastAPI
 from starlette.responses import JSONResponse
 
-from candlecast.api_errors import ApiError
-from candlecast.api_requests import (
+from candlecast.api import (
+    AccuracyReport,
     AccuracyRequest,
+    ApiError,
+    CandleSeries,
     CandlesRequest,
+    Forecast,
+    Health,
+    ModelList,
     PredictionGetRequest,
     PredictionLatestRequest,
     PredictRequest,
     SymbolSearchRequest,
-)
-from candlecast.api_schemas import (
-    AccuracyReport,
-    CandleSeries,
-    Health,
-    ModelList,
     SymbolSearchResult,
 )
-from candlecast.forecast import Forecast
-from candlecast.pg_connections import DatabaseUnavailable
+from candlecast.ops import DatabaseUnavailable
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
 
@@ -37,7 +35,7 @@ settings = Settings()
 
 
 def _serving_references() -> dict:
-    from candlecast.registry import serving_reference
+    from candlecast.modeling import serving_reference
 
     return {code: serving_reference(settings, tf) for code, tf in TIMEFRAMES.items()}
 
@@ -74,14 +72,16 @@ class Candlecast:
     models = _serving_references()
 
     def __init__(self) -> None:
-        from candlecast.cache import GuardedRedis, serving_redis_client
-        from candlecast.candles import FreshCandles
-        from candlecast.forecast import InputCache
         from candlecast.marketdata import get_provider
-        from candlecast.pg_connections import ConnectionPool
-        from candlecast.prediction_cache import PredictionCache
-        from candlecast.registry import load_model
-        from candlecast.serving import Forecaster, ServedModel
+        from candlecast.modeling import load_model
+        from candlecast.ops import ConnectionPool, GuardedRedis, serving_redis_client
+        from candlecast.serving import (
+            Forecaster,
+            FreshCandles,
+            InputCache,
+            PredictionCache,
+            ServedModel,
+        )
 
         provider_settings = settings.model_copy(
             update={
@@ -117,7 +117,7 @@ class Candlecast:
     @answers_errors
     def symbols_search(self, query: str, limit: int) -> SymbolSearchResult:
         """Typeahead: active symbols first, then by USD volume."""
-        from candlecast.api_queries import search_symbols
+        from candlecast.api import search_symbols
 
         with self.pool.connection() as conn:
             return SymbolSearchResult(query=query, matches=search_symbols(conn, query, limit))
@@ -126,7 +126,7 @@ class Candlecast:
     @answers_errors
     def candles(self, symbol: str, timeframe: str, limit: int) -> CandleSeries:
         """The newest closed candles, from the same fresh-candle path as /predict."""
-        from candlecast.api_schemas import Candle
+        from candlecast.api import Candle
 
         tf = TIMEFRAMES[timeframe]
         window = self.forecaster.window(symbol, tf, self.forecaster.symbol_id(symbol) is not None)
@@ -144,8 +144,7 @@ class Candlecast:
     @answers_errors
     def serving_models(self) -> ModelList:
         """The version served per timeframe, with the headline metrics recorded at training."""
-        from candlecast.api_queries import headline_metrics, model_rows
-        from candlecast.api_schemas import ServingModel
+        from candlecast.api import ServingModel, headline_metrics, model_rows
 
         tags = {code: served.tag for code, served in self.forecaster.models.items()}
         try:
@@ -175,7 +174,7 @@ class Candlecast:
     @answers_errors
     def predictions_get(self, prediction_id: uuid.UUID) -> Forecast:
         """A stored forecast by its prediction_id, with its steps."""
-        from candlecast.api_queries import stored_forecast
+        from candlecast.api import stored_forecast
 
         with self.pool.connection() as conn:
             return stored_forecast(conn, str(prediction_id))
@@ -184,7 +183,7 @@ class Candlecast:
     @answers_errors
     def predictions_latest(self, symbol: str, timeframe: str) -> Forecast:
         """The newest stored forecast of a symbol and timeframe."""
-        from candlecast.api_queries import latest_forecast
+        from candlecast.api import latest_forecast
 
         with self.pool.connection() as conn:
             return latest_forecast(conn, symbol, timeframe)
@@ -194,8 +193,7 @@ class Candlecast:
     def accuracy(self, timeframe: str | None) -> AccuracyReport:
         """Live accuracy per timeframe and model version, from stored forecasts whose target
         candles have closed (n=0 with a note until then)."""
-        from candlecast.accuracy import accuracy_report
-        from candlecast.actual_closes import ActualCloses
+        from candlecast.serving import ActualCloses, accuracy_report
 
         closes = ActualCloses(settings.store_dir, self.redis)
         with self.pool.connection() as conn:
@@ -204,7 +202,7 @@ class Candlecast:
     @health_app.get("/healthz", response_model=Health, tags=["Infrastructure"])
     def healthz(self):
         """PostgreSQL, Redis, models and provider: ok, degraded or down (503 when down)."""
-        from candlecast.service_health import check_health
+        from candlecast.serving import check_health
 
         tags = {code: served.tag for code, served in self.forecaster.models.items()}
         health = check_health(self.pool, self.redis, self.fresh_candles.state, tags)
@@ -227,6 +225,6 @@ class HealthRoute:
 
 Candlecast.add_asgi_middleware(HealthRoute)
 
-from bento.access import AccessMiddleware  # noqa: E402
+from candlecast.api import AccessMiddleware  # noqa: E402
 
 Candlecast.add_asgi_middleware(AccessMiddleware)

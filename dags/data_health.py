@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from candlecast.dag_defaults import dag_kwargs
+from candlecast.orchestration import dag_kwargs
 
 
 @dag(schedule="35 * * * *", **dag_kwargs(__doc__, owner="data-team", tags=["market-data"]))

@@ -17,14 +17,12 @@ Emits `candlecast://ohlcv`, which schedules `train_models`.
 
 from __future__ import annotations
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from candlecast.dag_defaults import dag_kwargs
+from candlecast.orchestration import OHLCV, SYMBOLS, dag_kwargs
 
-SYMBOLS = Asset("candlecast://symbols")
-OHLCV = Asset("candlecast://ohlcv")
 # A mapped batch reads as "X:BTCUSDT … X:XRPUSDT (5) 1h,4h" in the UI.
 BATCH_LABEL = (
     "{{ task.op_kwargs['tickers'][0] }} … {{ task.op_kwargs['tickers'][-1] }} "

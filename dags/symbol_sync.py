@@ -10,11 +10,9 @@ schedules `ohlcv_update`.
 
 from __future__ import annotations
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import dag, task
 
-from candlecast.dag_defaults import dag_kwargs
-
-SYMBOLS = Asset("candlecast://symbols")
+from candlecast.orchestration import SYMBOLS, dag_kwargs
 
 
 @dag(schedule="@daily", **dag_kwargs(__doc__, owner="data-team", tags=["market-data"]))

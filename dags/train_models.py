@@ -12,13 +12,12 @@ training reads the Parquet store, never XCom.
 
 from __future__ import annotations
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from candlecast.dag_defaults import dag_kwargs
+from candlecast.orchestration import OHLCV, dag_kwargs
 
-OHLCV = Asset("candlecast://ohlcv")
 TIMEFRAMES = ["1h", "4h", "1d", "1w", "1M"]
 
 

@@ -16,9 +16,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from candlecast import localservices
+from candlecast.ops import embedded, ensure_database, with_database
 from candlecast.settings import Settings
-from candlecast.stackenv import ensure_database, with_database
 
 # Before anything imports airflow: a private AIRFLOW_HOME, no example DAGs, no analytics.
 os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="cc-airflow-home-")
@@ -45,8 +44,8 @@ def database_url(home):
         with psycopg.connect(external, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         return
-    yield localservices.start_postgres(home)
-    localservices.stop_postgres(home)
+    yield embedded.start_postgres(home)
+    embedded.stop_postgres(home)
 
 
 @pytest.fixture(scope="session")
@@ -55,8 +54,8 @@ def redis_url(home):
     if external:
         yield external
         return
-    yield localservices.start_redis(home)
-    localservices.stop_redis(home)
+    yield embedded.start_redis(home)
+    embedded.stop_redis(home)
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +71,7 @@ def settings(home, database_url, redis_url) -> Settings:
 
 @pytest.fixture
 def conn(settings):
-    from candlecast import db
+    from candlecast.ops import db
 
     with db.connect(settings) as connection:
         yield connection

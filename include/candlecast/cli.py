@@ -16,18 +16,17 @@ def _print(obj) -> None:
 
 
 def cmd_services(args) -> None:
-    from candlecast import localservices
+    from candlecast.ops import embedded
 
     settings = get_settings()
     if args.action == "start":
-        from candlecast.cache import redis_url
-        from candlecast.db import database_url
+        from candlecast.ops import database_url, redis_url
 
         print(f"DATABASE_URL={database_url(settings)}\nREDIS_URL={redis_url(settings)}")
     else:
         stopped = {
-            "postgres": localservices.stop_postgres(settings.home),
-            "redis": localservices.stop_redis(settings.home),
+            "postgres": embedded.stop_postgres(settings.home),
+            "redis": embedded.stop_redis(settings.home),
         }
         _print({"stopped_embedded": stopped})
 
@@ -37,7 +36,7 @@ def cmd_env(args) -> None:
     import shlex
     from pathlib import Path
 
-    from candlecast.stackenv import stack_env
+    from candlecast.ops import stack_env
 
     for key, value in stack_env(get_settings(), Path(args.project_dir).resolve()).items():
         print(f"export {key}={shlex.quote(value)}")
@@ -46,19 +45,19 @@ def cmd_env(args) -> None:
 def cmd_up(args) -> None:
     from pathlib import Path
 
-    from candlecast.stack import up
+    from candlecast.ops import up
 
     up(get_settings(), Path(args.project_dir).resolve())
 
 
 def cmd_down(args) -> None:
-    from candlecast.stack import down
+    from candlecast.ops import down
 
     down(get_settings())
 
 
 def cmd_migrate(args) -> None:
-    from candlecast import db
+    from candlecast.ops import db
 
     settings = get_settings()
     db.migrate(db.database_url(settings))
@@ -110,7 +109,7 @@ def cmd_backfill(args) -> None:
 
 
 def cmd_store_info(args) -> None:
-    from candlecast.store import CandleStore
+    from candlecast.ohlcv import CandleStore
 
     store = CandleStore(get_settings().store_dir)
     codes = [parse_timeframe(t).code for t in args.timeframe] or list(TIMEFRAME_CODES)
@@ -132,8 +131,8 @@ def cmd_store_info(args) -> None:
 
 
 def cmd_store_export(args) -> None:
-    from candlecast.serving import normalise_ticker
-    from candlecast.store import CandleStore
+    from candlecast.api import normalise_ticker
+    from candlecast.ohlcv import CandleStore
 
     ticker, timeframe = normalise_ticker(args.symbol), parse_timeframe(args.timeframe)
     store = CandleStore(get_settings().store_dir)
@@ -162,14 +161,15 @@ def cmd_train(args) -> None:
 
 
 def cmd_keys_create(args) -> None:
-    from candlecast import access, db
+    from candlecast.api import keys as api_keys
+    from candlecast.ops import db
 
     settings = get_settings()
     rate, burst = args.rate_per_minute, args.burst
     rate = settings.candlecast_api_key_rate_per_minute if rate is None else rate
     burst = settings.candlecast_api_key_burst if burst is None else burst
     with db.connect(settings) as conn:
-        key, plaintext = access.create_key(conn, args.name, rate, burst)
+        key, plaintext = api_keys.create_key(conn, args.name, rate, burst)
     print(plaintext)
     print(
         f"API key {key.prefix!r} ({key.name}, {rate}/min, burst {burst}) created. This is the "
@@ -179,10 +179,11 @@ def cmd_keys_create(args) -> None:
 
 
 def cmd_keys_list(args) -> None:
-    from candlecast import access, db
+    from candlecast.api import keys as api_keys
+    from candlecast.ops import db
 
     with db.connect(get_settings()) as conn:
-        keys = access.list_keys(conn)
+        keys = api_keys.list_keys(conn)
     columns = ("name", "prefix", "rate_per_minute", "burst", "created_at", "revoked_at")
     print(
         f"{'name':<24} {'prefix':<12} {'rate/min':>8} {'burst':>6} {'created':<20} "
@@ -203,11 +204,12 @@ def _when(value) -> str:
 
 
 def cmd_keys_revoke(args) -> None:
-    from candlecast import access, db
+    from candlecast.api import keys as api_keys
+    from candlecast.ops import db
 
     settings = get_settings()
     with db.connect(settings) as conn:
-        if not access.revoke_key(conn, args.prefix):
+        if not api_keys.revoke_key(conn, args.prefix):
             raise ValueError(f"no API key has the prefix {args.prefix!r}")
     print(
         f"revoked {args.prefix}: refused by running services within "

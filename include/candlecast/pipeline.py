@@ -6,13 +6,12 @@ import logging
 
 import pandas as pd
 
-from candlecast import db, quality
-from candlecast.alerting import send_alert
-from candlecast.ingest import update_many
 from candlecast.marketdata import get_provider
+from candlecast.ohlcv import CandleStore, quality
+from candlecast.ohlcv.ingest import update_many
+from candlecast.ohlcv.symbols import SymbolsRejected, sync_symbols, top_symbols, trainable
+from candlecast.ops import db, send_alert
 from candlecast.settings import Settings
-from candlecast.store import CandleStore
-from candlecast.symbols import SymbolsRejected, sync_symbols, top_symbols, trainable
 from candlecast.timeframes import TIMEFRAME_CODES, TIMEFRAMES, parse_timeframe
 
 log = logging.getLogger(__name__)
@@ -110,7 +109,7 @@ def update_batch(
 
 def summarise_update(settings: Settings, batches: list[dict], run_id: str = "") -> dict:
     """Totals of a run, Data Docs rebuilt, and one alert for all of the run's problems."""
-    from candlecast.validation import build_docs
+    from candlecast.ohlcv.validation import build_docs
 
     totals: dict[str, int] = {}
     problems: list[str] = []
@@ -129,7 +128,7 @@ def summarise_update(settings: Settings, batches: list[dict], run_id: str = "") 
 
 
 def run_data_health(settings: Settings, checked_at: pd.Timestamp | None = None) -> dict:
-    from candlecast import health
+    from candlecast.ohlcv import data_health as health
 
     provider = get_provider(settings)
     now = provider.now()
@@ -154,9 +153,8 @@ def run_data_health(settings: Settings, checked_at: pd.Timestamp | None = None) 
 
 
 def train_and_register(settings: Settings, timeframe_code: str) -> dict:
-    from candlecast.modeling.model_report import report_writer, run_paper_trading
-    from candlecast.modeling.training import train_timeframe
-    from candlecast.registry import save_model
+    from candlecast.modeling import save_model
+    from candlecast.modeling.training import report_writer, run_paper_trading, train_timeframe
 
     timeframe = parse_timeframe(timeframe_code)
     store = CandleStore(settings.store_dir)

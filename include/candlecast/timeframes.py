@@ -1,4 +1,5 @@
-"""The five candle timeframes, defined once: provider query, candle length, retention."""
+"""The five candle timeframes, defined once: provider query, candle length, retention; and the
+forecast horizon every timeframe shares."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+MAX_STEPS = 30  # the forecast horizon: steps served, horizons trained and stored
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from candlecast.stackenv import stack_env
+from candlecast.ops import stack_env
 from tests.support.bento_server import BIN, PROJECT_DIR, running_bento
 
 DAG_ORDER = ("symbol_sync", "ohlcv_update", "train_models")

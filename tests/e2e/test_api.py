@@ -9,13 +9,10 @@ import httpx
 import pandas as pd
 import pytest
 
-from candlecast.accuracy import NO_OUTCOMES
-from candlecast.api_queries import headline_metrics
-from candlecast.candles import SERVING_CANDLES
-from candlecast.forecast import make_forecast, persist_forecast
-from candlecast.modeling.predictor import ForecastModel
-from candlecast.registry import model_row_id
-from candlecast.store import CandleStore
+from candlecast.api import headline_metrics
+from candlecast.modeling import ForecastModel, model_row_id
+from candlecast.ohlcv import CandleStore
+from candlecast.serving import NO_OUTCOMES, SERVING_CANDLES, make_forecast, persist_forecast
 from candlecast.timeframes import TIMEFRAME_CODES, TIMEFRAMES
 
 pytestmark = pytest.mark.e2e
@@ -210,7 +207,7 @@ def test_accuracy_without_outcomes_says_so(bento_url):
 def test_accuracy_scores_forecasts_whose_candles_have_closed(bento_url, conn, settings):
     """A forecast made as of 40 days before the data ends, stored by the serving code, is
     scored against the Parquet store: all 30 targets have closed."""
-    from candlecast.candles import CandleWindow
+    from candlecast.serving import CandleWindow
 
     timeframe = TIMEFRAMES["1d"]
     # The served version, read from the store's folder: importing bentoml here would pin this

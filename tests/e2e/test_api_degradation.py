@@ -17,13 +17,8 @@ import pytest
 import redis
 from psycopg.types.json import Jsonb
 
-from candlecast import db, localservices
-from candlecast.cache import (
-    REDIS_RETRY_PAUSE_SECONDS,
-    candles_key,
-    frame_bytes,
-    frame_from_bytes,
-)
+from candlecast.ops import REDIS_RETRY_PAUSE_SECONDS, db, embedded
+from candlecast.serving import candles_key, frame_bytes, frame_from_bytes
 from candlecast.settings import SAMPLE_DATA_DIR, Settings
 from tests.support.bento_server import running_bento
 from tests.support.fake_provider import FakeProvider, Fault
@@ -39,13 +34,13 @@ class RedisServer:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.url = localservices.start_redis(folder)
+        self.url = embedded.start_redis(folder)
 
     def start(self) -> None:
-        assert localservices.start_redis(self.folder) == self.url
+        assert embedded.start_redis(self.folder) == self.url
 
     def kill(self) -> None:
-        assert localservices.stop_redis(self.folder, signal.SIGKILL)
+        assert embedded.stop_redis(self.folder, signal.SIGKILL)
 
 
 def _copy_rows(source: psycopg.Connection, target: psycopg.Connection, table: str) -> None:
@@ -63,7 +58,7 @@ def _copy_rows(source: psycopg.Connection, target: psycopg.Connection, table: st
 def own_postgres(tmp_path_factory, settings, dag_runs):
     """A PostgreSQL server of our own with the session's symbols and models rows."""
     home = tmp_path_factory.mktemp("pg2")
-    url = localservices.start_postgres(home)
+    url = embedded.start_postgres(home)
     with db.connect(settings) as conn, db.connect(Settings(database_url=url)) as target:
         for table in ("symbols", "models"):
             _copy_rows(conn, target, table)
@@ -73,14 +68,14 @@ def own_postgres(tmp_path_factory, settings, dag_runs):
         )
         target.commit()
     yield home, url
-    localservices.stop_postgres(home)
+    embedded.stop_postgres(home)
 
 
 @pytest.fixture(scope="module")
 def own_redis(tmp_path_factory):
     server = RedisServer(tmp_path_factory.mktemp("r2"))
     yield server
-    localservices.stop_redis(server.folder)
+    embedded.stop_redis(server.folder)
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +216,7 @@ def test_redis_killed_mid_test_forecasts_continue_and_recover(degraded_bento, ow
 
 def test_postgres_down_forecasts_unpersisted_and_recover(degraded_bento, own_postgres):
     home, url = own_postgres
-    localservices.stop_postgres(home)
+    embedded.stop_postgres(home)
     try:
         down = call(degraded_bento, "/predict", {"symbol": "X:BNBUSDT", "timeframe": "1w"})
         assert down.status_code == 200, down.text
@@ -236,7 +231,7 @@ def test_postgres_down_forecasts_unpersisted_and_recover(degraded_bento, own_pos
         assert report["postgres"]["status"] == "down" and report["status"] == "degraded"
         assert report["access"] == "unknown"
     finally:
-        localservices.start_postgres(home)
+        embedded.start_postgres(home)
     time.sleep(1.2)  # the pause after a failed connect
     up = call(degraded_bento, "/predict", {"symbol": "X:BNBUSDT", "timeframe": "1w"}).json()
     assert up["persisted"] is True and up["prediction_id"] != down.json()["prediction_id"]

@@ -52,7 +52,7 @@ def key_cleanup(conn_factory):
 
 @pytest.fixture(scope="module")
 def conn_factory(settings):
-    from candlecast import db
+    from candlecast.ops import db
 
     return lambda: db.connect(settings)
 

@@ -20,12 +20,12 @@ import httpx
 import pytest
 import yaml
 
-from candlecast.registry import model_name
+from candlecast.modeling import model_name
 from candlecast.timeframes import TIMEFRAMES
 from tests.support.bento_server import BIN, PROJECT_DIR, running_bento
 
 pytestmark = pytest.mark.e2e
-SERVING_ENTRY_POINTS = ("bento/service.py", "bento/access.py")
+SERVING_ENTRY_POINTS = ("bento/service.py",)
 # Imported by name at run time, never by an import statement of ours.
 RUNTIME_ONLY = {"keras": {"jax", "jaxlib"}, "psycopg": {"psycopg-binary"}}
 
@@ -57,7 +57,7 @@ def _imported_names(path: Path) -> list[str]:
 def serving_closure() -> tuple[set[Path], set[str]]:
     """Our files serving can import (function-level imports too, and the migrations alembic
     runs), and the distributions of every third-party module they import."""
-    migrations = PROJECT_DIR / "include/candlecast/migrations"
+    migrations = PROJECT_DIR / "include/candlecast/ops/migrations"
     queue = [PROJECT_DIR / p for p in SERVING_ENTRY_POINTS] + list(migrations.rglob("*.py"))
     files, third_party = set(), set()
     while queue:
@@ -161,7 +161,7 @@ def test_the_build_holds_serving_code_and_models_only(built):
         assert (source / path.relative_to(PROJECT_DIR)).exists(), f"missing {path}"
     packed = {p.relative_to(source).as_posix() for p in source.rglob("*") if p.is_file()}
     assert not [p for p in packed if p.startswith(("tests/", "dags/", "bench/", ".candlecast/"))]
-    assert "include/candlecast/modeling/training.py" not in packed
+    assert not [p for p in packed if p.startswith("include/candlecast/modeling/training/")]
     assert not [p for p in packed if "__pycache__" in p or p.endswith((".pyc", ".log"))]
     requirements = (built["path"] / "env/python/requirements.txt").read_text()
     assert "apache-airflow" not in requirements and "bentoml==1.4.39" in requirements

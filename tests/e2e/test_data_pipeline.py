@@ -13,9 +13,9 @@ import pandas as pd
 import psycopg
 import pytest
 
+from candlecast.ohlcv import CandleStore
+from candlecast.ops import stack_env
 from candlecast.settings import SAMPLE_DATA_DIR, Settings
-from candlecast.stackenv import stack_env
-from candlecast.store import CandleStore
 from candlecast.timeframes import TIMEFRAMES
 from tests.support.fake_provider import FakeProvider, Fault
 from tests.support.webhook import WebhookSink

@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from candlecast.marketdata.sample import SampleProvider
+from candlecast.marketdata import SampleProvider
+from candlecast.ohlcv import CandleStore
 from candlecast.settings import SAMPLE_DATA_DIR
-from candlecast.store import CandleStore
 from candlecast.timeframes import TIMEFRAME_CODES, TIMEFRAMES
 from tests.support.fake_provider import FakeProvider, Fault
 

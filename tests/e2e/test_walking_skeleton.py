@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import redis
 
-from candlecast.cache import candles_key
-from candlecast.store import CandleStore
+from candlecast.ohlcv import CandleStore
+from candlecast.serving import candles_key
 from candlecast.timeframes import TIMEFRAME_CODES, TIMEFRAMES
 
 pytestmark = pytest.mark.e2e

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from candlecast.marketdata.sample import SampleProvider
+from candlecast.marketdata import SampleProvider
 from candlecast.settings import SAMPLE_DATA_DIR
 from candlecast.timeframes import TIMEFRAMES
 

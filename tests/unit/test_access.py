@@ -8,8 +8,9 @@ import time
 import psycopg
 import pytest
 
-from candlecast import access, db
-from candlecast.access import KeyRing, KeyStoreUnavailable
+from candlecast.api import KeyRing, KeyStoreUnavailable
+from candlecast.api import keys as access
+from candlecast.ops import db
 
 
 @pytest.fixture
@@ -101,7 +102,7 @@ def test_keyring_keeps_the_last_keys_when_the_database_fails(caplog):
     ring = KeyRing(exchange, ttl_seconds=0.01)
     assert ring.get().keys == {"h": key}
     time.sleep(0.02)
-    with caplog.at_level(logging.ERROR, logger="candlecast.access"):
+    with caplog.at_level(logging.ERROR, logger="candlecast.api.keys"):
         for _ in range(3):
             assert ring.get().keys == {"h": key}
             time.sleep(0.02)
@@ -135,7 +136,7 @@ def _call(settings, *requests: tuple[str, dict]) -> list:
 
     import httpx
 
-    from bento.access import AccessMiddleware
+    from candlecast.api import AccessMiddleware
 
     app = AccessMiddleware(_inner_app, settings)
 

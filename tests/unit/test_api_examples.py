@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from candlecast import api_requests, api_schemas
-from candlecast.forecast import Forecast
+from candlecast.api import Forecast
+from candlecast.api import requests as api_requests
+from candlecast.api import schemas as api_schemas
 
 DOCUMENTED = [
     api_requests.PredictRequest,

@@ -5,11 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from candlecast.accuracy import _figures
-from candlecast.api_errors import BadInput
-from candlecast.api_queries import headline_metrics
-from candlecast.prediction_cache import prediction_key
-from candlecast.serving import normalise_ticker, steps_until
+from candlecast.api import BadInput, headline_metrics, normalise_ticker
+from candlecast.serving import prediction_key, steps_until
+from candlecast.serving.accuracy import _figures
 from candlecast.timeframes import TIMEFRAMES
 
 NOW = pd.Timestamp("2025-09-19 23:00", tz="UTC")

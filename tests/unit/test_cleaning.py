@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from candlecast.cleaning import clean_candles
+from candlecast.ohlcv import clean_candles
 from candlecast.timeframes import TIMEFRAMES
 
 from .sample_frames import PROVIDER, sample_candles

@@ -1,7 +1,7 @@
-from candlecast import db
-from candlecast.marketdata.sample import SampleProvider
+from candlecast.marketdata import SampleProvider
+from candlecast.ohlcv.symbols import sync_symbols, top_symbols
+from candlecast.ops import db
 from candlecast.settings import SAMPLE_DATA_DIR
-from candlecast.symbols import sync_symbols, top_symbols
 
 
 def test_migrations_are_idempotent(database_url, conn):

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from candlecast.candles import SERVING_CANDLES
-from candlecast.features import WARMUP_CANDLES, compute_features, feature_columns
+from candlecast.modeling import WARMUP_CANDLES, compute_features, feature_columns
+from candlecast.serving import SERVING_CANDLES
 from candlecast.timeframes import TIMEFRAME_CODES, TIMEFRAMES
 
 from .sample_frames import sample_candles

@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 import redis
 
-from candlecast.cache import GuardedRedis, serving_redis_client
-from candlecast.candles import (
+from candlecast.marketdata import SampleProvider
+from candlecast.ops import GuardedRedis, serving_redis_client
+from candlecast.serving import (
     CACHED_CANDLES,
     FreshCandles,
     MarketDataUnavailable,
     NoCandles,
     is_fresh,
 )
-from candlecast.marketdata.sample import SampleProvider
 from candlecast.settings import SAMPLE_DATA_DIR, Settings
 from candlecast.timeframes import TIMEFRAMES
 
@@ -154,7 +154,7 @@ def test_without_redis_candles_come_from_the_provider(tmp_path):
 
 
 def test_a_cached_payload_is_decoded_once_until_it_changes():
-    from candlecast.cache import DecodedFrames, frame_bytes
+    from candlecast.serving import DecodedFrames, frame_bytes
 
     frame = pd.DataFrame({"timestamp": [ts("2025-01-01")], "close": [1.0]})
     decoded = DecodedFrames(size=1)
@@ -168,7 +168,7 @@ def test_a_cached_payload_is_decoded_once_until_it_changes():
 
 
 def test_every_worker_sees_the_providers_last_failure_and_its_recovery(guarded):
-    from candlecast.candles import ProviderState
+    from candlecast.serving import ProviderState
 
     worker_a, worker_b = ProviderState(guarded), ProviderState(guarded)
     assert worker_a.last_failure() is None
@@ -180,7 +180,7 @@ def test_every_worker_sees_the_providers_last_failure_and_its_recovery(guarded):
 
 
 def test_without_redis_a_worker_reports_its_own_record():
-    from candlecast.candles import ProviderState
+    from candlecast.serving import ProviderState
 
     dead = GuardedRedis(redis.Redis(unix_socket_path="/nonexistent/redis.sock"))
     state = ProviderState(dead)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from candlecast import api_examples
-from candlecast.forecast import Forecast, ForecastStep, persist_forecast
+from candlecast.api import Forecast, ForecastStep
+from candlecast.api import examples as api_examples
+from candlecast.serving import persist_forecast
 
 
 @pytest.fixture

@@ -8,16 +8,16 @@ import httpx
 import pandas as pd
 import pytest
 
-from candlecast.cleaning import drop_unclosed
-from candlecast.marketdata.base import FetchRequest
-from candlecast.marketdata.polygon import (
+from candlecast.marketdata import (
+    FetchRequest,
     PolygonClient,
     PolygonProvider,
     ProviderAuthError,
     ProviderTransientError,
+    SlidingWindowLimiter,
     resample_daily,
 )
-from candlecast.ratelimit import SlidingWindowLimiter
+from candlecast.ohlcv import drop_unclosed
 from candlecast.settings import SAMPLE_DATA_DIR
 from candlecast.timeframes import TIMEFRAMES
 from tests.support.fake_provider import FakeProvider, Fault
@@ -176,7 +176,7 @@ def test_interrupted_pagination_returns_nothing_partial(fake):
 
 
 def test_limiter_never_exceeds_the_plan_across_concurrent_clients(fake, settings):
-    from candlecast.cache import redis_client
+    from candlecast.ops import redis_client
 
     fake.faults.rate_limit, fake.faults.rate_window_s = 4, 2.0
     limiter_args = (redis_client(settings), "candlecast:test:limit", 4, 2.0)

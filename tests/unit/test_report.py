@@ -7,12 +7,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from candlecast.modeling import report as report_module
-from candlecast.modeling.papertrade import paper_trade
-from candlecast.modeling.report import (
+from candlecast.modeling.training import calibration_curve, paper_trade
+from candlecast.modeling.training.report import html as report_module
+from candlecast.modeling.training.report.html import (
     SECTIONS,
     ReportInput,
-    calibration_curve,
     format_value,
     write_report,
 )
@@ -163,7 +162,7 @@ def test_a_failed_render_leaves_the_earlier_report_intact(tmp_path, monkeypatch)
     def broken(*args, **kwargs):
         raise RuntimeError("plot failed")
 
-    monkeypatch.setattr(report_module, "_plot_calibration", broken)
+    monkeypatch.setattr(report_module, "plot_calibration", broken)
     with pytest.raises(RuntimeError, match="plot failed"):
         write_report(path, synthetic_input())
     assert path.read_text(encoding="utf-8") == "the earlier report"

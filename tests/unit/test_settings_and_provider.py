@@ -33,7 +33,7 @@ def test_home_holds_all_local_state(tmp_path):
 
 
 def test_missing_model_names_the_fix(tmp_path, monkeypatch):
-    from candlecast.registry import serving_reference
+    from candlecast.modeling import serving_reference
     from candlecast.timeframes import TIMEFRAMES
 
     monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "empty-store"))
@@ -43,7 +43,7 @@ def test_missing_model_names_the_fix(tmp_path, monkeypatch):
 
 
 def test_stablecoins_fiat_gold_and_wrapped_coins_are_not_trained_on():
-    from candlecast.symbols import trainable
+    from candlecast.ohlcv.symbols import trainable
 
     tickers = [
         "X:BTCUSDT",

@@ -5,9 +5,9 @@ import sys
 import pandas as pd
 import pytest
 
-from candlecast.ingest import update_series
-from candlecast.marketdata.base import fetch_sequentially
-from candlecast.store import CandleStore, merge_candles
+from candlecast.marketdata import fetch_sequentially
+from candlecast.ohlcv import CandleStore, merge_candles
+from candlecast.ohlcv.ingest import update_series
 from candlecast.timeframes import TIMEFRAMES
 
 from .sample_frames import PROVIDER, sample_candles
@@ -94,7 +94,7 @@ def test_killed_writer_leaves_previous_file_readable(tmp_path):
 import os, signal, sys
 sys.path.insert(0, {str(os.path.dirname(__file__))!r})
 import pyarrow.parquet as pq
-from candlecast.store import CandleStore
+from candlecast.ohlcv.store import CandleStore
 from candlecast.timeframes import TIMEFRAMES
 from sample_frames import sample_candles
 real = pq.write_table
@@ -125,8 +125,8 @@ def test_round_trip_preserves_schema(tmp_path, code):
 
 
 def test_a_failed_fetch_writes_nothing_and_is_reported(tmp_path):
-    from candlecast.ingest import update_many
-    from candlecast.marketdata.polygon import ProviderTransientError
+    from candlecast.marketdata import ProviderTransientError
+    from candlecast.ohlcv.ingest import update_many
 
     class HalfBroken(ShiftedNow):
         def fetch_many(self, requests):

@@ -2,14 +2,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from candlecast.features import compute_features
-from candlecast.ingest import update_series
-from candlecast.modeling.dataset import build_panel, pairs
-from candlecast.modeling.evaluation import rank_ic
-from candlecast.modeling.learners import LSTMLearner
-from candlecast.modeling.predictor import ForecastModel
-from candlecast.modeling.training import stack, train_timeframe, walk_forward_folds
-from candlecast.store import CandleStore
+from candlecast.modeling import ForecastModel, LSTMLearner, compute_features
+from candlecast.modeling.training import (
+    build_panel,
+    pairs,
+    rank_ic,
+    stack,
+    train_timeframe,
+    walk_forward_folds,
+)
+from candlecast.ohlcv import CandleStore
+from candlecast.ohlcv.ingest import update_series
 from candlecast.timeframes import TIMEFRAMES
 
 from .sample_frames import PROVIDER
@@ -155,7 +158,7 @@ def test_rank_ic_reads_cross_sectional_ranking():
 
 
 def test_block_bootstrap_is_wider_than_the_naive_interval_on_clustered_data():
-    from candlecast.modeling.evaluation import block_bootstrap_ci
+    from candlecast.modeling.training import block_bootstrap_ci
 
     rng = np.random.default_rng(3)
     stamps = np.repeat(np.arange(400), 25)  # 25 coins that move together at each time
@@ -168,7 +171,7 @@ def test_block_bootstrap_is_wider_than_the_naive_interval_on_clustered_data():
 
 
 def test_report_has_every_section_and_a_verdict(trained, daily_store, tmp_path):
-    from candlecast.modeling.model_report import report_writer, run_paper_trading
+    from candlecast.modeling.training import report_writer, run_paper_trading
 
     model, folds, panel = trained
     paper = run_paper_trading(daily_store, DAILY, model, panel, folds[-1])
@@ -186,7 +189,7 @@ def test_report_has_every_section_and_a_verdict(trained, daily_store, tmp_path):
 def test_metrics_are_strict_json():
     import json
 
-    from candlecast.registry import json_safe
+    from candlecast.modeling import json_safe
 
     cleaned = json_safe(
         {"a": float("nan"), "b": (1.0, float("inf")), "c": np.float64(0.5), "d": np.int64(3)}

@@ -3,8 +3,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from candlecast.ohlcv.validation import (
+    build_docs,
+    validate_batches,
+    validate_candles,
+    validate_symbols,
+)
 from candlecast.timeframes import TIMEFRAMES
-from candlecast.validation import build_docs, validate_batches, validate_candles, validate_symbols
 
 from .sample_frames import PROVIDER, sample_candles
 

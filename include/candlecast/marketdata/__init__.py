@@ -1,24 +1,43 @@
-"""Market data providers: one interface, chosen by settings."""
+"""Market data providers: one interface (`base`), the Polygon/Massive client (`polygon`), the
+offline sample (`sample`), the provider's request limit shared through Redis (`ratelimit`), and
+the one chosen by settings (`get_provider`).
+
+May import: `candlecast.ops` (the Redis client, for the limiter), `candlecast.settings`,
+`candlecast.timeframes`.
+"""
 
 from __future__ import annotations
 
-from candlecast.marketdata.base import CANDLE_COLUMNS, MarketDataProvider, TickerInfo
+from candlecast.marketdata.base import (
+    CANDLE_COLUMNS,
+    FetchRequest,
+    MarketDataProvider,
+    TickerInfo,
+    empty_candles,
+    fetch_sequentially,
+    split_pair,
+)
+from candlecast.marketdata.polygon import (
+    PolygonClient,
+    PolygonProvider,
+    ProviderAuthError,
+    ProviderError,
+    ProviderTransientError,
+    resample_daily,
+)
+from candlecast.marketdata.ratelimit import SlidingWindowLimiter
+from candlecast.marketdata.sample import SampleProvider
 from candlecast.settings import Settings
 
 
 def get_provider(settings: Settings) -> MarketDataProvider:
     if settings.provider_name == "sample":
-        from candlecast.marketdata.sample import SampleProvider
-
         return SampleProvider(settings.candlecast_sample_dir, now=_frozen_now(settings))
     if settings.polygon_api_key is None:
         raise ValueError("CANDLECAST_PROVIDER=polygon needs POLYGON_API_KEY")
-    from candlecast.marketdata.polygon import PolygonClient, PolygonProvider
-
     limiter = None
     if settings.polygon_requests_per_minute:
-        from candlecast.cache import redis_client
-        from candlecast.ratelimit import SlidingWindowLimiter
+        from candlecast.ops import redis_client
 
         limiter = SlidingWindowLimiter(
             redis_client(settings),
@@ -46,4 +65,21 @@ def _frozen_now(settings: Settings):
     return now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
 
 
-__all__ = ["CANDLE_COLUMNS", "MarketDataProvider", "TickerInfo", "get_provider"]
+__all__ = [
+    "CANDLE_COLUMNS",
+    "FetchRequest",
+    "MarketDataProvider",
+    "PolygonClient",
+    "PolygonProvider",
+    "ProviderAuthError",
+    "ProviderError",
+    "ProviderTransientError",
+    "SampleProvider",
+    "SlidingWindowLimiter",
+    "TickerInfo",
+    "empty_candles",
+    "fetch_sequentially",
+    "get_provider",
+    "resample_daily",
+    "split_pair",
+]

@@ -20,7 +20,7 @@ import pandas as pd
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from candlecast.marketdata.base import CANDLE_COLUMNS, FetchRequest, TickerInfo, empty_candles
-from candlecast.ratelimit import SlidingWindowLimiter
+from candlecast.marketdata.ratelimit import SlidingWindowLimiter
 from candlecast.timeframes import TIMEFRAMES, Timeframe
 
 log = logging.getLogger(__name__)

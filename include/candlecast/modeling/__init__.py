@@ -1,1 +1,49 @@
-"""Models: the training table, the estimator artefact, training and evaluation."""
+"""Models, the side serving shares: the scale-free features (`features`, one function for training
+and serving), the base learners (`learners`), the trained forecaster as served (`predictor`) and
+the model registry (`registry`: the BentoML model store and the `models` rows).
+
+May import: `candlecast.ohlcv`, `candlecast.marketdata`, `candlecast.ops`, `candlecast.settings`,
+`candlecast.timeframes`. Training lives in `candlecast.modeling.training`, above this package;
+nothing here imports it, so serving never loads training code.
+"""
+
+from candlecast.modeling.features import (
+    FEATURE_SET_VERSION,
+    VOLATILITY_COLUMN,
+    WARMUP_CANDLES,
+    compute_features,
+    feature_columns,
+)
+from candlecast.modeling.learners import Z_CLIP, LSTMLearner, RandomForestLearner, XGBoostLearner
+from candlecast.modeling.predictor import Calibration, ForecastModel, ServingInputs
+from candlecast.modeling.registry import (
+    json_safe,
+    load_model,
+    model_name,
+    model_row_id,
+    save_model,
+    serving_reference,
+    use_model_store,
+)
+
+__all__ = [
+    "FEATURE_SET_VERSION",
+    "VOLATILITY_COLUMN",
+    "WARMUP_CANDLES",
+    "Z_CLIP",
+    "Calibration",
+    "ForecastModel",
+    "LSTMLearner",
+    "RandomForestLearner",
+    "ServingInputs",
+    "XGBoostLearner",
+    "compute_features",
+    "feature_columns",
+    "json_safe",
+    "load_model",
+    "model_name",
+    "model_row_id",
+    "save_model",
+    "serving_reference",
+    "use_model_store",
+]

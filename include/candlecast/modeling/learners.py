@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import xgboost as xgb
 
-from candlecast.modeling.dataset import MAX_STEPS
+from candlecast.timeframes import MAX_STEPS
 
 log = logging.getLogger(__name__)
 

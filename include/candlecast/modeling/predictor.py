@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from candlecast.features import VOLATILITY_COLUMN
-from candlecast.modeling.dataset import MAX_STEPS
+from candlecast.modeling.features import VOLATILITY_COLUMN
 from candlecast.modeling.learners import LSTMLearner, RandomForestLearner, XGBoostLearner
+from candlecast.timeframes import MAX_STEPS
 
 CONFIDENCE_FLOOR, CONFIDENCE_CEIL = 0.001, 0.999
 _META_FILE = "forecaster.json"

@@ -1,0 +1,103 @@
+"""The prediction API's wire: request bodies (`requests`), response bodies with the forecast
+(`schemas`), their OpenAPI examples (`examples`), the errors it answers with (`errors`), its reads
+from PostgreSQL (`queries`), API keys (`keys`), per-key token buckets (`throttle`) and the ASGI
+middleware that puts keys and limits in front of every endpoint (`middleware`).
+
+May import: `candlecast.ops`, `candlecast.settings`, `candlecast.timeframes`. The schemas describe
+the wire and never reach into `candlecast.serving` (an import contract says so).
+"""
+
+from candlecast.api.errors import ApiError, BadInput, NotFound, Unavailable, Unprocessable
+from candlecast.api.keys import (
+    ApiKey,
+    KeyRing,
+    KeySet,
+    KeyStoreUnavailable,
+    active_keys,
+    create_key,
+    hash_key,
+    list_keys,
+    revoke_key,
+)
+from candlecast.api.middleware import AccessMiddleware
+from candlecast.api.queries import (
+    close_matches,
+    find_symbol,
+    headline_metrics,
+    latest_forecast,
+    model_rows,
+    search_symbols,
+    stored_forecast,
+)
+from candlecast.api.requests import (
+    AccuracyRequest,
+    CandlesRequest,
+    PredictionGetRequest,
+    PredictionLatestRequest,
+    PredictRequest,
+    SymbolSearchRequest,
+    normalise_ticker,
+)
+from candlecast.api.schemas import (
+    AccuracyReport,
+    AccuracyRow,
+    Candle,
+    CandleSeries,
+    ComponentHealth,
+    Forecast,
+    ForecastStep,
+    Health,
+    ModelList,
+    ServingModel,
+    SymbolMatch,
+    SymbolSearchResult,
+)
+from candlecast.api.throttle import AsyncTokenBucket, Decision, TokenBucket, bucket_key
+
+__all__ = [
+    "AccessMiddleware",
+    "AccuracyReport",
+    "AccuracyRequest",
+    "AccuracyRow",
+    "ApiError",
+    "ApiKey",
+    "AsyncTokenBucket",
+    "BadInput",
+    "Candle",
+    "CandleSeries",
+    "CandlesRequest",
+    "ComponentHealth",
+    "Decision",
+    "Forecast",
+    "ForecastStep",
+    "Health",
+    "KeyRing",
+    "KeySet",
+    "KeyStoreUnavailable",
+    "ModelList",
+    "NotFound",
+    "PredictRequest",
+    "PredictionGetRequest",
+    "PredictionLatestRequest",
+    "ServingModel",
+    "SymbolMatch",
+    "SymbolSearchRequest",
+    "SymbolSearchResult",
+    "TokenBucket",
+    "Unavailable",
+    "Unprocessable",
+    "active_keys",
+    "bucket_key",
+    "close_matches",
+    "create_key",
+    "find_symbol",
+    "hash_key",
+    "headline_metrics",
+    "latest_forecast",
+    "list_keys",
+    "model_rows",
+    "normalise_ticker",
+    "revoke_key",
+    "search_symbols",
+    "stored_forecast",
+]

@@ -1,0 +1,34 @@
+"""Training one timeframe's forecaster across all coins: the panel (`dataset`), walk-forward
+folds with purge (`folds`), fitting the learners and the fold loop (`fit`), stacking
+(`stacking`), calibration (`calibration`), out-of-sample figures beside the baselines
+(`evaluation`), paper trading (`papertrade`) and the HTML report (`report/`).
+
+May import: `candlecast.modeling` (features, learners, predictor), `candlecast.ohlcv`,
+`candlecast.ops`, `candlecast.settings`, `candlecast.timeframes`. Only the workflows import this
+package; serving never does (an import contract says so).
+"""
+
+from candlecast.modeling.training.dataset import Panel, build_panel, pairs
+from candlecast.modeling.training.evaluation import block_bootstrap_ci, calibration_curve, rank_ic
+from candlecast.modeling.training.fit import FoldResult, train_timeframe
+from candlecast.modeling.training.folds import walk_forward_folds
+from candlecast.modeling.training.papertrade import paper_trade
+from candlecast.modeling.training.report import ReportInput, report_writer, run_paper_trading
+from candlecast.modeling.training.stacking import stack
+
+__all__ = [
+    "FoldResult",
+    "Panel",
+    "ReportInput",
+    "block_bootstrap_ci",
+    "build_panel",
+    "calibration_curve",
+    "pairs",
+    "paper_trade",
+    "rank_ic",
+    "report_writer",
+    "run_paper_trading",
+    "stack",
+    "train_timeframe",
+    "walk_forward_folds",
+]

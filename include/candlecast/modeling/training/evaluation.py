@@ -1,0 +1,247 @@
+"""Out-of-sample figures for a model beside naive baselines, per horizon, with honest intervals."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from candlecast.timeframes import MAX_STEPS
+
+REPORT_HORIZONS = (1, 6, 30)
+MIN_BOOTSTRAP_TIMESTAMPS = 10
+MIN_COINS_FOR_IC = 3
+TOP_COINS = 50
+
+
+def direction_of(predicted: np.ndarray) -> np.ndarray:
+    """+1 up, -1 down; no predicted change counts as up, as the service reports it."""
+    return np.where(np.asarray(predicted) >= 0, 1.0, -1.0)
+
+
+def _accuracy(predicted: np.ndarray, actual: np.ndarray) -> float:
+    moved = actual != 0
+    if not moved.any():
+        return float("nan")
+    return float(np.mean(direction_of(predicted[moved]) == np.sign(actual[moved])))
+
+
+def block_bootstrap_ci(
+    timestamps: np.ndarray,
+    numerator: np.ndarray,
+    denominator: np.ndarray,
+    draws: int = 300,
+    seed: int = 7,
+) -> tuple[float, float]:
+    """95 % interval of sum(numerator)/sum(denominator) under a moving-block bootstrap over
+    time: whole blocks of consecutive timestamps are resampled, so coins that move together
+    and overlapping horizons stay together (a naive binomial interval is far too narrow)."""
+    stamps, inverse = np.unique(timestamps, return_inverse=True)
+    n = len(stamps)
+    if n < MIN_BOOTSTRAP_TIMESTAMPS:  # too short a window to say anything: no interval
+        return (float("nan"), float("nan"))
+    num = np.bincount(inverse, weights=numerator, minlength=n)
+    den = np.bincount(inverse, weights=denominator, minlength=n)
+    block = max(2, int(round(n ** (1 / 3))) * 2)
+    block = min(block, n)
+    cum_num = np.concatenate([[0.0], np.cumsum(num)])
+    cum_den = np.concatenate([[0.0], np.cumsum(den)])
+    block_num = cum_num[block:] - cum_num[:-block]
+    block_den = cum_den[block:] - cum_den[:-block]
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(block_num), size=(draws, -(-n // block)))
+    ratios = block_num[picks].sum(axis=1) / np.maximum(block_den[picks].sum(axis=1), 1e-12)
+    low, high = np.quantile(ratios, [0.025, 0.975])
+    return float(low), float(high)
+
+
+def expected_calibration_error(
+    confidence: np.ndarray, correct: np.ndarray, bins: int = 10
+) -> float:
+    if len(confidence) == 0:
+        return float("nan")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.digitize(confidence, edges) - 1, 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        in_bin = index == b
+        if in_bin.any():
+            error += in_bin.mean() * abs(confidence[in_bin].mean() - correct[in_bin].mean())
+    return float(error)
+
+
+def rank_ic(timestamp: np.ndarray, predicted: np.ndarray, actual: np.ndarray) -> dict:
+    """Spearman correlation across coins at each timestamp; its mean (IC) and mean/std (ICIR)."""
+    frame = pd.DataFrame({"t": timestamp, "p": predicted, "a": actual})
+    frame = frame[frame.groupby("t")["p"].transform("size") >= MIN_COINS_FOR_IC]
+    if frame.empty:
+        return {"rank_ic": None, "icir": None, "ic_periods": 0}
+    ranks = frame.groupby("t")[["p", "a"]].rank()
+    centred = ranks - ranks.groupby(frame["t"]).transform("mean")
+    grouped = pd.DataFrame(
+        {
+            "cov": centred["p"] * centred["a"],
+            "vp": centred["p"] ** 2,
+            "va": centred["a"] ** 2,
+            "t": frame["t"],
+        }
+    ).groupby("t")
+    sums = grouped.sum()
+    ic = (sums["cov"] / np.sqrt(sums["vp"] * sums["va"])).replace([np.inf, -np.inf], np.nan)
+    ic = ic.dropna()
+    if len(ic) < 2:
+        return {"rank_ic": None, "icir": None, "ic_periods": int(len(ic))}
+    spread = float(ic.std())
+    return {
+        "rank_ic": float(ic.mean()),
+        "icir": float(ic.mean() / spread) if spread > 0 else None,
+        "ic_periods": int(len(ic)),
+    }
+
+
+def _direction_figures(stamps, predicted, actual) -> dict:
+    moved = (actual != 0).astype(float)
+    correct = (direction_of(predicted) == np.sign(actual)).astype(float)
+    return {
+        "direction_accuracy": _accuracy(predicted, actual),
+        "direction_accuracy_ci95": block_bootstrap_ci(stamps, correct * moved, moved),
+    }
+
+
+def _error_figures(stamps, predicted, actual) -> dict:
+    mae = float(np.mean(np.abs(actual - predicted)))
+    random_walk = float(np.mean(np.abs(actual)))
+    return {
+        "mae_log_return": mae,
+        "mae_ratio_to_random_walk": mae / random_walk if random_walk else None,
+        "mae_ratio_ci95": block_bootstrap_ci(stamps, np.abs(actual - predicted), np.abs(actual)),
+    }
+
+
+def _group(columns: dict, mask: np.ndarray) -> dict:
+    stamps = columns["timestamp"][mask]
+    actual = columns["actual"][mask]
+    predicted = columns["predicted"][mask]
+    n = int(mask.sum())
+    if n == 0:
+        return {"n": 0}
+    correct = (direction_of(predicted) == np.sign(actual)).astype(float)
+    inside = (
+        (actual >= columns["interval_low"][mask]) & (actual <= columns["interval_high"][mask])
+    ).astype(float)
+    model = {
+        "n": n,
+        **_direction_figures(stamps, predicted, actual),
+        **_error_figures(stamps, predicted, actual),
+        **rank_ic(stamps, predicted, actual),
+        "ece": expected_calibration_error(columns["confidence"][mask], correct),
+        "mean_confidence": float(np.mean(columns["confidence"][mask])),
+        "interval80_coverage": float(inside.mean()),
+        "interval80_coverage_ci95": block_bootstrap_ci(stamps, inside, np.ones(n)),
+    }
+    last = columns["last_return"][mask]
+    drift = columns["drift"][mask]
+    model["baselines"] = {
+        "random_walk": {"mae_ratio_to_random_walk": 1.0, "rank_ic": None},
+        "drift": {
+            **_direction_figures(stamps, drift, actual),
+            **_error_figures(stamps, drift, actual),
+        },
+        "momentum": {**_direction_figures(stamps, last, actual), **rank_ic(stamps, last, actual)},
+        "reversal": _direction_figures(stamps, -last, actual),
+        "majority": _direction_figures(stamps, np.full(n, columns["majority"]), actual),
+    }
+    return model
+
+
+def evaluate(
+    timestamp: np.ndarray,
+    horizon: np.ndarray,
+    ticker: np.ndarray,
+    actual_log_return: np.ndarray,
+    predicted_log_return: np.ndarray,
+    confidence: np.ndarray,
+    last_return: np.ndarray,
+    interval_low: np.ndarray,
+    interval_high: np.ndarray,
+    drift: np.ndarray,
+    majority: float,
+    top_tickers: set[str],
+) -> dict:
+    """Model vs random walk, drift, momentum, reversal and the training majority: per horizon
+    group (h1, h6, h30, all), the top coins against the rest, and accuracy at every horizon."""
+    columns = {
+        "timestamp": timestamp,
+        "actual": actual_log_return,
+        "predicted": predicted_log_return,
+        "confidence": confidence,
+        "last_return": last_return,
+        "interval_low": interval_low,
+        "interval_high": interval_high,
+        "drift": drift,
+        "majority": majority,
+    }
+    report = {f"h{h}": _group(columns, horizon == h) for h in REPORT_HORIZONS}
+    report["all"] = _group(columns, np.ones_like(horizon, dtype=bool))
+    top = np.isin(ticker, list(top_tickers))
+    report["top50"] = _group(columns, top)
+    report["rest"] = _group(columns, ~top)
+    report["by_horizon"] = accuracy_by_horizon(columns, horizon)
+    return report
+
+
+def accuracy_by_horizon(columns: dict, horizon: np.ndarray) -> dict:
+    actual = columns["actual"]
+    table: dict[str, list] = {
+        "horizon": [],
+        "model": [],
+        "momentum": [],
+        "reversal": [],
+        "majority": [],
+        "drift": [],
+    }
+    for h in range(1, MAX_STEPS + 1):
+        at = horizon == h
+        if not at.any():
+            continue
+        last = columns["last_return"][at]
+        table["horizon"].append(h)
+        table["model"].append(_accuracy(columns["predicted"][at], actual[at]))
+        table["momentum"].append(_accuracy(last, actual[at]))
+        table["reversal"].append(_accuracy(-last, actual[at]))
+        table["majority"].append(_accuracy(np.full(at.sum(), columns["majority"]), actual[at]))
+        table["drift"].append(_accuracy(columns["drift"][at], actual[at]))
+    return table
+
+
+def calibration_curve(
+    confidence: Sequence[float] | np.ndarray, correct: Sequence[bool] | np.ndarray, bins: int = 10
+) -> dict:
+    """Reliability diagram data over equal-width confidence bins (empty bins left out) and the
+    expected calibration error: the count-weighted mean |confidence − observed| of the bins."""
+    confidence = np.asarray(confidence, dtype=float)
+    correct = np.asarray(correct, dtype=float)
+    if confidence.shape != correct.shape or confidence.ndim != 1:
+        raise ValueError(
+            f"calibration_curve: confidence {confidence.shape} and correct {correct.shape} "
+            "must be 1-d and of one length"
+        )
+    if not ((confidence >= 0) & (confidence <= 1)).all():
+        raise ValueError("calibration_curve: confidence must be probabilities in [0, 1]")
+    if bins < 1:
+        raise ValueError(f"calibration_curve: bins={bins} must be >= 1")
+    index = np.clip(np.digitize(confidence, np.linspace(0, 1, bins + 1)) - 1, 0, bins - 1)
+    count = np.bincount(index, minlength=bins)
+    used = count > 0
+    mean_confidence = np.bincount(index, confidence, bins)[used] / count[used]
+    observed = np.bincount(index, correct, bins)[used] / count[used]
+    weights = count[used] / max(len(confidence), 1)
+    ece = float(np.sum(weights * np.abs(mean_confidence - observed))) if used.any() else math.nan
+    return {
+        "confidence": mean_confidence.tolist(),
+        "observed": observed.tolist(),
+        "count": count[used].tolist(),
+        "ece": ece,
+    }

@@ -1,0 +1,278 @@
+"""Train one timeframe's forecaster across all symbols: walk-forward folds with purge gaps,
+XGBoost alone and a stacked LSTM + XGBoost + random forest, the winner on validation served.
+
+Per fold: train | validation | test in time order. Training pairs end before validation starts
+and validation pairs before the test starts (the purge). The stacking weights, the choice
+between the ensemble and XGBoost, the shrinkage and the calibration are all learned on the
+validation window; the test window is only measured. The served version is the latest fold's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from candlecast.modeling.features import FEATURE_SET_VERSION
+from candlecast.modeling.learners import (
+    Z_CLIP,
+    LSTMLearner,
+    RandomForestLearner,
+    XGBoostLearner,
+)
+from candlecast.modeling.predictor import ForecastModel
+from candlecast.modeling.training.calibration import MIN_CALIBRATION_PAIRS, fit_calibration
+from candlecast.modeling.training.dataset import Pairs, Panel, build_panel, pairs
+from candlecast.modeling.training.evaluation import evaluate
+from candlecast.modeling.training.folds import Fold, rows_between, walk_forward_folds
+from candlecast.modeling.training.stacking import Stacking, stack
+from candlecast.ohlcv import CandleStore
+from candlecast.timeframes import MAX_STEPS, Timeframe
+
+log = logging.getLogger(__name__)
+
+EARLY_STOP_FRACTION = 0.1  # tail of the training window that stops XGBoost and the LSTM
+MAX_TRAIN_PAIRS = 200_000
+MAX_FOREST_PAIRS = 60_000
+MAX_LSTM_ROWS = 30_000
+MAX_VALIDATION_PAIRS = 300_000
+MAX_TEST_PAIRS = 600_000
+
+
+def _z_of(panel: Panel, chosen: Pairs) -> np.ndarray:
+    scale = panel.sigma[chosen.row] * np.sqrt(chosen.horizon)
+    return panel.forward[chosen.row, chosen.horizon - 1] / scale
+
+
+def _fit_learners(panel: Panel, fold: Fold) -> dict:
+    start = panel.timestamp.min()
+    early_stop_start = fold.validation_start - (fold.validation_start - start) // 10
+    fit_rows = rows_between(panel, start, early_stop_start)
+    stop_rows = rows_between(panel, early_stop_start, fold.validation_start)
+    if len(fit_rows) == 0:
+        raise ValueError(f"{fold.name}: no training rows before {fold.validation_start}")
+    fit_pairs = pairs(panel, fit_rows, early_stop_start, MAX_TRAIN_PAIRS)
+    stop_pairs = pairs(panel, stop_rows, fold.validation_start, MAX_TRAIN_PAIRS // 5)
+    clip = lambda z: np.clip(z, -Z_CLIP, Z_CLIP)  # noqa: E731
+    learners = {
+        "xgboost": XGBoostLearner.fit(
+            panel.features,
+            panel.columns,
+            fit_pairs.row,
+            fit_pairs.horizon,
+            clip(_z_of(panel, fit_pairs)),
+            eval_set=(stop_pairs.row, stop_pairs.horizon, clip(_z_of(panel, stop_pairs))),
+        )
+    }
+    forest_pairs = pairs(panel, fit_rows, early_stop_start, MAX_FOREST_PAIRS, seed=11)
+    learners["random_forest"] = RandomForestLearner.fit(
+        panel.features,
+        panel.columns,
+        forest_pairs.row,
+        forest_pairs.horizon,
+        clip(_z_of(panel, forest_pairs)),
+    )
+    lstm_rows = _subsample_rows(fit_rows, MAX_LSTM_ROWS)
+    learners["lstm"] = LSTMLearner.fit(
+        panel.features,
+        panel.series_start,
+        lstm_rows,
+        _masked_targets(panel, lstm_rows, early_stop_start),
+        panel.stride,
+        early_stop_rows=(
+            _subsample_rows(stop_rows, MAX_LSTM_ROWS // 5),
+            _masked_targets(
+                panel, _subsample_rows(stop_rows, MAX_LSTM_ROWS // 5), fold.validation_start
+            ),
+        ),
+    )
+    return learners
+
+
+def _subsample_rows(rows: np.ndarray, limit: int, seed: int = 5) -> np.ndarray:
+    if len(rows) <= limit:
+        return rows
+    return np.sort(np.random.default_rng(seed).choice(rows, limit, replace=False))
+
+
+def _masked_targets(panel: Panel, rows: np.ndarray, ends_before) -> np.ndarray:
+    z = panel.z[rows]
+    return np.where(panel.target_end[rows] < ends_before, z, np.nan)
+
+
+@dataclass
+class FoldResult:
+    fold: Fold
+    model: ForecastModel
+    stacking: Stacking
+    xgboost_alone: ForecastModel
+    test: Pairs
+    test_predicted_z: np.ndarray
+    learners: dict = field(default_factory=dict)  # every trained learner, served or not
+    metrics: dict = field(default_factory=dict)
+
+
+def _model(learners, weights, timeframe, panel, calibration) -> ForecastModel:
+    return ForecastModel(
+        learners={n: learners[n] for n in weights},
+        weights=weights,
+        timeframe=timeframe.code,
+        feature_names=panel.columns,
+        feature_set_version=FEATURE_SET_VERSION,
+        calibration=calibration,
+    )
+
+
+def _calibrated(learners, weights, timeframe, panel, validation: Pairs, raw_by_learner: dict):
+    """The model of these weights, calibrated on the learners' validation predictions."""
+    model = _model(learners, weights, timeframe, panel, fit_calibration([], [], [], [], []))
+    if len(validation) >= MIN_CALIBRATION_PAIRS:
+        raw = sum(weight * raw_by_learner[name] for name, weight in weights.items())
+        model.calibration = fit_calibration(
+            _z_of(panel, validation),
+            validation.horizon,
+            panel.forward[validation.row, validation.horizon - 1],
+            raw,
+            panel.timestamp[validation.row],
+        )
+    return model
+
+
+def measure(model: ForecastModel, panel: Panel, test: Pairs, train: Pairs, top: set) -> tuple:
+    """Test-window figures of a model and the baselines; returns (metrics, predicted z)."""
+    z_hat = model.point_z(panel.features, panel.series_start, test.row, test.horizon)
+    scale = panel.sigma[test.row] * np.sqrt(test.horizon)
+    q10 = np.asarray(model.calibration.residual_q10)[test.horizon - 1]
+    q90 = np.asarray(model.calibration.residual_q90)[test.horizon - 1]
+    train_returns = panel.forward[train.row, train.horizon - 1]
+    drift = np.array([np.mean(train_returns[train.horizon == h]) for h in range(1, MAX_STEPS + 1)])
+    metrics = evaluate(
+        panel.timestamp[test.row],
+        test.horizon,
+        panel.ticker[test.row],
+        panel.forward[test.row, test.horizon - 1],
+        z_hat * scale,
+        model.calibration.direction_probability(np.abs(z_hat)),
+        panel.last_return[test.row],
+        (z_hat + q10) * scale,
+        (z_hat + q90) * scale,
+        np.nan_to_num(drift)[test.horizon - 1],
+        1.0 if np.mean(train_returns > 0) >= 0.5 else -1.0,
+        top,
+    )
+    return metrics, z_hat
+
+
+def run_fold(panel: Panel, fold: Fold, timeframe: Timeframe, top: set) -> FoldResult:
+    began = time.perf_counter()
+    learners = _fit_learners(panel, fold)
+    fitted = time.perf_counter()
+    validation = pairs(
+        panel,
+        rows_between(panel, fold.validation_start, fold.test_start),
+        fold.test_start,
+        MAX_VALIDATION_PAIRS,
+    )
+    raw = {
+        name: learner.predict(
+            panel.features, panel.series_start, validation.row, validation.horizon
+        )
+        for name, learner in learners.items()
+    }
+    if len(validation) >= MIN_CALIBRATION_PAIRS:
+        stacking = stack(raw, _z_of(panel, validation), panel.timestamp[validation.row])
+    else:
+        stacking = Stacking({"xgboost": 1.0}, {}, "xgboost: too few validation rows to stack")
+    served = _calibrated(learners, stacking.weights, timeframe, panel, validation, raw)
+    xgboost_alone = (
+        served
+        if stacking.weights == {"xgboost": 1.0}
+        else _calibrated(learners, {"xgboost": 1.0}, timeframe, panel, validation, raw)
+    )
+    test = pairs(panel, rows_between(panel, fold.test_start, fold.test_end), None, MAX_TEST_PAIRS)
+    train = pairs(
+        panel,
+        rows_between(panel, panel.timestamp.min(), fold.validation_start),
+        fold.validation_start,
+        MAX_TRAIN_PAIRS,
+    )  # for the drift and majority baselines
+    result = FoldResult(fold, served, stacking, xgboost_alone, test, np.empty(0), learners)
+    if len(test):
+        result.metrics, result.test_predicted_z = measure(served, panel, test, train, top)
+        if xgboost_alone is not served:
+            result.metrics["xgboost_alone"], _ = measure(xgboost_alone, panel, test, train, top)
+    log.info(
+        "%s %s: learners fitted in %.0f s, stacked, calibrated and measured in %.0f s; served %s",
+        timeframe.code,
+        fold.name,
+        fitted - began,
+        time.perf_counter() - fitted,
+        stacking.chosen,
+    )
+    return result
+
+
+def universe_hash(tickers: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(tickers)).encode()).hexdigest()[:16]
+
+
+def train_timeframe(
+    store: CandleStore, tickers: list[str], timeframe: Timeframe, top: list[str] | None = None
+) -> tuple[ForecastModel, list[FoldResult], Panel]:
+    """Returns the served model (the latest fold's), every fold's result and the panel."""
+    panel = build_panel(store, tickers, timeframe)
+    top_set = set((top or tickers)[:50])
+    folds = walk_forward_folds(panel)
+    log.info(
+        "%s: %d panel rows (every %d candle) over %d symbols, folds %s",
+        timeframe.code,
+        len(panel),
+        panel.stride,
+        len(set(panel.ticker)),
+        [(str(f.validation_start), str(f.test_start), str(f.test_end)) for f in folds],
+    )
+    results = [run_fold(panel, fold, timeframe, top_set) for fold in folds]
+    latest = results[-1]
+    model = latest.model
+    model.info = {
+        "algorithm": "+".join(sorted(model.weights)),
+        "served": latest.stacking.chosen,
+        "ensemble_weights": latest.stacking.weights,
+        "validation_mae_z": latest.stacking.validation_mae,
+        "n_symbols": len(set(panel.ticker)),
+        "universe_size": len(tickers),
+        "universe_hash": universe_hash(tickers),
+        "row_stride": panel.stride,
+        "train_start": str(pd.Timestamp(panel.timestamp.min(), tz="UTC")),
+        "train_end": str(pd.Timestamp(latest.fold.validation_start, tz="UTC")),
+        "validation_end": str(pd.Timestamp(latest.fold.test_start, tz="UTC")),
+        "test_start": str(pd.Timestamp(latest.fold.test_start, tz="UTC")),
+        "data_end": str(pd.Timestamp(panel.timestamp.max(), tz="UTC")),
+        "n_train_rows": int(np.sum(panel.timestamp < latest.fold.validation_start)),
+        "top_features": top_features(latest),
+        "metrics": {
+            "test": latest.metrics,
+            "folds": [
+                {
+                    "name": r.fold.name,
+                    "test_start": str(pd.Timestamp(r.fold.test_start, tz="UTC")),
+                    "test_end": str(pd.Timestamp(r.fold.test_end, tz="UTC")),
+                    "served": r.stacking.chosen,
+                    "weights": r.stacking.weights,
+                    **{k: v for k, v in r.metrics.items() if k != "by_horizon"},
+                }
+                for r in results
+            ],
+        },
+    }
+    return model, results, panel
+
+
+def top_features(result: FoldResult, k: int = 5) -> list[str]:
+    importance = result.xgboost_alone.learners["xgboost"].importance()
+    importance.pop("horizon", None)
+    return [name for name, _ in sorted(importance.items(), key=lambda kv: -kv[1])[:k]]

@@ -1,0 +1,313 @@
+"""The HTML report of one model version: one self-contained page (inline CSS, the figures of
+plots.py as base64 PNG), readable offline, written atomically."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from candlecast.modeling.training.report.plots import (
+    MAX_EXAMPLES,
+    plot_accuracy,
+    plot_calibration,
+    plot_equity,
+    plot_examples,
+    plot_importance,
+)
+from candlecast.ops import atomic_write
+
+SECTIONS = (
+    "Summary",
+    "Walk-forward test windows",
+    "Direction accuracy by horizon",
+    "Calibration",
+    "Forecasts against what happened",
+    "Feature importance",
+    "Paper trading",
+    "Notes",
+)
+MISSING = "n/a"
+MAX_LIST_ITEMS = 12
+CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ddd;padding:.25em .6em;
+text-align:right;vertical-align:top}th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
+tr.model td{font-weight:600;background:#f7fbff}table table{margin:0}.na{color:#888}
+img{max-width:100%;height:auto}.caption{color:#555}
+"""
+
+
+@dataclass
+class ReportInput:
+    title: str  # e.g. "candlecast-1h:20261122t101500"
+    timeframe: str
+    summary: dict  # key → value, nested dicts allowed
+    folds: list[dict] = field(default_factory=list)  # name, test_start, test_end, horizons
+    accuracy_by_horizon: dict = field(default_factory=dict)  # horizon: [...], model: [...], ...
+    calibration: dict = field(default_factory=dict)  # as calibration_curve returns it
+    examples: list[dict] = field(default_factory=list)  # ticker, history_*, forecast_*, ...
+    feature_importance: dict = field(default_factory=dict)  # feature → importance
+    paper_trading: dict | None = None  # PaperTradeResult.as_dict()
+    notes: list[str] = field(default_factory=list)
+
+
+def write_report(path: Path, report: ReportInput) -> Path:
+    """Render the whole page first, then replace `path` atomically: a failure leaves any
+    earlier report at `path` as it was."""
+    page = render_report(report)
+    return atomic_write(path, lambda handle: handle.write(page.encode("utf-8")))
+
+
+def render_report(report: ReportInput) -> str:
+    sections = [
+        _section(SECTIONS[0], _table_of(report.summary)),
+        _section(SECTIONS[1], _folds_html(report.folds)),
+        _section(SECTIONS[2], _figure_or_na(report.accuracy_by_horizon, plot_accuracy)),
+        _section(SECTIONS[3], _calibration_html(report.calibration)),
+        _section(SECTIONS[4], _examples_html(report.examples)),
+        _section(SECTIONS[5], _figure_or_na(report.feature_importance, plot_importance)),
+        _section(SECTIONS[6], _paper_trading_html(report.paper_trading)),
+        _section(SECTIONS[7], _notes_html(report.notes)),
+    ]
+    title = _text(report.title)
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{CSS}</style></head><body>\n<h1>{title}</h1>\n"
+        f"<p class='caption'>timeframe {_text(report.timeframe)}</p>\n"
+        + "\n".join(sections)
+        + "\n</body></html>\n"
+    )
+
+
+# text and tables
+
+
+def _text(value) -> str:
+    return html.escape(str(value))
+
+
+def format_value(value) -> str:
+    """One cell: n/a for None/NaN/inf, 4 significant digits for floats, [low, high] for pairs
+    (a long list shortened)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list | tuple | np.ndarray):
+        shown = ", ".join(format_value(v) for v in list(value)[:MAX_LIST_ITEMS])
+        more = f", … ({len(value)} in all)" if len(value) > MAX_LIST_ITEMS else ""
+        return f"[{shown}{more}]"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {format_value(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _cell(value) -> str:
+    text = format_value(value)
+    return f'<span class="na">{MISSING}</span>' if text == MISSING else html.escape(text)
+
+
+def _table_of(mapping: dict) -> str:
+    """Key/value rows; a nested dict becomes a nested table."""
+    if not mapping:
+        return _na("nothing recorded")
+    rows = "".join(
+        f"<tr><th>{_text(key)}</th><td>"
+        + (_table_of(value) if isinstance(value, dict) else _cell(value))
+        + "</td></tr>"
+        for key, value in mapping.items()
+    )
+    return f"<table>{rows}</table>"
+
+
+def _grid(header: Sequence[str], rows: Sequence[Sequence], classes: Sequence[str] = ()) -> str:
+    """A table with a header row; `classes` styles the rows (e.g. the model's) in order."""
+    classes = list(classes) + [""] * (len(rows) - len(classes))
+    head = "".join(f"<th>{_text(h)}</th>" for h in header)
+    body = "".join(
+        (f'<tr class="{_text(cls)}">' if cls else "<tr>")
+        + "".join(f"<td>{_cell(v)}</td>" for v in row)
+        + "</tr>"
+        for row, cls in zip(rows, classes, strict=True)
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _na(why: str) -> str:
+    return f'<p class="na">{MISSING}: {_text(why)}</p>'
+
+
+def _section(title: str, body: str) -> str:
+    return f"<section><h2>{_text(title)}</h2>\n{body}\n</section>"
+
+
+def _notes_html(notes: list[str]) -> str:
+    if not notes:
+        return _na("no notes")
+    return "<ul>" + "".join(f"<li>{_text(note)}</li>" for note in notes) + "</ul>"
+
+
+# walk-forward folds
+
+
+def _metric_columns(rows: list[dict]) -> list[tuple[str, str | None]]:
+    """(metric, its *_ci95 key or None) in first-seen order; an interval joins the metric it
+    names (`x_ci95` → `x`, else the one metric starting with `x`), or stands alone."""
+    keys = list(dict.fromkeys(key for row in rows for key in row))
+    intervals = [k for k in keys if k.endswith("_ci95")]
+    values = [k for k in keys if not k.endswith("_ci95")]
+    paired: dict[str, str] = {}
+    for interval in intervals:
+        stem = interval.removesuffix("_ci95")
+        matches = [stem] if stem in values else [k for k in values if k.startswith(stem)]
+        if len(matches) == 1 and matches[0] not in paired:
+            paired[matches[0]] = interval
+    alone = [(k, None) for k in intervals if k not in paired.values()]
+    return [(k, paired.get(k)) for k in values] + alone
+
+
+def _predictors(figures: dict) -> tuple[dict, dict]:
+    """(model metrics, baseline → metrics) of one horizon group, given as {"model", "baselines"}
+    or as the model's metrics holding its "baselines"."""
+    model = figures.get("model", figures)
+    baselines = figures.get("baselines", model.get("baselines")) or {}
+    return {k: v for k, v in model.items() if k != "baselines"}, baselines
+
+
+def _is_group(figures) -> bool:
+    """A horizon group has metrics; per-horizon series (lists of 30) are plotted, not tabled."""
+    return isinstance(figures, dict) and any(
+        not isinstance(value, list) or len(value) == 2 for value in figures.values()
+    )
+
+
+def _fold_table(horizons: dict) -> str:
+    labelled = []
+    for horizon, figures in horizons.items():
+        if not _is_group(figures):
+            continue
+        model, baselines = _predictors(figures)
+        labelled.append((horizon, "model", model))
+        labelled += [(horizon, name, metrics or {}) for name, metrics in baselines.items()]
+    if not labelled:
+        return _na("no figures")
+    columns = _metric_columns([metrics for _, _, metrics in labelled])
+    header = ["horizon", "predictor"] + [
+        key + (" (95 % CI)" if interval else "") for key, interval in columns
+    ]
+    rows = [
+        [horizon, who]
+        + [
+            _Joined(metrics.get(key), metrics.get(interval)) if interval else metrics.get(key)
+            for key, interval in columns
+        ]
+        for horizon, who, metrics in labelled
+    ]
+    classes = ["model" if who == "model" else "" for _, who, _ in labelled]
+    return _grid(header, rows, classes)
+
+
+@dataclass(frozen=True)
+class _Joined:
+    """A figure shown with its interval, e.g. 0.5312 [0.51, 0.55]."""
+
+    value: object
+    interval: object
+
+    def __str__(self) -> str:
+        value, interval = format_value(self.value), format_value(self.interval)
+        return value if interval == MISSING else f"{value} {interval}"
+
+
+def _folds_html(folds: list[dict]) -> str:
+    if not folds:
+        return _na("no walk-forward test window")
+    parts = []
+    for fold in folds:
+        heading = (
+            f"{fold.get('name', 'test window')}: "
+            f"{format_value(fold.get('test_start'))} → {format_value(fold.get('test_end'))}"
+        )
+        parts.append(f"<h3>{_text(heading)}</h3>\n{_fold_table(fold.get('horizons') or {})}")
+    return "\n".join(parts)
+
+
+# figures
+
+
+def _figure_or_na(data, plot: Callable[[object], str]) -> str:
+    return plot(data) if data else _na("no data")
+
+
+def _calibration_html(calibration: dict) -> str:
+    if not calibration or not calibration.get("confidence"):
+        return _na("no data")
+    caption = f"expected calibration error: {format_value(calibration.get('ece'))}"
+    return plot_calibration(calibration) + f'<p class="caption">{_text(caption)}</p>'
+
+
+def _examples_html(examples: list[dict]) -> str:
+    if not examples:
+        return _na("no data")
+    shown = ", ".join(str(example.get("ticker", "?")) for example in examples[:MAX_EXAMPLES])
+    caption = f"history, forecast path, its 80 % band and the actual closes: {shown}"
+    return plot_examples(examples) + f'<p class="caption">{_text(caption)}</p>'
+
+
+def _paper_trading_html(result: dict | None) -> str:
+    if not result:
+        return _na("no paper-trading run")
+    hold = result.get("buy_and_hold") or {}
+    side_by_side = _grid(
+        ["", "strategy", "buy-and-hold"],
+        [
+            [label, _Formatted(result.get(key), kind), _Formatted(hold.get(key), kind)]
+            for label, key, kind in (
+                ("net P&L after fees ($)", "net_pnl", "money"),
+                ("total return on capital", "total_return", "percent"),
+                ("max drawdown ($)", "max_drawdown", "money"),
+                ("max drawdown (of capital)", "max_drawdown_fraction", "percent"),
+            )
+        ],
+    )
+    strategy = _table_of(
+        {
+            "trades": result.get("n_trades"),
+            "win rate": _Formatted(result.get("win_rate"), "percent"),
+            "profit factor": result.get("profit_factor"),
+            "fees paid ($)": _Formatted(result.get("fees_paid"), "money"),
+            "exposure (time with a position)": _Formatted(result.get("exposure"), "percent"),
+            "signals / eligible": f"{result.get('n_signals')} / {result.get('n_eligible_signals')}",
+            "long only (spot)": result.get("long_only"),
+        }
+    )
+    parts = [side_by_side, strategy, "<h3>Rules</h3>", _table_of(result.get("rules") or {})]
+    trades = result.get("trades") or {}
+    if trades:
+        parts += ["<h3>Trades</h3>", _table_of(trades)]
+    curve = result.get("equity_curve") or {}
+    parts.append(plot_equity(curve) if curve.get("timestamp") else _na("no equity curve"))
+    return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class _Formatted:
+    value: object
+    kind: str  # "money" or "percent"
+
+    def __str__(self) -> str:
+        if format_value(self.value) == MISSING:
+            return MISSING
+        if self.kind == "percent":
+            return f"{100 * float(self.value):.2f} %"
+        return f"{float(self.value):,.2f}"

@@ -1,0 +1,147 @@
+"""The report's figures: each drawn on its own matplotlib Figure and returned as an <img> tag
+with the PNG inline (matplotlib is imported only when a figure is drawn)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+TOP_FEATURES = 20
+MAX_EXAMPLES = 6
+
+
+def png(draw: Callable, size: tuple[float, float] = (8.0, 3.6)) -> str:
+    """Draw on a fresh Figure (not pyplot: no global figure registry to leak or close, any
+    backend) and return it as an <img> tag with the PNG inline."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=size, dpi=100, layout="constrained")
+    alt = draw(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="{html.escape(str(alt))}" src="data:image/png;base64,{encoded}">'
+
+
+def plot_accuracy(data: dict) -> str:
+    def draw(figure) -> str:
+        axes = figure.subplots()
+        horizon = data.get("horizon") or []
+        for name, values in data.items():
+            if name != "horizon" and len(values) == len(horizon):
+                model = name == "model"
+                axes.plot(horizon, _floats(values), label=_plain(name), lw=2.4 if model else 1.2)
+        axes.axhline(0.5, color="grey", ls=":", lw=1)
+        axes.set(xlabel="horizon (candles)", ylabel="direction accuracy")
+        axes.legend(fontsize=8)
+        return "direction accuracy by horizon, model against baselines"
+
+    return png(draw)
+
+
+def plot_calibration(calibration: dict) -> str:
+    def draw(figure) -> str:
+        axes = figure.subplots()
+        axes.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label="perfect")
+        confidence, observed = _floats(calibration["confidence"]), _floats(calibration["observed"])
+        axes.plot(confidence, observed, "o-", label="model")
+        axes.set(xlim=(0, 1), ylim=(0, 1), xlabel="stated confidence", ylabel="observed accuracy")
+        counts = axes.twinx()
+        counts.bar(confidence, _floats(calibration.get("count", [])), width=0.03, alpha=0.25)
+        counts.set_ylabel("predictions per bin")
+        axes.set_zorder(counts.get_zorder() + 1)  # the curve over the count bars
+        axes.patch.set_visible(False)
+        axes.legend(fontsize=8, loc="upper left")
+        return "calibration curve with the diagonal and the bin counts"
+
+    return png(draw, size=(6.0, 4.5))
+
+
+def plot_examples(examples: list[dict]) -> str:
+    shown = examples[:MAX_EXAMPLES]
+    columns = min(2, len(shown))
+    rows = -(-len(shown) // columns)
+
+    def draw(figure) -> str:
+        grid = figure.subplots(rows, columns, squeeze=False).ravel()
+        for axes, example in zip(grid, shown, strict=False):
+            _draw_example(axes, example)
+        for axes in grid[len(shown) :]:
+            axes.set_visible(False)
+        return "forecast paths with their 80 % band against the actual closes"
+
+    return png(draw, size=(5.0 * columns, 3.0 * rows))
+
+
+def _draw_example(axes, example: dict) -> None:
+    forecast_time = _times(example.get("forecast_time", []))
+    history = _times(example.get("history_time", []))
+    axes.plot(
+        history, _floats(example.get("history_close", [])), color="black", lw=1, label="history"
+    )
+    low, high = example.get("low_80") or [], example.get("high_80") or []
+    if len(low) == len(high) == len(forecast_time):
+        axes.fill_between(forecast_time, _floats(low), _floats(high), alpha=0.25, label="80 % band")
+    axes.plot(forecast_time, _floats(example.get("forecast_close", [])), lw=1.5, label="forecast")
+    actual = _floats(example.get("actual_close") or [])
+    axes.plot(forecast_time[: len(actual)], actual, ls="--", lw=1.2, label="actual")
+    axes.set_title(_plain(example.get("ticker", "")), fontsize=9)
+    _date_axis(axes)
+    axes.tick_params(labelsize=7)
+    axes.legend(fontsize=7)
+
+
+def plot_importance(importance: dict) -> str:
+    top = sorted(importance.items(), key=lambda item: -_floats([item[1]])[0])[:TOP_FEATURES]
+
+    def draw(figure) -> str:
+        axes = figure.subplots()
+        axes.barh(
+            [_plain(name) for name, _ in reversed(top)], _floats([v for _, v in reversed(top)])
+        )
+        axes.set_xlabel("importance")
+        axes.tick_params(axis="y", labelsize=8)
+        return f"feature importance, top {len(top)}"
+
+    return png(draw, size=(8.0, 1.0 + 0.28 * len(top)))
+
+
+def plot_equity(curve: dict) -> str:
+    def draw(figure) -> str:
+        axes = figure.subplots()
+        times = _times(curve["timestamp"])
+        axes.plot(times, _floats(curve["equity"]), label="strategy (realised)", ds="steps-post")
+        if len(curve.get("buy_and_hold") or []) == len(times):
+            axes.plot(times, _floats(curve["buy_and_hold"]), label="buy-and-hold")
+        axes.set_ylabel(r"equity (\$)")
+        _date_axis(axes)
+        axes.legend(fontsize=8)
+        return "paper-trading equity against buy-and-hold"
+
+    return png(draw)
+
+
+def _date_axis(axes) -> None:
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    locator = AutoDateLocator()
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+
+
+def _plain(text) -> str:
+    """Data shown literally in a plot: a `$` would start matplotlib's math mode."""
+    return str(text).replace("$", r"\$")
+
+
+def _floats(values) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def _times(values) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(pd.to_datetime(list(values), utc=True))

@@ -1,0 +1,103 @@
+"""The Parquet candle store: one file per symbol per timeframe, written atomically."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from candlecast.marketdata import CANDLE_COLUMNS, empty_candles
+from candlecast.ops import atomic_write
+from candlecast.timeframes import Timeframe
+
+SCHEMA = pa.schema(
+    [pa.field("timestamp", pa.timestamp("ms", tz="UTC"), nullable=False)]
+    + [pa.field(c, pa.float64()) for c in CANDLE_COLUMNS[1:]]
+)
+
+
+def ticker_filename(ticker: str) -> str:
+    return ticker.replace(":", "_") + ".parquet"
+
+
+class CandleStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, ticker: str, timeframe: Timeframe) -> Path:
+        return self.root / timeframe.slug / ticker_filename(ticker)
+
+    def read(self, ticker: str, timeframe: Timeframe) -> pd.DataFrame:
+        path = self.path(ticker, timeframe)
+        if not path.exists():
+            return empty_candles()
+        return pq.read_table(path, schema=SCHEMA).to_pandas()
+
+    def last_timestamp(self, ticker: str, timeframe: Timeframe) -> pd.Timestamp | None:
+        path = self.path(ticker, timeframe)
+        if not path.exists():
+            return None
+        column = pq.read_table(path, columns=["timestamp"])["timestamp"]
+        return None if len(column) == 0 else pd.Timestamp(column[-1].as_py())
+
+    def write(self, ticker: str, timeframe: Timeframe, frame: pd.DataFrame) -> Path:
+        """Replace the series atomically: a crash mid-write leaves the previous file intact."""
+        path = self.path(ticker, timeframe)
+        table = pa.Table.from_pandas(
+            frame.loc[:, list(CANDLE_COLUMNS)], schema=SCHEMA, preserve_index=False
+        )
+        return atomic_write(path, lambda handle: pq.write_table(table, handle, compression="zstd"))
+
+    def read_many(self, tickers: list[str], timeframe: Timeframe) -> pd.DataFrame:
+        """One frame of many series (column `ticker`, categorical), files read on threads."""
+        present = [t for t in tickers if self.path(t, timeframe).exists()]
+        if not present:
+            return empty_candles().assign(ticker=pd.Categorical([]))
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            tables = list(
+                pool.map(lambda t: pq.read_table(self.path(t, timeframe), schema=SCHEMA), present)
+            )
+        lengths = np.fromiter((len(t) for t in tables), dtype=np.int64, count=len(tables))
+        codes = pa.array(np.repeat(np.arange(len(present), dtype=np.int32), lengths))
+        ticker = pa.DictionaryArray.from_arrays(codes, pa.array(present))
+        return pa.concat_tables(tables).append_column("ticker", ticker).to_pandas()
+
+    def series_info(self, ticker: str, timeframe: Timeframe) -> dict:
+        """Rows, first/last candle and missing candles between them."""
+        frame = pq.read_table(self.path(ticker, timeframe), columns=["timestamp"]).to_pandas()
+        return describe_series(frame["timestamp"], timeframe)
+
+    def tickers(self, timeframe: Timeframe) -> list[str]:
+        folder = self.root / timeframe.slug
+        return sorted(p.stem.replace("_", ":", 1) for p in folder.glob("*.parquet"))
+
+
+def describe_series(stamps: pd.Series, timeframe: Timeframe) -> dict:
+    """Rows, first/last candle, and gaps (runs of missing candles) of a sorted series."""
+    if stamps.empty:
+        return {"rows": 0, "first": None, "last": None, "gaps": 0, "missing_candles": 0}
+    expected = pd.date_range(stamps.iloc[0], stamps.iloc[-1], freq=timeframe.offset)
+    missing = np.flatnonzero(~expected.isin(stamps))
+    gaps = 0 if len(missing) == 0 else 1 + int(np.count_nonzero(np.diff(missing) != 1))
+    return {
+        "rows": len(stamps),
+        "first": stamps.iloc[0],
+        "last": stamps.iloc[-1],
+        "gaps": gaps,
+        "missing_candles": int(len(missing)),
+    }
+
+
+def merge_candles(stored: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
+    """Append fresh candles to stored ones; on a repeated timestamp the fresh candle wins."""
+    if stored.empty:
+        return fresh.reset_index(drop=True)
+    if fresh.empty:
+        return stored.reset_index(drop=True)
+    merged = pd.concat([stored, fresh], ignore_index=True)
+    merged = merged.drop_duplicates("timestamp", keep="last").sort_values("timestamp")
+    return merged.reset_index(drop=True)

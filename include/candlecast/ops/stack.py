@@ -1,0 +1,223 @@
+"""`candlecast up` / `candlecast down`: the whole local stack, started once and stopped cleanly.
+
+Started: embedded PostgreSQL/Redis (only when DATABASE_URL/REDIS_URL are unset), Airflow
+standalone on :8080 and `bentoml serve` on :3000, each in its own process group with a pidfile
+under $CANDLECAST_HOME/run. `down` stops exactly those and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg
+
+from candlecast.ops.stack_env import stack_env
+from candlecast.settings import Settings
+
+AIRFLOW_PORT, BENTO_PORT = 8080, 3000
+DAG_IDS = ("symbol_sync", "ohlcv_update", "train_models")  # the chain `up` waits for
+OTHER_DAG_IDS = ("data_health",)
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def _pid_alive(pidfile: Path) -> int | None:
+    try:
+        pid = int(pidfile.read_text())
+        os.kill(pid, 0)
+        return pid
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _start(name: str, argv: list[str], port: int, env: dict, run_dir: Path, log_dir: Path) -> bool:
+    """Start argv in a new session unless its pidfile names a live process."""
+    pidfile = run_dir / f"{name}.pid"
+    if _pid_alive(pidfile):
+        print(f"· {name} already running (pid {pidfile.read_text().strip()})")
+        return False
+    if _port_in_use(port):
+        raise RuntimeError(
+            f"port {port} is in use by a process candlecast did not start; "
+            f"stop it and run `make up` again"
+        )
+    log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+    process = subprocess.Popen(
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
+    pidfile.write_text(str(process.pid))
+    print(f"· started {name} (pid {process.pid}, log {log_dir / f'{name}.log'})")
+    return True
+
+
+def _stop(name: str, run_dir: Path) -> bool:
+    pidfile = run_dir / f"{name}.pid"
+    pid = _pid_alive(pidfile)
+    if pid is None:
+        pidfile.unlink(missing_ok=True)
+        return False
+    for sig, wait in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            continue
+        break
+    pidfile.unlink(missing_ok=True)
+    return True
+
+
+def _wait_http(url: str, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"{what} did not answer {url} within {timeout:.0f} s")
+
+
+def _airflow(*args: str, env: dict) -> str:
+    result = subprocess.run([_bin("airflow"), *args], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"airflow {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def _run_states(airflow_url: str, dag_id: str, run_type: str | None = None) -> list[str]:
+    url = airflow_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT state FROM dag_run WHERE dag_id = %s AND (%s::text IS NULL OR run_type = %s) "
+            "ORDER BY id",
+            (dag_id, run_type, run_type),
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def _run_pipeline_once(env: dict, timeout: float = 1800) -> None:
+    airflow_url = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    if "success" in _run_states(airflow_url, "train_models", "asset_triggered"):
+        print("· the DAGs have run before: models are trained (trigger symbol_sync to refresh)")
+        return
+    for dag_id in (*OTHER_DAG_IDS, *reversed(DAG_IDS)):
+        _airflow("dags", "unpause", dag_id, env=env)
+    # Unpausing the daily symbol_sync usually schedules its latest run by itself; trigger one
+    # only if the scheduler has not, so the chain runs once, not twice.
+    grace = time.monotonic() + 45
+    while not _run_states(airflow_url, "symbol_sync") and time.monotonic() < grace:
+        time.sleep(2)
+    if not _run_states(airflow_url, "symbol_sync"):
+        _airflow("dags", "trigger", "symbol_sync", env=env)
+    print("· running symbol_sync → ohlcv_update → train_models (chained by Assets)", flush=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = {dag_id: _run_states(airflow_url, dag_id) for dag_id in DAG_IDS}
+        # the chain's own training run is the one the ohlcv Asset triggers
+        states["train_models"] = _run_states(airflow_url, "train_models", "asset_triggered")
+        failed = [d for d, s in states.items() if s and s[-1] == "failed"]
+        if failed:
+            raise RuntimeError(
+                f"DAG run failed: {failed}; see the Airflow UI or {env['AIRFLOW_HOME']}/logs"
+            )
+        if "success" in states["train_models"]:
+            print("· all three DAGs succeeded")
+            return
+        time.sleep(5)
+    raise RuntimeError(f"the DAGs did not finish within {timeout:.0f} s")
+
+
+def up(settings: Settings, project_dir: Path) -> None:
+    started = time.monotonic()
+    shared = stack_env(settings, project_dir)
+    env = {**os.environ, **shared}
+    env["AIRFLOW__API__HOST"] = "127.0.0.1"
+    env["AIRFLOW__API__PORT"] = str(AIRFLOW_PORT)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    run_dir, log_dir = settings.run_dir, settings.home / "logs"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "stack.env").write_text("".join(f"export {k}='{v}'\n" for k, v in shared.items()))
+    print(f"· PostgreSQL: {env['DATABASE_URL']}\n· Redis: {env['REDIS_URL']}")
+    _airflow("db", "migrate", env=env)
+    _airflow("pools", "set", "market_data_api", "4", "Market data provider concurrency", env=env)
+    _airflow("dags", "reserialize", env=env)
+    _start("airflow", [_bin("airflow"), "standalone"], AIRFLOW_PORT, env, run_dir, log_dir)
+    _wait_http(f"http://127.0.0.1:{AIRFLOW_PORT}/api/v2/monitor/health", 240, "Airflow")
+    _run_pipeline_once(env)
+    _start(
+        "bento",
+        [
+            _bin("bentoml"),
+            "serve",
+            "bento.service:Candlecast",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(BENTO_PORT),
+            "--working-dir",
+            str(project_dir),
+        ],
+        BENTO_PORT,
+        env,
+        run_dir,
+        log_dir,
+    )
+    _wait_http(f"http://127.0.0.1:{BENTO_PORT}/readyz", 180, "the Bento")
+    passwords = Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
+    login = json.loads(passwords.read_text()) if passwords.exists() else {}
+    body = '{"symbol": "X:BTCUSDT", "timeframe": "1d", "steps": 30}'
+    print(
+        f"\ncandlecast is up ({time.monotonic() - started:.0f} s).\n"
+        f"  Airflow UI   http://localhost:{AIRFLOW_PORT}  login: "
+        + ", ".join(f"{user} / {password}" for user, password in login.items())
+        + f"\n  Bento API    http://localhost:{BENTO_PORT}  (Swagger UI at /)\n"
+        f"  Forecast:    curl -s -X POST http://localhost:{BENTO_PORT}/predict "
+        f"-H 'Content-Type: application/json' -d '{body}'\n"
+        f"  Model store: BENTOML_HOME={env['BENTOML_HOME']} .venv/bin/bentoml models list\n"
+        f"  Data Docs:   {settings.gx_dir / 'gx/uncommitted/data_docs/local_site/index.html'}\n"
+        "  Stop:        make down"
+    )
+
+
+def down(settings: Settings) -> None:
+    from candlecast.ops.embedded import stop_postgres, stop_redis
+
+    run_dir = settings.run_dir
+    stopped = [name for name in ("bento", "airflow") if _stop(name, run_dir)]
+    if settings.redis_url is None and stop_redis(settings.home):
+        stopped.append("redis (embedded)")
+    if settings.database_url is None and stop_postgres(settings.home):
+        stopped.append("postgres (embedded)")
+    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))

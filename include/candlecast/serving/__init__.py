@@ -1,0 +1,62 @@
+"""Serving forecasts, independent of BentoML: one request end to end (`forecaster`), a forecast
+from a model and a candle window and its storage (`forecast`), fresh candles with single-flight
+and a stale fallback (`candles`, `singleflight`), candle frames as Redis holds them (`codec`), the
+prediction cache (`prediction_cache`), live accuracy (`accuracy`), the /healthz checks
+(`healthz`), the rows of /models (`models`) and the in-memory LRU they share (`lru`).
+
+May import: `candlecast.api`, `candlecast.modeling` (never its `training`), `candlecast.ohlcv`
+(the store and the cleaner; never validation), `candlecast.marketdata`, `candlecast.ops`,
+`candlecast.settings`, `candlecast.timeframes`.
+"""
+
+from candlecast.serving.accuracy import NO_OUTCOMES, ActualCloses, accuracy_report
+from candlecast.serving.candles import (
+    CACHED_CANDLES,
+    SERVING_CANDLES,
+    CandleWindow,
+    FreshCandles,
+    MarketDataUnavailable,
+    NoCandles,
+    ProviderState,
+    is_fresh,
+)
+from candlecast.serving.codec import DecodedFrames, candles_key, frame_bytes, frame_from_bytes
+from candlecast.serving.forecast import (
+    InputCache,
+    InsufficientHistory,
+    make_forecast,
+    persist_forecast,
+)
+from candlecast.serving.forecaster import Forecaster, ServedModel, steps_until
+from candlecast.serving.healthz import check_health
+from candlecast.serving.lru import LruCache
+from candlecast.serving.prediction_cache import PredictionCache, prediction_key
+
+__all__ = [
+    "CACHED_CANDLES",
+    "NO_OUTCOMES",
+    "SERVING_CANDLES",
+    "ActualCloses",
+    "CandleWindow",
+    "DecodedFrames",
+    "Forecaster",
+    "FreshCandles",
+    "InputCache",
+    "InsufficientHistory",
+    "LruCache",
+    "MarketDataUnavailable",
+    "NoCandles",
+    "PredictionCache",
+    "ProviderState",
+    "ServedModel",
+    "accuracy_report",
+    "candles_key",
+    "check_health",
+    "frame_bytes",
+    "frame_from_bytes",
+    "is_fresh",
+    "make_forecast",
+    "persist_forecast",
+    "prediction_key",
+    "steps_until",
+]

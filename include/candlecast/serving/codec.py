@@ -1,0 +1,55 @@
+"""Candle frames as Redis holds them: Arrow IPC bytes under one key per series, and the frames
+last decoded from them."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pyarrow as pa
+
+from candlecast.serving.lru import LruCache
+
+DECODED_FRAMES = 512  # ~50 KB of payload and ~60 KB of frame each
+
+
+def candles_key(ticker: str, timeframe_code: str) -> str:
+    return f"candlecast:candles:{ticker}:{timeframe_code}"
+
+
+def frame_bytes(frame: pd.DataFrame, metadata: dict[str, str] | None = None) -> bytes:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if metadata:
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), **{k: v for k, v in metadata.items()}}
+        )
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def frame_from_bytes(payload: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
+    table = pa.ipc.open_stream(payload).read_all()
+    metadata = {
+        k.decode(): v.decode()
+        for k, v in (table.schema.metadata or {}).items()
+        if not k.startswith(b"pandas")
+    }
+    return table.to_pandas(), metadata
+
+
+class DecodedFrames:
+    """The frames last decoded from cached payloads, per key: a payload equal to the one seen
+    before (a memory compare) is not decoded again. The frames are shared: read, never write."""
+
+    def __init__(self, size: int = DECODED_FRAMES) -> None:
+        self._entries: LruCache[str, tuple[bytes, pd.DataFrame, dict[str, str]]] = LruCache(size)
+
+    def decode(self, key: str, payload: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
+        seen = self._entries.get(key)
+        if seen is not None and seen[0] == payload:
+            return seen[1], seen[2]
+        frame, metadata = frame_from_bytes(payload)
+        self._entries.put(key, (payload, frame, metadata))
+        return frame, metadata

@@ -1,0 +1,181 @@
+"""The serving path: candles → shared features → direct multi-step forecast → stored rows."""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pandas as pd
+import psycopg
+from psycopg.types.json import Jsonb
+
+from candlecast.api import Forecast, ForecastStep
+from candlecast.modeling import WARMUP_CANDLES, ForecastModel, ServingInputs, compute_features
+from candlecast.serving.candles import SERVING_CANDLES, CandleWindow
+from candlecast.serving.lru import LruCache
+from candlecast.timeframes import Timeframe
+
+
+class InsufficientHistory(ValueError):
+    def __init__(self, ticker: str, timeframe: Timeframe, needed: int, have: int) -> None:
+        super().__init__(
+            f"{ticker} has {have} closed {timeframe.code} candles; the features need at least "
+            f"{needed}"
+        )
+        self.needed, self.have = needed, have
+
+
+DEFAULT_INDICATORS = ("rsi_14", "ret_24_z", "vol_ratio_5_24")
+MAX_INDICATORS = 5
+INPUT_CACHE_SIZE = 2048
+
+
+@dataclass(frozen=True)
+class SeriesInputs:
+    """What a forecast needs of one series' features, as of its last closed candle."""
+
+    model_inputs: ServingInputs
+    indicators: dict[str, float | None]
+
+
+class InputCache:
+    """Features are a pure function of the candles and change only when a candle closes: keep
+    each series' serving inputs (a few KB, not the whole feature frame), newest used last."""
+
+    def __init__(self, size: int = INPUT_CACHE_SIZE) -> None:
+        self._entries: LruCache[tuple, SeriesInputs] = LruCache(size)
+
+    def get(self, key: tuple, build: Callable[[], SeriesInputs]) -> SeriesInputs:
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = build()
+            self._entries.put(key, entry)
+        return entry
+
+
+def key_indicators(model: ForecastModel, features: pd.DataFrame) -> dict[str, float | None]:
+    names = list(model.info.get("top_features") or DEFAULT_INDICATORS)
+    last = features.iloc[-1]
+    chosen = [n for n in names if n in features.columns][:MAX_INDICATORS]
+    return {n: (float(last[n]) if math.isfinite(float(last[n])) else None) for n in chosen}
+
+
+def make_forecast(
+    model: ForecastModel,
+    model_tag: str,
+    window: CandleWindow,
+    steps: int,
+    input_cache: InputCache | None = None,
+) -> Forecast:
+    ticker, timeframe = window.ticker, window.timeframe
+    candles = window.frame.iloc[-SERVING_CANDLES:].reset_index(drop=True)
+    if len(candles) < WARMUP_CANDLES:
+        raise InsufficientHistory(ticker, timeframe, WARMUP_CANDLES, len(candles))
+    last_open = candles["timestamp"].iloc[-1]
+
+    def build() -> SeriesInputs:
+        features = compute_features(candles, timeframe)
+        return SeriesInputs(model.serving_inputs(features), key_indicators(model, features))
+
+    if input_cache is None:
+        inputs = build()
+    else:
+        inputs = input_cache.get(
+            (ticker, timeframe.code, last_open, len(candles), model_tag), build
+        )
+    z = model.path_z_from(inputs.model_inputs, steps)
+    path = model.path_from_z(z, inputs.model_inputs.sigma, candles)
+    opens = timeframe.next_opens(last_open, len(path["horizons"]))
+    forecast_steps = [
+        ForecastStep(
+            step=int(k),
+            timestamp=opens[i],
+            open=float(path["open"][i]),
+            high=float(path["high"][i]),
+            low=float(path["low"][i]),
+            close=float(path["close"][i]),
+            close_low_80=float(path["close_low_80"][i]),
+            close_high_80=float(path["close_high_80"][i]),
+            direction=str(path["direction"][i]),
+            confidence=float(path["confidence"][i]),
+        )
+        for i, k in enumerate(path["horizons"])
+    ]
+    final = forecast_steps[-1]
+    name, _, version = model_tag.partition(":")
+    return Forecast(
+        prediction_id=str(uuid.uuid4()),
+        symbol=ticker,
+        timeframe=timeframe.code,
+        model=model_tag,
+        model_name=name,
+        model_version=version,
+        generated_at=datetime.now(UTC),
+        last_candle_at=last_open,
+        last_close=float(candles["close"].iloc[-1]),
+        data_age_seconds=window.data_age_seconds,
+        stale=window.stale,
+        direction=final.direction,
+        confidence=final.confidence,
+        mean_confidence=sum(s.confidence for s in forecast_steps) / len(forecast_steps),
+        indicators=dict(inputs.indicators),
+        persisted=False,
+        steps=forecast_steps,
+    )
+
+
+def steps_json(steps: list[ForecastStep]) -> str:
+    """The steps as one JSON document: one query parameter instead of ten arrays to adapt."""
+    return json.dumps([step.model_dump(mode="json") for step in steps])
+
+
+def persist_forecast(
+    conn: psycopg.Connection,
+    forecast: Forecast,
+    symbol_id: int,
+    model_id: int,
+    cache_key: str = "",
+) -> None:
+    """The prediction and all its steps in one statement (so one round trip and atomic on its
+    own); a repeated id writes nothing."""
+    conn.execute(
+        """
+        WITH prediction AS (
+            INSERT INTO predictions (id, symbol_id, timeframe, model_id, steps, last_candle_at,
+                                     last_close, direction, confidence, generated_at, cache_key,
+                                     stale, data_age_seconds, indicators)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (id) DO NOTHING
+            RETURNING id
+        )
+        INSERT INTO prediction_steps (prediction_id, step, timestamp, open, high, low, close,
+                                      close_low_80, close_high_80, direction, confidence)
+        SELECT prediction.id, step.*
+        FROM prediction,
+             jsonb_to_recordset(%s::jsonb) AS step(
+                 step smallint, timestamp timestamptz, open float8, high float8, low float8,
+                 close float8, close_low_80 float8, close_high_80 float8, direction text,
+                 confidence float8)
+        """,
+        (
+            forecast.prediction_id,
+            symbol_id,
+            forecast.timeframe,
+            model_id,
+            len(forecast.steps),
+            forecast.last_candle_at,
+            forecast.last_close,
+            forecast.direction,
+            forecast.confidence,
+            forecast.generated_at,
+            cache_key,
+            forecast.stale,
+            forecast.data_age_seconds,
+            Jsonb(forecast.indicators),
+            steps_json(forecast.steps),
+        ),
+    )
