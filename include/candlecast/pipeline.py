@@ -10,7 +10,8 @@ from candlecast.marketdata import get_provider
 from candlecast.ohlcv import CandleStore, quality
 from candlecast.ohlcv.ingest import update_many
 from candlecast.ohlcv.symbols import SymbolsRejected, sync_symbols, top_symbols, trainable
-from candlecast.ops import db, send_alert
+from candlecast.ops import db
+from candlecast.ops.alerting import send_alert
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAME_CODES, TIMEFRAMES, parse_timeframe
 

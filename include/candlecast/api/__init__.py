@@ -7,7 +7,14 @@ May import: `candlecast.ops`, `candlecast.settings`, `candlecast.timeframes`. Th
 the wire and never reach into `candlecast.serving` (an import contract says so).
 """
 
-from candlecast.api.errors import ApiError, BadInput, NotFound, Unavailable, Unprocessable
+from candlecast.api.errors import (
+    ApiError,
+    BadInput,
+    NotFound,
+    Unavailable,
+    Unprocessable,
+    answers_errors,
+)
 from candlecast.api.keys import (
     ApiKey,
     KeyRing,
@@ -19,7 +26,7 @@ from candlecast.api.keys import (
     list_keys,
     revoke_key,
 )
-from candlecast.api.middleware import AccessMiddleware
+from candlecast.api.middleware import AccessMiddleware, HealthRoute
 from candlecast.api.queries import (
     close_matches,
     find_symbol,
@@ -71,6 +78,7 @@ __all__ = [
     "Forecast",
     "ForecastStep",
     "Health",
+    "HealthRoute",
     "KeyRing",
     "KeySet",
     "KeyStoreUnavailable",
@@ -87,6 +95,7 @@ __all__ = [
     "Unavailable",
     "Unprocessable",
     "active_keys",
+    "answers_errors",
     "bucket_key",
     "close_matches",
     "create_key",

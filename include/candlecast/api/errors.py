@@ -1,6 +1,16 @@
-"""Errors the API answers with: an HTTP status, a message, and the field at fault if any."""
+"""Errors the API answers with: an HTTP status, a message, and the field at fault if any; and
+the decorator that turns them into JSON responses."""
 
 from __future__ import annotations
+
+import functools
+import logging
+
+from starlette.responses import JSONResponse
+
+from candlecast.ops import DatabaseUnavailable
+
+log = logging.getLogger("candlecast.api")
 
 
 class ApiError(Exception):
@@ -31,3 +41,19 @@ class Unprocessable(ApiError):
 
 class Unavailable(ApiError):
     status = 503
+
+
+def answers_errors(method):
+    """Domain errors become their JSON 4xx/503 (BentoML would hide a 503's message)."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except DatabaseUnavailable as error:
+            log.error("%s: %s", method.__name__, error)
+            return JSONResponse({"error": "database unavailable"}, status_code=503)
+        except ApiError as error:
+            return JSONResponse(error.body(), status_code=error.status)
+
+    return wrapper

@@ -1,4 +1,5 @@
-"""API keys and per-key rate limits in front of every endpoint but the probes and the docs."""
+"""ASGI middleware of the Bento: API keys and per-key rate limits in front of every endpoint but
+the probes and the docs, and our /healthz ahead of BentoML's own."""
 
 from __future__ import annotations
 
@@ -106,3 +107,17 @@ class AccessMiddleware:
             return
         self.keyring.record_use(key)
         await self.app(scope, receive, send)
+
+
+class HealthRoute:
+    """BentoML answers GET /healthz itself (as /livez); ours, with the dependencies, wins."""
+
+    def __init__(self, app, health_app) -> None:
+        self.app = app
+        self.health_app = health_app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/healthz" and scope["method"] == "GET":
+            await self.health_app(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

@@ -3,13 +3,15 @@
 PostgreSQL (`db`: connections and migrations; `pool`: the request path's connections), Redis
 (`redis_conn`: the client and the request path's guard), the embedded servers for machines that
 have neither (`embedded`), the local stack behind `candlecast up` / `down` (`stack`, `stack_env`),
-alerts to the log and Slack (`alerting`), files written whole or not at all (`files`).
+files written whole or not at all (`files`), alerts to the log and to Slack (`alerting`).
 
 May import: `candlecast.settings`, `candlecast.timeframes`; nothing else of candlecast.
+`alerting` reads the Slack webhook from the Airflow connection `candlecast_slack` when it sends,
+so it is not re-exported here: the workflows and the DAGs' notifier import it by its path, and
+nothing that serves reaches Airflow through this package.
 """
 
 from candlecast.ops import db, embedded
-from candlecast.ops.alerting import send_alert, task_failure_alert
 from candlecast.ops.db import connect, database_url, ensure_schema, migrate, sqlalchemy_url
 from candlecast.ops.files import atomic_write
 from candlecast.ops.pool import ConnectionPool, DatabaseUnavailable
@@ -39,11 +41,9 @@ __all__ = [
     "migrate",
     "redis_client",
     "redis_url",
-    "send_alert",
     "serving_redis_client",
     "sqlalchemy_url",
     "stack_env",
-    "task_failure_alert",
     "up",
     "with_database",
 ]

@@ -27,7 +27,7 @@ class FailureNotifier(BaseNotifier):
         template environment to render with."""
 
     def notify(self, context) -> None:
-        from candlecast.ops import task_failure_alert
+        from candlecast.ops.alerting import task_failure_alert
 
         task_failure_alert(context)
 

@@ -2,14 +2,17 @@
 from a model and a candle window and its storage (`forecast`), fresh candles with single-flight
 and a stale fallback (`candles`, `singleflight`), candle frames as Redis holds them (`codec`), the
 prediction cache (`prediction_cache`), live accuracy (`accuracy`), the /healthz checks
-(`healthz`), the rows of /models (`models`) and the in-memory LRU they share (`lru`).
+(`healthz`), the other endpoints' answers (`reads`), the objects built once per
+worker (`assembly`) and the in-memory LRU they share (`lru`).
 
 May import: `candlecast.api`, `candlecast.modeling` (never its `training`), `candlecast.ohlcv`
 (the store and the cleaner; never validation), `candlecast.marketdata`, `candlecast.ops`,
 `candlecast.settings`, `candlecast.timeframes`.
 """
 
+from candlecast.serving import reads
 from candlecast.serving.accuracy import NO_OUTCOMES, ActualCloses, accuracy_report
+from candlecast.serving.assembly import build_forecaster, model_references
 from candlecast.serving.candles import (
     CACHED_CANDLES,
     SERVING_CANDLES,
@@ -50,13 +53,16 @@ __all__ = [
     "ProviderState",
     "ServedModel",
     "accuracy_report",
+    "build_forecaster",
     "candles_key",
     "check_health",
     "frame_bytes",
     "frame_from_bytes",
     "is_fresh",
     "make_forecast",
+    "model_references",
     "persist_forecast",
     "prediction_key",
+    "reads",
     "steps_until",
 ]

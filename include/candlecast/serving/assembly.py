@@ -1,0 +1,42 @@
+"""The serving objects of one API worker, built once from settings: the models, the guarded
+Redis and PostgreSQL, fresh candles, the prediction and feature caches, the forecaster."""
+
+from __future__ import annotations
+
+from candlecast.marketdata import get_provider
+from candlecast.modeling import load_model, serving_reference
+from candlecast.ops import ConnectionPool, GuardedRedis, serving_redis_client
+from candlecast.serving.candles import FreshCandles
+from candlecast.serving.forecast import InputCache
+from candlecast.serving.forecaster import Forecaster, ServedModel
+from candlecast.serving.prediction_cache import PredictionCache
+from candlecast.settings import Settings
+from candlecast.timeframes import TIMEFRAMES
+
+
+def model_references(settings: Settings) -> dict:
+    """Each timeframe's model in the store, by reference (what a Bento declares it serves)."""
+    return {code: serving_reference(settings, tf) for code, tf in TIMEFRAMES.items()}
+
+
+def build_forecaster(settings: Settings, references: dict) -> Forecaster:
+    provider_settings = settings.model_copy(
+        update={
+            "polygon_max_retries": settings.candlecast_api_provider_max_retries,
+            "polygon_timeout_seconds": settings.candlecast_api_provider_timeout_seconds,
+        }
+    )
+    redis = GuardedRedis(serving_redis_client(settings))
+    fresh_candles = FreshCandles(
+        get_provider(provider_settings),
+        redis,
+        settings.candlecast_candle_cache_keep_seconds,
+        settings.candlecast_candle_cache_ttl_seconds,
+    )
+    return Forecaster(
+        {code: ServedModel(str(ref.tag), load_model(ref)) for code, ref in references.items()},
+        fresh_candles,
+        ConnectionPool(settings),
+        PredictionCache(redis, settings.candlecast_prediction_cache_seconds),
+        InputCache(settings.candlecast_feature_cache_entries),
+    )

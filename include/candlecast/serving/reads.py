@@ -1,0 +1,101 @@
+"""The API's answers other than a forecast, each one function over the serving objects: symbol
+search, candles, the models served, stored forecasts, live accuracy and health."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from candlecast.api import (
+    AccuracyReport,
+    Candle,
+    CandleSeries,
+    Forecast,
+    Health,
+    ModelList,
+    ServingModel,
+    SymbolSearchResult,
+    headline_metrics,
+    latest_forecast,
+    model_rows,
+    search_symbols,
+    stored_forecast,
+)
+from candlecast.ops import DatabaseUnavailable
+from candlecast.serving.accuracy import ActualCloses, accuracy_report
+from candlecast.serving.forecaster import Forecaster
+from candlecast.serving.healthz import check_health
+from candlecast.timeframes import Timeframe
+
+
+def symbol_search(forecaster: Forecaster, query: str, limit: int) -> SymbolSearchResult:
+    with forecaster.pool.connection() as conn:
+        return SymbolSearchResult(query=query, matches=search_symbols(conn, query, limit))
+
+
+def candle_series(
+    forecaster: Forecaster, symbol: str, timeframe: Timeframe, limit: int
+) -> CandleSeries:
+    """The newest closed candles, from the same fresh-candle path as a forecast."""
+    window = forecaster.window(symbol, timeframe, forecaster.symbol_id(symbol) is not None)
+    frame = window.frame.iloc[-limit:]
+    return CandleSeries(
+        symbol=symbol,
+        timeframe=timeframe.code,
+        last_candle_at=window.last_candle_at,
+        data_age_seconds=window.data_age_seconds,
+        stale=window.stale,
+        candles=[Candle(**row) for row in frame.to_dict("records")],
+    )
+
+
+def served_tags(forecaster: Forecaster) -> dict[str, str]:
+    return {code: served.tag for code, served in forecaster.models.items()}
+
+
+def model_list(forecaster: Forecaster) -> ModelList:
+    """The version served per timeframe, with the headline metrics recorded at training (none
+    while PostgreSQL is down)."""
+    tags = served_tags(forecaster)
+    try:
+        with forecaster.pool.connection() as conn:
+            rows = model_rows(conn, list(tags.values()))
+    except DatabaseUnavailable:
+        rows = {}
+    models = []
+    for code, tag in tags.items():
+        row = rows.get(tag, {})
+        name, _, version = tag.partition(":")
+        models.append(
+            ServingModel(
+                timeframe=code,
+                model=tag,
+                model_name=name,
+                model_version=version,
+                trained_at=row.get("trained_at"),
+                algorithm=row.get("algorithm"),
+                n_symbols=row.get("n_symbols"),
+                headline=headline_metrics(row.get("metrics") or {}),
+            )
+        )
+    return ModelList(models=models)
+
+
+def prediction_by_id(forecaster: Forecaster, prediction_id: str) -> Forecast:
+    with forecaster.pool.connection() as conn:
+        return stored_forecast(conn, prediction_id)
+
+
+def latest_prediction(forecaster: Forecaster, symbol: str, timeframe: str) -> Forecast:
+    with forecaster.pool.connection() as conn:
+        return latest_forecast(conn, symbol, timeframe)
+
+
+def live_accuracy(forecaster: Forecaster, store_dir: Path, timeframe: str | None) -> AccuracyReport:
+    closes = ActualCloses(store_dir, forecaster.candles.cache)
+    with forecaster.pool.connection() as conn:
+        return accuracy_report(conn, closes, forecaster.candles.provider.now(), timeframe)
+
+
+def health(forecaster: Forecaster) -> Health:
+    candles = forecaster.candles
+    return check_health(forecaster.pool, candles.cache, candles.state, served_tags(forecaster))
