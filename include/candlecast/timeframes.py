@@ -64,6 +64,27 @@ class Timeframe:
             dtype=timestamps.dtype,
         )
 
+    @property
+    def retention_candles(self) -> int:
+        """How many candles the store keeps at most (retention is counted in days)."""
+        if self.code == "1M":
+            return self.retention_days * 12 // 365 + 1
+        if self.code == "1w":
+            return self.retention_days // 7 + 1
+        return self.retention_days * 86_400 // int(pd.Timedelta(self.fixed_freq).total_seconds())
+
+    def candle_index(self, stamps: np.ndarray) -> np.ndarray:
+        """Candles since the epoch of each aligned open time (datetime64): consecutive candles
+        differ by exactly 1, so a difference counts candles across any gap in a series, and the
+        same index means the same candle in every series."""
+        if self.code == "1M":
+            return np.asarray(stamps, dtype="datetime64[M]").astype("int64")
+        ms = np.asarray(stamps, dtype="datetime64[ms]").astype("int64")
+        if self.code == "1w":
+            week = 7 * 86_400_000
+            return (ms + 3 * 86_400_000) // week  # 1970-01-01 was a Thursday: Mondays map to ints
+        return ms // int(pd.Timedelta(self.fixed_freq).total_seconds() * 1000)
+
     def retention_start(self, now: pd.Timestamp) -> pd.Timestamp:
         return self.floor(now - pd.Timedelta(days=self.retention_days))
 

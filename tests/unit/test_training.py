@@ -226,12 +226,12 @@ def test_serving_reads_only_the_tail_and_forecasts_as_from_every_row(
     features = compute_features(candles, DAILY)
     matrix = features[served.feature_names].to_numpy(dtype="float32")
     first = int(np.flatnonzero(~np.isnan(matrix).any(axis=1))[0])
-    from_every_row = served.point_z(
+    from_every_row = served.raw_z(
         matrix, np.full(len(matrix), first), np.full(30, len(matrix) - 1), np.arange(1, 31)
     )
     inputs = served.serving_inputs(features)
     assert len(inputs.matrix) == served.input_rows == 15 * lstm_stride + 1 < len(matrix)
-    np.testing.assert_allclose(served.path_z_from(inputs, 30), from_every_row, rtol=1e-6)
+    np.testing.assert_allclose(served.path_raw_z(inputs, 30), from_every_row, rtol=1e-6)
 
 
 def test_xgboost_predicts_a_few_rows_in_place_as_through_a_dmatrix(trained, daily_store):

@@ -34,6 +34,7 @@ from candlecast.api.queries import (
     latest_forecast,
     model_rows,
     search_symbols,
+    skill_evidence,
     stored_forecast,
 )
 from candlecast.api.requests import (
@@ -54,6 +55,7 @@ from candlecast.api.schemas import (
     Forecast,
     ForecastStep,
     Health,
+    HorizonEvidence,
     ModelList,
     ServingModel,
     SymbolMatch,
@@ -79,6 +81,7 @@ __all__ = [
     "ForecastStep",
     "Health",
     "HealthRoute",
+    "HorizonEvidence",
     "KeyRing",
     "KeySet",
     "KeyStoreUnavailable",
@@ -108,5 +111,6 @@ __all__ = [
     "normalise_ticker",
     "revoke_key",
     "search_symbols",
+    "skill_evidence",
     "stored_forecast",
 ]

@@ -30,6 +30,19 @@ FORECAST_STEP = {
     "close_high_80": 117962.4,
     "direction": "up",
     "confidence": 0.53,
+    "skill": "validated",
+}
+
+HORIZON_EVIDENCE = {
+    "horizon": 1,
+    "skill": "validated",
+    "rank_ic": 0.052,
+    "rank_ic_low": 0.021,
+    "rank_ic_high": 0.083,
+    "direction_accuracy": 0.526,
+    "best_naive_rule": "reversal",
+    "best_naive_accuracy": 0.514,
+    "n": 24500,
 }
 
 FORECAST = {
@@ -50,6 +63,7 @@ FORECAST = {
     "indicators": {"vol_24": 0.021, "rsi_14": 47.2, "ret_1": -0.0061},
     "persisted": True,
     "cached": False,
+    "skill": [HORIZON_EVIDENCE],
     "steps": [FORECAST_STEP],
 }
 
@@ -97,6 +111,7 @@ MODEL_LIST = {
             "algorithm": "xgboost",
             "n_symbols": 5,
             "headline": {"h1": {"direction_accuracy": 0.52, "mae_ratio_to_random_walk": 1.0}},
+            "skill": [HORIZON_EVIDENCE],
         }
     ]
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 
 from candlecast.api.errors import NotFound
-from candlecast.api.schemas import Forecast, ForecastStep, SymbolMatch
+from candlecast.api.schemas import Forecast, ForecastStep, HorizonEvidence, SymbolMatch
 
 HEADLINE_HORIZONS = ("h1", "h6", "h30")
 HEADLINE_FIGURES = ("direction_accuracy", "mae_ratio_to_random_walk", "mae_ratio")
@@ -45,7 +45,8 @@ def search_symbols(conn: psycopg.Connection, query: str, limit: int) -> list[Sym
 _FORECAST_SQL = """
     SELECT p.id::text AS prediction_id, s.ticker AS symbol, p.timeframe,
            m.name AS model_name, m.version AS model_version, p.generated_at, p.last_candle_at,
-           p.last_close, p.data_age_seconds, p.stale, p.direction, p.confidence, p.indicators
+           p.last_close, p.data_age_seconds, p.stale, p.direction, p.confidence, p.indicators,
+           m.metrics -> 'skill_by_horizon' AS skill_by_horizon
     FROM predictions p JOIN symbols s ON s.id = p.symbol_id JOIN models m ON m.id = p.model_id
 """
 
@@ -56,14 +57,26 @@ def _forecast(conn: psycopg.Connection, row: dict) -> Forecast:
         "confidence FROM prediction_steps WHERE prediction_id = %s ORDER BY step",
         (row["prediction_id"],),
     ).fetchall()
-    forecast_steps = [ForecastStep(**s) for s in steps]
+    evidence = skill_evidence(row.pop("skill_by_horizon"))
+    validated = {e.horizon for e in evidence if e.skill == "validated"}
+    forecast_steps = [
+        ForecastStep(**s, skill="validated" if s["step"] in validated else "none") for s in steps
+    ]
     return Forecast(
         **{**row, "data_age_seconds": row["data_age_seconds"] or 0.0},
+        skill=evidence[: len(forecast_steps)],
         model=f"{row['model_name']}:{row['model_version']}",
         mean_confidence=sum(s.confidence for s in forecast_steps) / max(len(forecast_steps), 1),
         persisted=True,
         steps=forecast_steps,
     )
+
+
+def skill_evidence(recorded) -> list[HorizonEvidence]:
+    """The per-horizon evidence a models row recorded (none for versions from before it)."""
+    if not isinstance(recorded, list):
+        return []
+    return [HorizonEvidence(**figures) for figures in recorded if isinstance(figures, dict)]
 
 
 def stored_forecast(conn: psycopg.Connection, prediction_id: str) -> Forecast:

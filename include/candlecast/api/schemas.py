@@ -11,6 +11,34 @@ from candlecast.api import examples as api_examples
 
 Status = Literal["ok", "degraded", "down"]
 
+Skill = Literal["validated", "none"]
+SKILL_MEANING = (
+    "'validated': on the model's validation window this horizon's rank IC across coins had a 99 % "
+    "interval above 0 and its direction accuracy beat every naive rule (reversal, momentum, "
+    "majority, drift). 'none': no such evidence; the close is the random walk's (the last close) "
+    "and the confidence 0.5."
+)
+
+
+class HorizonEvidence(BaseModel):
+    """The validation evidence behind one horizon (steps ahead) of a model version."""
+
+    horizon: int
+    skill: Skill = Field(description=SKILL_MEANING)
+    rank_ic: float | None = Field(
+        default=None, description="Mean Spearman correlation across coins per timestamp."
+    )
+    rank_ic_low: float | None = Field(
+        default=None,
+        description="99 % moving-block interval over time (the one skill is decided on: 30 "
+        "horizons are tested).",
+    )
+    rank_ic_high: float | None = None
+    direction_accuracy: float | None = None
+    best_naive_rule: str | None = None
+    best_naive_accuracy: float | None = None
+    n: int = Field(default=0, description="Validation (coin, candle) pairs at this horizon.")
+
 
 class SymbolMatch(BaseModel):
     ticker: str
@@ -62,6 +90,10 @@ class ServingModel(BaseModel):
         description="Headline test metrics (direction accuracy, MAE ratio to a random walk at "
         "h1/h6/h30) as recorded with the model; empty when not recorded or PostgreSQL is down.",
     )
+    skill: list[HorizonEvidence] = Field(
+        default_factory=list,
+        description="Validation evidence per horizon 1..30 as recorded with the model.",
+    )
 
 
 class ModelList(BaseModel):
@@ -108,15 +140,31 @@ class Health(BaseModel):
 
 class ForecastStep(BaseModel):
     step: int
-    timestamp: datetime
-    open: float
-    high: float
-    low: float
-    close: float
+    timestamp: datetime = Field(description="Open time of the forecast candle.")
+    open: float = Field(description="The previous step's forecast close (step 1: the last close).")
+    high: float = Field(
+        description="max(open, close) widened by the median upper wick of the last 20 candles: "
+        "a candle shape, not a forecast of the range."
+    )
+    low: float = Field(
+        description="min(open, close) narrowed by the median lower wick of the last 20 candles."
+    )
+    close: float = Field(
+        description="Point forecast: the calibrated expected log return from the last close "
+        "(the last close itself where skill is 'none')."
+    )
     close_low_80: float
     close_high_80: float
-    direction: Literal["up", "down"]
-    confidence: float
+    direction: Literal["up", "down"] = Field(
+        description="The more likely side of this step's close against the last close."
+    )
+    confidence: float = Field(
+        ge=0.0,
+        le=1.0,
+        description="Calibrated probability of that side: never below 0.5, exactly 0.5 where "
+        "skill is 'none' (forecasts stored by versions before per-step skill may hold less).",
+    )
+    skill: Skill = Field(default="none", description=SKILL_MEANING)
 
 
 class Forecast(BaseModel):
@@ -139,11 +187,15 @@ class Forecast(BaseModel):
         "(the provider could not be reached or has nothing newer)."
     )
     direction: Literal["up", "down"] = Field(description="Direction at the last step.")
-    confidence: float = Field(description="Direction confidence at the last step.")
+    confidence: float = Field(description="Confidence of that direction at the last step.")
     mean_confidence: float
     indicators: dict[str, float | None] = Field(
         description="The features that drive the model most, at the newest candle."
     )
     persisted: bool = Field(description="False when the forecast could not be stored.")
     cached: bool = Field(default=False, description="Served from the prediction cache.")
+    skill: list[HorizonEvidence] = Field(
+        default_factory=list,
+        description="The model's validation evidence for each step served, step 1 first.",
+    )
     steps: list[ForecastStep]

@@ -14,8 +14,14 @@ from candlecast.modeling.features import (
     compute_features,
     feature_columns,
 )
-from candlecast.modeling.learners import Z_CLIP, LSTMLearner, RandomForestLearner, XGBoostLearner
-from candlecast.modeling.predictor import Calibration, ForecastModel, ServingInputs
+from candlecast.modeling.learners import (
+    Z_CLIP,
+    LSTMLearner,
+    RandomForestLearner,
+    RidgeLearner,
+    XGBoostLearner,
+)
+from candlecast.modeling.predictor import Calibration, ForecastModel, ServingInputs, sides
 from candlecast.modeling.registry import (
     json_safe,
     load_model,
@@ -35,6 +41,7 @@ __all__ = [
     "ForecastModel",
     "LSTMLearner",
     "RandomForestLearner",
+    "RidgeLearner",
     "ServingInputs",
     "XGBoostLearner",
     "compute_features",
@@ -45,5 +52,6 @@ __all__ = [
     "model_row_id",
     "save_model",
     "serving_reference",
+    "sides",
     "use_model_store",
 ]

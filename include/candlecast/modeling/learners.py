@@ -1,9 +1,11 @@
-"""The three base learners of the ensemble, one interface: z for (panel row, horizon) pairs.
+"""The four base learners of the ensemble, one interface: z for (panel row, horizon) pairs.
 
-Every learner predicts the horizon-normalised log return z. Tree learners see one feature row
-plus the horizon; the LSTM sees the last SEQUENCE_LENGTH rows of its symbol and predicts all 30
-horizons at once. The LSTM is trained with keras (jax backend) and served by a few lines of numpy
-running the same cell, so the Bento never imports keras.
+Every learner predicts the horizon-normalised log return z. The ridge learner is one penalised
+linear map per horizon over the standardised features, fitted to z against the other coins at
+the same candle (weak, broad signals are where trees overfit and a linear map does not); tree
+learners see one feature row plus the horizon; the LSTM sees the last SEQUENCE_LENGTH rows of its
+symbol and predicts all 30 horizons at once. The LSTM is trained with keras (jax backend) and
+served by a few lines of numpy running the same cell, so the Bento never imports keras.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ class XGBoostLearner:
             booster = booster[: booster.best_iteration + 1]
         return cls(booster, columns)
 
-    def predict(self, features, series_start, rows, horizon) -> np.ndarray:
+    def predict(self, features, series_start, rows, horizon, spacing: int = 1) -> np.ndarray:
         out = np.empty(len(rows), dtype="float64")
         names = [*self.columns, HORIZON_COLUMN]
         for lo in range(0, len(rows), PREDICT_CHUNK):
@@ -132,6 +134,69 @@ class RandomForestLearner(XGBoostLearner):
         return cls(xgb.train(cls.params, train, num_boost_round=1), columns)
 
 
+RIDGE_PENALTY = 0.15  # per training row: the penalty grows with the data, as the Gram does
+RIDGE_CLIP = 5.0
+
+
+class RidgeLearner:
+    """Per horizon, ridge regression of z on the standardised features (clipped at ±5,
+    missing values at the mean): 30 coefficient vectors, one dot product per prediction."""
+
+    name = "ridge"
+    input_rows = 1
+
+    def __init__(self, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray) -> None:
+        self.mean, self.scale, self.coef = mean, scale, coef  # coef: (30, features + 1)
+
+    def _design(self, features: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        scaled = (features[rows].astype("float64") - self.mean) / self.scale
+        standard = np.clip(np.nan_to_num(scaled), -RIDGE_CLIP, RIDGE_CLIP)
+        return np.hstack([standard, np.ones((len(rows), 1))])
+
+    @classmethod
+    def fit(cls, features, rows, targets) -> RidgeLearner:
+        """targets: (len(rows), 30) z values, NaN where unknown or purged."""
+        sample = features[rows].astype("float64")
+        mean = np.nan_to_num(np.nanmean(sample, axis=0))
+        scale = np.nanstd(sample, axis=0)
+        scale = np.where(np.isfinite(scale) & (scale > 1e-9), scale, 1.0)
+        learner = cls(mean, scale, np.zeros((MAX_STEPS, features.shape[1] + 1)))
+        design = learner._design(features, rows)
+        targets = np.clip(targets, -Z_CLIP, Z_CLIP)
+        gram_all = design.T @ design
+        for h in range(MAX_STEPS):
+            known = ~np.isnan(targets[:, h])
+            if known.sum() <= design.shape[1]:
+                continue
+            unknown = design[~known]
+            gram = gram_all - unknown.T @ unknown
+            penalty = RIDGE_PENALTY * known.sum() * np.eye(design.shape[1])
+            penalty[-1, -1] = 0.0  # the intercept is not shrunk
+            rhs = design[known].T @ targets[known, h]
+            learner.coef[h] = np.linalg.solve(gram + penalty, rhs)
+        return learner
+
+    def predict(self, features, series_start, rows, horizon, spacing: int = 1) -> np.ndarray:
+        rows, horizon = np.asarray(rows), np.asarray(horizon)
+        out = np.empty(len(rows), dtype="float64")
+        for lo in range(0, len(rows), PREDICT_CHUNK):
+            hi = lo + PREDICT_CHUNK
+            design = self._design(features, rows[lo:hi])
+            out[lo:hi] = np.einsum("ij,ij->i", design, self.coef[horizon[lo:hi] - 1])
+        return out
+
+    def importance(self) -> dict[str, float]:
+        return {}
+
+    def save(self, folder: Path) -> None:
+        np.savez(folder / "ridge.npz", mean=self.mean, scale=self.scale, coef=self.coef)
+
+    @classmethod
+    def load(cls, folder: Path, columns: list[str] | None = None) -> RidgeLearner:
+        with np.load(folder / "ridge.npz") as stored:
+            return cls(stored["mean"], stored["scale"], stored["coef"])
+
+
 SEQUENCE_LENGTH = 16
 LSTM_UNITS = 32
 INPUT_CLIP = 5.0
@@ -154,8 +219,11 @@ class LSTMLearner:
     def input_rows(self) -> int:
         return (SEQUENCE_LENGTH - 1) * self.stride + 1
 
-    def sequences(self, features, series_start, rows) -> np.ndarray:
-        back = np.arange(SEQUENCE_LENGTH - 1, -1, -1) * self.stride
+    def sequences(self, features, series_start, rows, spacing: int = 1) -> np.ndarray:
+        """The window ending at each row: SEQUENCE_LENGTH rows `stride` candles apart, where the
+        rows of `features` are `spacing` candles apart (the panel keeps every stride-th candle
+        and passes spacing=stride; serving reads every candle, spacing 1)."""
+        back = np.arange(SEQUENCE_LENGTH - 1, -1, -1) * max(self.stride // spacing, 1)
         index = np.maximum(rows[:, None] - back[None, :], series_start[rows][:, None])
         scaled = (features[index] - self.weights["mean"]) / self.weights["scale"]
         return np.clip(np.nan_to_num(scaled), -INPUT_CLIP, INPUT_CLIP).astype("float32")
@@ -175,23 +243,25 @@ class LSTMLearner:
             h = o * np.tanh(c)
         return h @ w["dense_kernel"] + w["dense_bias"]
 
-    def predict_paths(self, features, series_start, rows) -> np.ndarray:
+    def predict_paths(self, features, series_start, rows, spacing: int = 1) -> np.ndarray:
         out = np.empty((len(rows), MAX_STEPS), dtype="float64")
         for lo in range(0, len(rows), PREDICT_CHUNK // 5):
             hi = lo + PREDICT_CHUNK // 5
-            out[lo:hi] = self.forward(self.sequences(features, series_start, rows[lo:hi]))
+            window = self.sequences(features, series_start, rows[lo:hi], spacing)
+            out[lo:hi] = self.forward(window)
         return out
 
-    def predict(self, features, series_start, rows, horizon) -> np.ndarray:
+    def predict(self, features, series_start, rows, horizon, spacing: int = 1) -> np.ndarray:
         unique, inverse = np.unique(rows, return_inverse=True)
-        paths = self.predict_paths(features, series_start, unique)
+        paths = self.predict_paths(features, series_start, unique, spacing)
         return paths[inverse, np.asarray(horizon) - 1]
 
     @classmethod
     def fit(
         cls, features, series_start, rows, targets, stride, early_stop_rows=None, seed=7
     ) -> LSTMLearner:
-        """targets: (len(rows), 30) z values, NaN where unknown or purged."""
+        """`features`: the panel, whose rows are `stride` candles apart; targets: (len(rows), 30)
+        z values, NaN where unknown or purged."""
         os.environ.setdefault("KERAS_BACKEND", "jax")
         import keras
 
@@ -217,14 +287,14 @@ class LSTMLearner:
             ]
         )
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=masked_mse)
-        x = learner.sequences(features, series_start, rows)
+        x = learner.sequences(features, series_start, rows, spacing=stride)
         y = np.clip(targets, -Z_CLIP, Z_CLIP).astype("float32")
         validation = None
         callbacks = []
         if early_stop_rows is not None and len(early_stop_rows[0]):
             e_rows, e_targets = early_stop_rows
             validation = (
-                learner.sequences(features, series_start, e_rows),
+                learner.sequences(features, series_start, e_rows, spacing=stride),
                 np.clip(e_targets, -Z_CLIP, Z_CLIP).astype("float32"),
             )
             callbacks = [keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True)]

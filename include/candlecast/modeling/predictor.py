@@ -14,27 +14,87 @@ import numpy as np
 import pandas as pd
 
 from candlecast.modeling.features import VOLATILITY_COLUMN
-from candlecast.modeling.learners import LSTMLearner, RandomForestLearner, XGBoostLearner
-from candlecast.timeframes import MAX_STEPS
+from candlecast.modeling.learners import (
+    LSTMLearner,
+    RandomForestLearner,
+    RidgeLearner,
+    XGBoostLearner,
+)
 
 CONFIDENCE_FLOOR, CONFIDENCE_CEIL = 0.001, 0.999
 _META_FILE = "forecaster.json"
-LEARNER_TYPES = {c.name: c for c in (XGBoostLearner, RandomForestLearner, LSTMLearner)}
+LEARNER_TYPES = {
+    c.name: c for c in (XGBoostLearner, RandomForestLearner, LSTMLearner, RidgeLearner)
+}
 
 
 @dataclass
 class Calibration:
-    """Validation-fitted maps: |z| -> P(direction right), and per-horizon 80 % residual bands."""
+    """Validation-fitted, per horizon 1..30: whether the horizon has skill, the point's slope on
+    the raw prediction (0: the random walk), the probability that the close ends above the last
+    close as a function of the raw prediction, the 80 % residual band (z units) and the evidence
+    (IC with its interval, accuracy against the best naive rule)."""
 
-    strength_x: list[float]
-    probability_y: list[float]
-    residual_q10: list[float]  # per horizon 1..30, in z units
+    slope: list[float]
+    skill: list[bool]
+    confidence_scale: float  # P(the raw prediction's side is right) = sigmoid(scale · |raw z|)
+    residual_q10: list[float]
     residual_q90: list[float]
-    shrink: list[float]  # per horizon, 0 (no change) … 1 (the raw prediction)
+    evidence: list[dict] = field(default_factory=list)
 
-    def direction_probability(self, strength: np.ndarray) -> np.ndarray:
-        p = np.interp(strength, self.strength_x, self.probability_y)
-        return np.clip(p, CONFIDENCE_FLOOR, CONFIDENCE_CEIL)
+    def point(self, raw: np.ndarray, horizon: np.ndarray) -> np.ndarray:
+        return np.asarray(self.slope)[np.asarray(horizon) - 1] * raw
+
+    def probability_up(self, raw: np.ndarray, horizon: np.ndarray) -> np.ndarray:
+        """P(close above the last close); exactly 0.5 where the horizon has no skill."""
+        p = 1.0 / (1.0 + np.exp(-self.confidence_scale * np.asarray(raw, dtype=float)))
+        p = np.clip(p, CONFIDENCE_FLOOR, CONFIDENCE_CEIL)
+        return np.where(np.asarray(self.skill)[np.asarray(horizon) - 1], p, 0.5)
+
+    def skill_table(self) -> list[dict]:
+        """Per horizon 1..30, the evidence as the API shows it (HorizonEvidence's fields)."""
+        evidence = self.evidence or [{} for _ in self.skill]
+        rows = []
+        for h, (skill, figures) in enumerate(zip(self.skill, evidence, strict=True), start=1):
+            low, high = figures.get("rank_ic_ci99") or (None, None)
+            rows.append(
+                {
+                    "horizon": h,
+                    "skill": "validated" if skill else "none",
+                    "rank_ic": _finite(figures.get("rank_ic")),
+                    "rank_ic_low": _finite(low),
+                    "rank_ic_high": _finite(high),
+                    "direction_accuracy": _finite(figures.get("direction_accuracy")),
+                    "best_naive_rule": figures.get("best_naive_rule"),
+                    "best_naive_accuracy": _finite(figures.get("best_naive_accuracy")),
+                    "n": int(figures.get("n", 0)),
+                }
+            )
+        return rows
+
+    @classmethod
+    def from_dict(cls, stored: dict) -> Calibration:
+        if "slope" in stored:
+            return cls(**stored)
+        # A version trained before skill was measured per horizon: no evidence, so no skill.
+        steps = len(stored["residual_q10"])
+        return cls(
+            slope=[0.0] * steps,
+            skill=[False] * steps,
+            confidence_scale=0.0,
+            residual_q10=stored["residual_q10"],
+            residual_q90=stored["residual_q90"],
+            evidence=[{"n": 0, "skill": False, "note": "not recorded"} for _ in range(steps)],
+        )
+
+
+def _finite(value) -> float | None:
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+def sides(p_up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The more likely side of each step and its probability (never below 0.5; a tie is up)."""
+    return np.where(p_up >= 0.5, "up", "down"), np.maximum(p_up, 1.0 - p_up)
 
 
 @dataclass(frozen=True)
@@ -65,18 +125,20 @@ class ForecastModel:
     calibration: Calibration
     info: dict = field(default_factory=dict)
 
-    def raw_z(self, features: np.ndarray, series_start, rows, horizon) -> np.ndarray:
-        """The stacked prediction for (row, horizon) pairs of a feature matrix."""
+    def raw_z(self, features: np.ndarray, series_start, rows, horizon, spacing=1) -> np.ndarray:
+        """The stacked prediction for (row, horizon) pairs of a feature matrix whose rows are
+        `spacing` candles apart (the panel: its stride; a served series: 1)."""
         rows, horizon = np.asarray(rows), np.asarray(horizon)
         total = np.zeros(len(rows))
         for name, weight in self.weights.items():
-            total += weight * self.learners[name].predict(features, series_start, rows, horizon)
+            learner = self.learners[name]
+            total += weight * learner.predict(features, series_start, rows, horizon, spacing)
         return total
 
-    def point_z(self, features: np.ndarray, series_start, rows, horizon) -> np.ndarray:
-        """The shrunk prediction: the point forecast the service serves."""
-        shrink = np.asarray(self.calibration.shrink)[np.asarray(horizon) - 1]
-        return shrink * self.raw_z(features, series_start, rows, horizon)
+    def point_z(self, features: np.ndarray, series_start, rows, horizon, spacing=1) -> np.ndarray:
+        """The calibrated point forecast the service serves (0 where a horizon has no skill)."""
+        raw = self.raw_z(features, series_start, rows, horizon, spacing)
+        return self.calibration.point(raw, horizon)
 
     @property
     def input_rows(self) -> int:
@@ -96,30 +158,33 @@ class ForecastModel:
             float(features[VOLATILITY_COLUMN].iloc[-1]),
         )
 
-    def path_z_from(self, inputs: ServingInputs, steps: int) -> np.ndarray:
-        """z for horizons 1..steps from the last row of a series' serving inputs."""
+    def path_raw_z(self, inputs: ServingInputs, steps: int) -> np.ndarray:
+        """Raw z for horizons 1..steps from the last row of a series' serving inputs."""
         rows = len(inputs.matrix)
-        return self.point_z(
+        return self.raw_z(
             inputs.matrix,
             np.full(rows, inputs.series_start),
             np.full(steps, rows - 1),
             np.arange(1, steps + 1),
         )
 
-    def path_from_z(self, z: np.ndarray, sigma: float, candles: pd.DataFrame) -> dict:
-        """Prices from z: closes, a consistent OHLC path, 80 % bands and direction confidence."""
-        steps = len(z)
+    def path_from_raw(self, raw: np.ndarray, sigma: float, candles: pd.DataFrame) -> dict:
+        """Prices from the raw z of each step: the calibrated close, 80 % bands, the more likely
+        side with its probability, whether the step has skill, and a consistent OHLC path
+        (open = the previous step's close, wicks = the median wicks of the last 20 candles)."""
+        steps = len(raw)
         horizons = np.arange(1, steps + 1)
+        z = self.calibration.point(raw, horizons)
         scale = sigma * np.sqrt(horizons)
-        log_ret = z * scale
         last_close = float(candles["close"].iloc[-1])
-        close = last_close * np.exp(log_ret)
+        close = last_close * np.exp(z * scale)
         open_ = np.concatenate([[last_close], close[:-1]])
         upper_wick, lower_wick = _median_wicks(candles)
         high = np.maximum(open_, close) * np.exp(max(upper_wick, 0.0))
         low = np.minimum(open_, close) * np.exp(-max(lower_wick, 0.0))
         q10 = np.asarray(self.calibration.residual_q10[:steps])
         q90 = np.asarray(self.calibration.residual_q90[:steps])
+        direction, confidence = sides(self.calibration.probability_up(raw, horizons))
         return {
             "horizons": horizons,
             "open": open_,
@@ -128,16 +193,15 @@ class ForecastModel:
             "close": close,
             "close_low_80": last_close * np.exp((z + q10) * scale),
             "close_high_80": last_close * np.exp((z + q90) * scale),
-            "direction": np.where(log_ret >= 0, "up", "down"),
-            "step_direction": np.where(close >= open_, "up", "down"),
-            # Confidence that each step's close is on the predicted side of the last real close.
-            "confidence": self.calibration.direction_probability(np.abs(z)),
+            "direction": direction,
+            "confidence": confidence,
+            "skill": np.asarray(self.calibration.skill[:steps], dtype=bool),
         }
 
     def forecast_path(self, candles: pd.DataFrame, features: pd.DataFrame, steps: int) -> dict:
         """Direct multi-horizon path from the last feature row; returns arrays per step."""
         inputs = self.serving_inputs(features)
-        return self.path_from_z(self.path_z_from(inputs, steps), inputs.sigma, candles)
+        return self.path_from_raw(self.path_raw_z(inputs, steps), inputs.sigma, candles)
 
     def save(self, folder: Path) -> None:
         for learner in self.learners.values():
@@ -167,9 +231,6 @@ class ForecastModel:
             timeframe=meta["timeframe"],
             feature_names=meta["feature_names"],
             feature_set_version=meta["feature_set_version"],
-            calibration=Calibration(**meta["calibration"]),
+            calibration=Calibration.from_dict(meta["calibration"]),
             info=meta["info"],
         )
-
-
-__all__ = ["MAX_STEPS", "Calibration", "ForecastModel"]

@@ -21,6 +21,7 @@ from candlecast.serving.candles import (
     MarketDataUnavailable,
     NoCandles,
     ProviderState,
+    feature_window,
     is_fresh,
 )
 from candlecast.serving.codec import DecodedFrames, candles_key, frame_bytes, frame_from_bytes
@@ -56,6 +57,7 @@ __all__ = [
     "build_forecaster",
     "candles_key",
     "check_health",
+    "feature_window",
     "frame_bytes",
     "frame_from_bytes",
     "is_fresh",

@@ -71,6 +71,13 @@ class CandleWindow:
         return max(0.0, (self.now - closed).total_seconds())
 
 
+def feature_window(timeframe: Timeframe) -> int:
+    """Candles the features see at serving: SERVING_CANDLES, or the most the store keeps where
+    retention holds fewer (1w, 1M), so serving computes them over no more history than training
+    ever had."""
+    return min(SERVING_CANDLES, timeframe.retention_candles)
+
+
 def last_closed_open(timeframe: Timeframe, now: pd.Timestamp) -> pd.Timestamp:
     """Open time of the newest candle that has closed by `now`."""
     return timeframe.next_open(timeframe.floor(now), -1)

@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 
 from candlecast.api import Forecast, ForecastStep
 from candlecast.modeling import WARMUP_CANDLES, ForecastModel, ServingInputs, compute_features
-from candlecast.serving.candles import SERVING_CANDLES, CandleWindow
+from candlecast.serving.candles import CandleWindow, feature_window
 from candlecast.serving.lru import LruCache
 from candlecast.timeframes import Timeframe
 
@@ -72,7 +72,7 @@ def make_forecast(
     input_cache: InputCache | None = None,
 ) -> Forecast:
     ticker, timeframe = window.ticker, window.timeframe
-    candles = window.frame.iloc[-SERVING_CANDLES:].reset_index(drop=True)
+    candles = window.frame.iloc[-feature_window(window.timeframe) :].reset_index(drop=True)
     if len(candles) < WARMUP_CANDLES:
         raise InsufficientHistory(ticker, timeframe, WARMUP_CANDLES, len(candles))
     last_open = candles["timestamp"].iloc[-1]
@@ -87,8 +87,8 @@ def make_forecast(
         inputs = input_cache.get(
             (ticker, timeframe.code, last_open, len(candles), model_tag), build
         )
-    z = model.path_z_from(inputs.model_inputs, steps)
-    path = model.path_from_z(z, inputs.model_inputs.sigma, candles)
+    raw = model.path_raw_z(inputs.model_inputs, steps)
+    path = model.path_from_raw(raw, inputs.model_inputs.sigma, candles)
     opens = timeframe.next_opens(last_open, len(path["horizons"]))
     forecast_steps = [
         ForecastStep(
@@ -102,6 +102,7 @@ def make_forecast(
             close_high_80=float(path["close_high_80"][i]),
             direction=str(path["direction"][i]),
             confidence=float(path["confidence"][i]),
+            skill="validated" if path["skill"][i] else "none",
         )
         for i, k in enumerate(path["horizons"])
     ]
@@ -124,6 +125,7 @@ def make_forecast(
         mean_confidence=sum(s.confidence for s in forecast_steps) / len(forecast_steps),
         indicators=dict(inputs.indicators),
         persisted=False,
+        skill=model.calibration.skill_table()[:steps],
         steps=forecast_steps,
     )
 

@@ -18,6 +18,7 @@ from candlecast.api import (
     latest_forecast,
     model_rows,
     search_symbols,
+    skill_evidence,
     stored_forecast,
 )
 from candlecast.ops import DatabaseUnavailable
@@ -75,6 +76,7 @@ def model_list(forecaster: Forecaster) -> ModelList:
                 algorithm=row.get("algorithm"),
                 n_symbols=row.get("n_symbols"),
                 headline=headline_metrics(row.get("metrics") or {}),
+                skill=skill_evidence((row.get("metrics") or {}).get("skill_by_horizon")),
             )
         )
     return ModelList(models=models)

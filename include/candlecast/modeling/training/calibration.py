@@ -1,86 +1,187 @@
-"""Calibration on validation pairs: per-horizon shrinkage toward no change, an isotonic map
-|z| -> P(direction right), conformal 80 % bands of the residuals."""
+"""Calibration on validation pairs: per horizon, the evidence of skill (rank IC across coins with
+a moving-block interval, direction accuracy against the best naive rule), the point's size
+(realised regressed on predicted, slope clipped to [0, 1] and never past what keeps the MAE at or
+below the random walk's on either half of the window), the probability that the predicted side is
+right (a logistic map of the raw prediction), and conformal 80 % bands.
+
+A horizon has skill when its IC interval lies above 0 and its direction accuracy beats every naive
+rule (reversal, momentum, majority, drift). The interval is a 99 % one: 30 horizons are tested,
+and a 95 % interval would hand skill to some horizon of a model that has none. A horizon without
+skill serves the random walk's point and confidence 0.5.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
+from scipy.optimize import minimize_scalar
 
-from candlecast.modeling.predictor import Calibration
-from candlecast.modeling.training.evaluation import direction_of
+from candlecast.modeling import Z_CLIP, Calibration
+from candlecast.modeling.training.evaluation import block_bootstrap_ci, ic_by_timestamp
 from candlecast.modeling.training.folds import halves_of
 from candlecast.timeframes import MAX_STEPS
 
 MIN_CALIBRATION_PAIRS = 20
-SHRINK_GRID = np.linspace(0.0, 1.0, 11)
-MIN_SHRINK_GAIN = 0.001  # relative MAE gain over the random walk needed to move at all
+MIN_HORIZON_PAIRS = 30
+NORMAL_80 = 1.2816  # the normal distribution's 80 % half-width, where no residuals are known
+SKILL_LEVEL = 0.99
+SLOPE_GRID = np.linspace(0.0, 1.0, 21)
+MAX_CONFIDENCE_SCALE = 20.0
 
 
-def _best_shrink(actual: np.ndarray, predicted: np.ndarray) -> float:
-    errors = np.array([np.mean(np.abs(actual - k * predicted)) for k in SHRINK_GRID])
-    best = int(np.argmin(errors))
-    if errors[0] - errors[best] < MIN_SHRINK_GAIN * errors[0]:
-        return 0.0  # a gain this small is noise: no edge, no move
-    return float(SHRINK_GRID[best])
+def naive_rules(last_return: np.ndarray, majority: float, drift: float) -> dict[str, np.ndarray]:
+    """The directions a rule needing no model would call (+1 up, -1 down)."""
+    n = len(last_return)
+    return {
+        "reversal": np.where(last_return > 0, -1.0, 1.0),
+        "momentum": np.where(last_return >= 0, 1.0, -1.0),
+        "majority": np.full(n, 1.0 if majority >= 0 else -1.0),
+        "drift": np.full(n, 1.0 if drift >= 0 else -1.0),
+    }
 
 
-def _per_horizon(values_at: callable, horizon: np.ndarray, pooled) -> list:
-    return [
-        values_at(horizon == h) if (horizon == h).sum() >= 30 else pooled
-        for h in range(1, MAX_STEPS + 1)
-    ]
+def _hit_rate(direction: np.ndarray, log_return: np.ndarray) -> float:
+    moved = log_return != 0
+    if not moved.any():
+        return float("nan")
+    return float(np.mean(direction[moved] == np.sign(log_return[moved])))
 
 
-def _stable_shrink(actual: np.ndarray, predicted: np.ndarray, halves: np.ndarray) -> float:
-    """The smaller of the best factors on each half of the window: a factor is only trusted
-    as far as both halves agree on it (an edge seen in one regime only is not kept)."""
-    factors = [
-        _best_shrink(actual[halves == half], predicted[halves == half])
-        for half in (0, 1)
-        if (halves == half).sum() >= 15
-    ]
-    return min(factors) if len(factors) == 2 else 0.0
+def horizon_evidence(
+    stamps: np.ndarray,
+    z: np.ndarray,
+    log_return: np.ndarray,
+    raw: np.ndarray,
+    last_return: np.ndarray,
+    majority: float,
+    drift: float,
+) -> dict:
+    """One horizon's validation figures: IC and its interval, the model's direction accuracy
+    beside the best naive rule's, and whether that makes skill."""
+    ic_stamps, ic = ic_by_timestamp(stamps, raw, log_return)
+    ic_mean = float(np.mean(ic)) if len(ic) else None
+    ones = np.ones(len(ic))
+    ic_low, ic_high = block_bootstrap_ci(ic_stamps, ic, ones, level=SKILL_LEVEL)
+    accuracy = _hit_rate(np.where(raw >= 0, 1.0, -1.0), log_return)
+    rules = {
+        name: _hit_rate(calls, log_return)
+        for name, calls in naive_rules(last_return, majority, drift).items()
+    }
+    best = max(rules, key=lambda name: -1.0 if np.isnan(rules[name]) else rules[name])
+    skill = bool(
+        ic_mean is not None
+        and np.isfinite(ic_low)
+        and ic_low > 0
+        and np.isfinite(accuracy)
+        and accuracy > rules[best]
+    )
+    return {
+        "n": int(len(z)),
+        "rank_ic": ic_mean,
+        "rank_ic_ci99": [ic_low, ic_high],
+        "rank_ic_ci95": list(block_bootstrap_ci(ic_stamps, ic, ones)),
+        "direction_accuracy": accuracy,
+        "best_naive_rule": best,
+        "best_naive_accuracy": rules[best],
+        "naive_accuracy": rules,
+        "skill": skill,
+    }
+
+
+def _mae_optimal(z: np.ndarray, raw: np.ndarray) -> float:
+    errors = [np.mean(np.abs(z - k * raw)) for k in SLOPE_GRID]
+    return float(SLOPE_GRID[int(np.argmin(errors))])
+
+
+def _slope(z: np.ndarray, raw: np.ndarray, halves: np.ndarray) -> float:
+    """Realised on predicted through the origin, clipped to [0, 1], and no larger than the
+    factor that minimises the absolute error on either half of the window: an edge in the MSE
+    sense that costs MAE (fat tails) is not paid for with a worse point."""
+    target = np.clip(z, -Z_CLIP, Z_CLIP)
+    denominator = float(np.sum(raw * raw))
+    if denominator <= 0:
+        return 0.0
+    slope = float(np.clip(np.sum(target * raw) / denominator, 0.0, 1.0))
+    for half in (0, 1):
+        at = halves == half
+        if at.sum() >= MIN_HORIZON_PAIRS:
+            slope = min(slope, _mae_optimal(z[at], raw[at]))
+    return slope
+
+
+def _confidence_scale(raw: np.ndarray, log_return: np.ndarray) -> float:
+    """b of P(the predicted side is right) = sigmoid(b·|raw|), by maximum likelihood; without an
+    intercept, so a validation window that drifted one way does not tilt every later call."""
+    moved = log_return != 0
+    x = raw[moved] * np.sign(log_return[moved])  # > 0 where the prediction had the right side
+
+    def loss(b: float) -> float:
+        return float(np.mean(np.logaddexp(0.0, -b * x)))
+
+    if len(x) == 0:
+        return 0.0
+    result = minimize_scalar(loss, bounds=(0.0, MAX_CONFIDENCE_SCALE), method="bounded")
+    return float(result.x) if result.fun < loss(0.0) else 0.0
+
+
+def no_evidence() -> Calibration:
+    """No validation pairs at all: the random walk's point, confidence 0.5, normal 80 % bands."""
+    return Calibration(
+        slope=[0.0] * MAX_STEPS,
+        skill=[False] * MAX_STEPS,
+        confidence_scale=0.0,
+        residual_q10=[-NORMAL_80] * MAX_STEPS,
+        residual_q90=[NORMAL_80] * MAX_STEPS,
+        evidence=[{"n": 0, "skill": False} for _ in range(MAX_STEPS)],
+    )
 
 
 def fit_calibration(
     z: np.ndarray,
     horizon: np.ndarray,
     log_return: np.ndarray,
-    predicted_z: np.ndarray,
+    raw: np.ndarray,
     timestamps: np.ndarray,
+    last_return: np.ndarray,
+    majority: float,
+    drift: np.ndarray,
 ) -> Calibration:
-    """On validation pairs: per-horizon shrinkage toward no change (no edge, no move), an
-    isotonic map |z| -> P(direction right), and conformal 80 % bands of the residuals."""
+    """On validation pairs: per-horizon evidence and skill, slopes, the confidence map fitted on
+    the skilled horizons, and conformal 80 % bands of the point's residuals. `drift`: the training mean log
+    return per horizon (1..30); `majority`: +1 when most training targets went up, else -1."""
     if len(z) < MIN_CALIBRATION_PAIRS:
-        # No evidence of an edge: the random walk's point, a flat 0.5, ±1.28 sigma (normal 80 %).
-        return Calibration(
-            [0.0, 1.0], [0.5, 0.5], [-1.28] * MAX_STEPS, [1.28] * MAX_STEPS, [0.0] * MAX_STEPS
+        return no_evidence()
+    calibration = no_evidence()
+    at_horizon = [np.flatnonzero(horizon == h) for h in range(1, MAX_STEPS + 1)]
+    for h, at in enumerate(at_horizon, start=1):
+        if len(at) < MIN_HORIZON_PAIRS:
+            continue
+        calibration.evidence[h - 1] = horizon_evidence(
+            timestamps[at], z[at], log_return[at], raw[at], last_return[at], majority, drift[h - 1]
         )
     halves = halves_of(timestamps)
-    shrink = np.asarray(
-        _per_horizon(
-            lambda at: _stable_shrink(z[at], predicted_z[at], halves[at]),
-            horizon,
-            _stable_shrink(z, predicted_z, halves),
+    for h, figures in enumerate(calibration.evidence, start=1):
+        if figures["skill"]:
+            at = at_horizon[h - 1]
+            calibration.skill[h - 1] = True
+            calibration.slope[h - 1] = _slope(z[at], raw[at], halves[at])
+    skilled = np.isin(horizon, np.flatnonzero(calibration.skill) + 1)
+    if skilled.sum() >= MIN_CALIBRATION_PAIRS:
+        # Trusted only as far as both halves of the window agree: the smaller of their scales.
+        calibration.confidence_scale = min(
+            _confidence_scale(
+                raw[skilled & (halves == half)], log_return[skilled & (halves == half)]
+            )
+            for half in (0, 1)
         )
-    )
-    corrected = shrink[horizon - 1] * predicted_z
-    correct = (direction_of(corrected) == np.sign(log_return)).astype(float)
-    iso = IsotonicRegression(increasing=True, out_of_bounds="clip", y_min=0.0, y_max=1.0)
-    iso.fit(np.abs(corrected), correct)
-    residual = z - corrected
-    bands = np.asarray(
-        _per_horizon(
-            lambda at: np.quantile(residual[at], (0.1, 0.9)),
-            horizon,
-            np.quantile(residual, (0.1, 0.9)),
-        )
-    )
-    # Widened where needed so that the band always holds the point forecast.
-    return Calibration(
-        iso.X_thresholds_.tolist(),
-        iso.y_thresholds_.tolist(),
-        np.minimum(bands[:, 0], 0.0).tolist(),
-        np.maximum(bands[:, 1], 0.0).tolist(),
-        shrink.tolist(),
-    )
+    if calibration.confidence_scale == 0.0:  # no usable link from prediction to side: no skill
+        calibration.skill = [False] * MAX_STEPS
+        calibration.slope = [0.0] * MAX_STEPS
+    point = np.asarray(calibration.slope)[horizon - 1] * raw
+    residual = z - point
+    for h, at in enumerate(at_horizon, start=1):
+        if len(at) >= MIN_HORIZON_PAIRS:
+            q10, q90 = np.quantile(residual[at], (0.1, 0.9))
+            # Widened where needed so that the band always holds the point forecast.
+            calibration.residual_q10[h - 1] = float(min(q10, 0.0))
+            calibration.residual_q90[h - 1] = float(max(q90, 0.0))
+    return calibration

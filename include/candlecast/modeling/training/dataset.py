@@ -45,6 +45,18 @@ class Panel:
         """Horizon-normalised targets: log return / (sigma * sqrt(h))."""
         return self.forward / (self.sigma[:, None] * np.sqrt(HORIZONS)[None, :])
 
+    @property
+    def relative_z(self) -> np.ndarray:
+        """z less the mean z of every coin at the same candle (per horizon): what one coin does
+        against the others, the cross-sectional part the learners are trained on (the shared
+        market move is most of a return's variance and none of its rank)."""
+        cached = getattr(self, "_relative_z", None)
+        if cached is None:
+            z = pd.DataFrame(self.z)
+            cached = (z - z.groupby(self.timestamp).transform("mean")).to_numpy()
+            self._relative_z = cached
+        return cached
+
     def frame(self, rows: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(self.features[rows], columns=self.columns)
 
@@ -70,13 +82,16 @@ def build_panel(store: CandleStore, tickers: list[str], timeframe: Timeframe) ->
         stamps = candles["timestamp"].to_numpy(dtype="datetime64[ms]")
         sigma = features[VOLATILITY_COLUMN].to_numpy()
         valid = features.notna().all(axis=1).to_numpy() & (sigma > 0)
-        rows = np.flatnonzero(valid)
-        rows = rows[(rows - rows[0]) % stride == 0] if len(rows) else rows
+        index = timeframe.candle_index(stamps)
+        # Every coin keeps the same candles (the same hours of day), whatever its first row.
+        rows = np.flatnonzero(valid & (index % stride == 0))
         if len(rows) == 0:
             continue
-        ahead = rows[:, None] + HORIZONS[None, :]
-        exists = ahead < len(candles)
-        ahead = np.minimum(ahead, len(candles) - 1)
+        # The target of horizon h is the candle h periods later by the calendar: across a gap
+        # in the series there is none, rather than a later candle counted as h rows.
+        wanted = index[rows][:, None] + HORIZONS[None, :]
+        ahead = np.minimum(np.searchsorted(index, wanted), len(candles) - 1)
+        exists = index[ahead] == wanted
         parts.append(
             {
                 "features": features[columns].to_numpy(dtype="float32")[rows],

@@ -34,8 +34,9 @@ def block_bootstrap_ci(
     denominator: np.ndarray,
     draws: int = 300,
     seed: int = 7,
+    level: float = 0.95,
 ) -> tuple[float, float]:
-    """95 % interval of sum(numerator)/sum(denominator) under a moving-block bootstrap over
+    """`level` interval of sum(numerator)/sum(denominator) under a moving-block bootstrap over
     time: whole blocks of consecutive timestamps are resampled, so coins that move together
     and overlapping horizons stay together (a naive binomial interval is far too narrow)."""
     stamps, inverse = np.unique(timestamps, return_inverse=True)
@@ -53,7 +54,7 @@ def block_bootstrap_ci(
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(block_num), size=(draws, -(-n // block)))
     ratios = block_num[picks].sum(axis=1) / np.maximum(block_den[picks].sum(axis=1), 1e-12)
-    low, high = np.quantile(ratios, [0.025, 0.975])
+    low, high = np.quantile(ratios, [(1 - level) / 2, (1 + level) / 2])
     return float(low), float(high)
 
 
@@ -72,12 +73,15 @@ def expected_calibration_error(
     return float(error)
 
 
-def rank_ic(timestamp: np.ndarray, predicted: np.ndarray, actual: np.ndarray) -> dict:
-    """Spearman correlation across coins at each timestamp; its mean (IC) and mean/std (ICIR)."""
+def ic_by_timestamp(
+    timestamp: np.ndarray, predicted: np.ndarray, actual: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Spearman correlation across coins at each timestamp with at least MIN_COINS_FOR_IC coins
+    (and some spread in both): the timestamps and their ICs."""
     frame = pd.DataFrame({"t": timestamp, "p": predicted, "a": actual})
     frame = frame[frame.groupby("t")["p"].transform("size") >= MIN_COINS_FOR_IC]
     if frame.empty:
-        return {"rank_ic": None, "icir": None, "ic_periods": 0}
+        return np.empty(0, dtype=np.asarray(timestamp).dtype), np.empty(0)
     ranks = frame.groupby("t")[["p", "a"]].rank()
     centred = ranks - ranks.groupby(frame["t"]).transform("mean")
     grouped = pd.DataFrame(
@@ -91,17 +95,26 @@ def rank_ic(timestamp: np.ndarray, predicted: np.ndarray, actual: np.ndarray) ->
     sums = grouped.sum()
     ic = (sums["cov"] / np.sqrt(sums["vp"] * sums["va"])).replace([np.inf, -np.inf], np.nan)
     ic = ic.dropna()
+    return ic.index.to_numpy(), ic.to_numpy(dtype=float)
+
+
+def rank_ic(timestamp: np.ndarray, predicted: np.ndarray, actual: np.ndarray) -> dict:
+    """Spearman correlation across coins at each timestamp; its mean (IC) with a moving-block
+    95 % interval over time, and mean/std (ICIR)."""
+    stamps, ic = ic_by_timestamp(timestamp, predicted, actual)
     if len(ic) < 2:
-        return {"rank_ic": None, "icir": None, "ic_periods": int(len(ic))}
-    spread = float(ic.std())
+        return {"rank_ic": None, "rank_ic_ci95": None, "icir": None, "ic_periods": int(len(ic))}
+    spread = float(ic.std(ddof=1))
     return {
         "rank_ic": float(ic.mean()),
+        "rank_ic_ci95": list(block_bootstrap_ci(stamps, ic, np.ones(len(ic)))),
         "icir": float(ic.mean() / spread) if spread > 0 else None,
         "ic_periods": int(len(ic)),
     }
 
 
 def _direction_figures(stamps, predicted, actual) -> dict:
+    """`predicted`: a forecast whose sign is the call (+1/-1 directions pass as they are)."""
     moved = (actual != 0).astype(float)
     correct = (direction_of(predicted) == np.sign(actual)).astype(float)
     return {
@@ -124,18 +137,20 @@ def _group(columns: dict, mask: np.ndarray) -> dict:
     stamps = columns["timestamp"][mask]
     actual = columns["actual"][mask]
     predicted = columns["predicted"][mask]
+    direction = columns["direction"][mask]
     n = int(mask.sum())
     if n == 0:
         return {"n": 0}
-    correct = (direction_of(predicted) == np.sign(actual)).astype(float)
+    correct = (direction == np.sign(actual)).astype(float)
     inside = (
         (actual >= columns["interval_low"][mask]) & (actual <= columns["interval_high"][mask])
     ).astype(float)
     model = {
         "n": n,
-        **_direction_figures(stamps, predicted, actual),
+        "skilled_share": float(np.mean(columns["skill"][mask])),
+        **_direction_figures(stamps, direction, actual),
         **_error_figures(stamps, predicted, actual),
-        **rank_ic(stamps, predicted, actual),
+        **rank_ic(stamps, columns["score"][mask], actual),
         "ece": expected_calibration_error(columns["confidence"][mask], correct),
         "mean_confidence": float(np.mean(columns["confidence"][mask])),
         "interval80_coverage": float(inside.mean()),
@@ -169,13 +184,21 @@ def evaluate(
     drift: np.ndarray,
     majority: float,
     top_tickers: set[str],
+    direction: np.ndarray | None = None,
+    score: np.ndarray | None = None,
+    skill: np.ndarray | None = None,
 ) -> dict:
     """Model vs random walk, drift, momentum, reversal and the training majority: per horizon
-    group (h1, h6, h30, all), the top coins against the rest, and accuracy at every horizon."""
+    group (h1, h6, h30, all), the top coins against the rest, and accuracy at every horizon.
+    `direction` (+1/-1): the side served (default: the point's sign); `score`: what ranks the
+    coins for the IC (default: the point); `skill`: whether each pair's horizon has skill."""
     columns = {
         "timestamp": timestamp,
         "actual": actual_log_return,
         "predicted": predicted_log_return,
+        "direction": direction_of(predicted_log_return) if direction is None else direction,
+        "score": predicted_log_return if score is None else score,
+        "skill": np.ones(len(timestamp), dtype=bool) if skill is None else skill,
         "confidence": confidence,
         "last_return": last_return,
         "interval_low": interval_low,
@@ -208,7 +231,7 @@ def accuracy_by_horizon(columns: dict, horizon: np.ndarray) -> dict:
             continue
         last = columns["last_return"][at]
         table["horizon"].append(h)
-        table["model"].append(_accuracy(columns["predicted"][at], actual[at]))
+        table["model"].append(_accuracy(columns["direction"][at], actual[at]))
         table["momentum"].append(_accuracy(last, actual[at]))
         table["reversal"].append(_accuracy(-last, actual[at]))
         table["majority"].append(_accuracy(np.full(at.sum(), columns["majority"]), actual[at]))

@@ -22,10 +22,15 @@ from candlecast.modeling.learners import (
     Z_CLIP,
     LSTMLearner,
     RandomForestLearner,
+    RidgeLearner,
     XGBoostLearner,
 )
-from candlecast.modeling.predictor import ForecastModel
-from candlecast.modeling.training.calibration import MIN_CALIBRATION_PAIRS, fit_calibration
+from candlecast.modeling.predictor import ForecastModel, sides
+from candlecast.modeling.training.calibration import (
+    MIN_CALIBRATION_PAIRS,
+    fit_calibration,
+    no_evidence,
+)
 from candlecast.modeling.training.dataset import Pairs, Panel, build_panel, pairs
 from candlecast.modeling.training.evaluation import evaluate
 from candlecast.modeling.training.folds import Fold, rows_between, walk_forward_folds
@@ -39,8 +44,16 @@ EARLY_STOP_FRACTION = 0.1  # tail of the training window that stops XGBoost and 
 MAX_TRAIN_PAIRS = 200_000
 MAX_FOREST_PAIRS = 60_000
 MAX_LSTM_ROWS = 30_000
+MAX_RIDGE_ROWS = 400_000
 MAX_VALIDATION_PAIRS = 300_000
 MAX_TEST_PAIRS = 600_000
+
+
+def _target_of(panel: Panel, chosen: Pairs) -> np.ndarray:
+    """A pair's z against the other coins at the same candle: what the ridge learner is fitted
+    to, and what the stacking weighs the learners on (the ranking is what carries over from one
+    window to the next; the shared market move is most of the noise)."""
+    return panel.relative_z[chosen.row, chosen.horizon - 1]
 
 
 def _z_of(panel: Panel, chosen: Pairs) -> np.ndarray:
@@ -76,6 +89,13 @@ def _fit_learners(panel: Panel, fold: Fold) -> dict:
         forest_pairs.horizon,
         clip(_z_of(panel, forest_pairs)),
     )
+    # No early stopping to hold out for: the ridge learns from the whole training window.
+    ridge_rows = _subsample_rows(rows_between(panel, start, fold.validation_start), MAX_RIDGE_ROWS)
+    learners["ridge"] = RidgeLearner.fit(
+        panel.features,
+        ridge_rows,
+        _masked_targets(panel, ridge_rows, fold.validation_start, relative=True),
+    )
     lstm_rows = _subsample_rows(fit_rows, MAX_LSTM_ROWS)
     learners["lstm"] = LSTMLearner.fit(
         panel.features,
@@ -99,8 +119,8 @@ def _subsample_rows(rows: np.ndarray, limit: int, seed: int = 5) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(rows, limit, replace=False))
 
 
-def _masked_targets(panel: Panel, rows: np.ndarray, ends_before) -> np.ndarray:
-    z = panel.z[rows]
+def _masked_targets(panel: Panel, rows: np.ndarray, ends_before, relative=False) -> np.ndarray:
+    z = panel.relative_z[rows] if relative else panel.z[rows]
     return np.where(panel.target_end[rows] < ends_before, z, np.nan)
 
 
@@ -111,9 +131,28 @@ class FoldResult:
     stacking: Stacking
     xgboost_alone: ForecastModel
     test: Pairs
-    test_predicted_z: np.ndarray
+    test_raw_z: np.ndarray  # the served learners' raw prediction on the test pairs
     learners: dict = field(default_factory=dict)  # every trained learner, served or not
     metrics: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainingBaselines:
+    """What the naive rules know from the training window: the majority direction (+1/-1) and
+    the mean log return per horizon 1..30 (drift)."""
+
+    majority: float
+    drift: np.ndarray
+
+    @classmethod
+    def of(cls, panel: Panel, train: Pairs) -> TrainingBaselines:
+        returns = panel.forward[train.row, train.horizon - 1]
+        drift = [
+            np.mean(returns[train.horizon == h]) if (train.horizon == h).any() else 0.0
+            for h in range(1, MAX_STEPS + 1)
+        ]
+        majority = 1.0 if len(returns) == 0 or np.mean(returns > 0) >= 0.5 else -1.0
+        return cls(majority, np.nan_to_num(np.asarray(drift, dtype=float)))
 
 
 def _model(learners, weights, timeframe, panel, calibration) -> ForecastModel:
@@ -127,9 +166,11 @@ def _model(learners, weights, timeframe, panel, calibration) -> ForecastModel:
     )
 
 
-def _calibrated(learners, weights, timeframe, panel, validation: Pairs, raw_by_learner: dict):
+def _calibrated(
+    learners, weights, timeframe, panel, validation: Pairs, raw_by_learner: dict, baselines
+):
     """The model of these weights, calibrated on the learners' validation predictions."""
-    model = _model(learners, weights, timeframe, panel, fit_calibration([], [], [], [], []))
+    model = _model(learners, weights, timeframe, panel, no_evidence())
     if len(validation) >= MIN_CALIBRATION_PAIRS:
         raw = sum(weight * raw_by_learner[name] for name, weight in weights.items())
         model.calibration = fit_calibration(
@@ -138,33 +179,41 @@ def _calibrated(learners, weights, timeframe, panel, validation: Pairs, raw_by_l
             panel.forward[validation.row, validation.horizon - 1],
             raw,
             panel.timestamp[validation.row],
+            panel.last_return[validation.row],
+            baselines.majority,
+            baselines.drift,
         )
     return model
 
 
-def measure(model: ForecastModel, panel: Panel, test: Pairs, train: Pairs, top: set) -> tuple:
-    """Test-window figures of a model and the baselines; returns (metrics, predicted z)."""
-    z_hat = model.point_z(panel.features, panel.series_start, test.row, test.horizon)
+def measure(
+    model: ForecastModel, panel: Panel, test: Pairs, baselines: TrainingBaselines, top: set
+) -> tuple:
+    """Test-window figures of a model as served and of the baselines; returns (metrics, raw z)."""
+    raw = model.raw_z(panel.features, panel.series_start, test.row, test.horizon, panel.stride)
+    point = model.calibration.point(raw, test.horizon)
+    direction, confidence = sides(model.calibration.probability_up(raw, test.horizon))
     scale = panel.sigma[test.row] * np.sqrt(test.horizon)
     q10 = np.asarray(model.calibration.residual_q10)[test.horizon - 1]
     q90 = np.asarray(model.calibration.residual_q90)[test.horizon - 1]
-    train_returns = panel.forward[train.row, train.horizon - 1]
-    drift = np.array([np.mean(train_returns[train.horizon == h]) for h in range(1, MAX_STEPS + 1)])
     metrics = evaluate(
         panel.timestamp[test.row],
         test.horizon,
         panel.ticker[test.row],
         panel.forward[test.row, test.horizon - 1],
-        z_hat * scale,
-        model.calibration.direction_probability(np.abs(z_hat)),
+        point * scale,
+        confidence,
         panel.last_return[test.row],
-        (z_hat + q10) * scale,
-        (z_hat + q90) * scale,
-        np.nan_to_num(drift)[test.horizon - 1],
-        1.0 if np.mean(train_returns > 0) >= 0.5 else -1.0,
+        (point + q10) * scale,
+        (point + q90) * scale,
+        baselines.drift[test.horizon - 1],
+        baselines.majority,
         top,
+        direction=np.where(direction == "up", 1.0, -1.0),
+        score=raw,
+        skill=np.asarray(model.calibration.skill)[test.horizon - 1],
     )
-    return metrics, z_hat
+    return metrics, raw
 
 
 def run_fold(panel: Panel, fold: Fold, timeframe: Timeframe, top: set) -> FoldResult:
@@ -177,34 +226,35 @@ def run_fold(panel: Panel, fold: Fold, timeframe: Timeframe, top: set) -> FoldRe
         fold.test_start,
         MAX_VALIDATION_PAIRS,
     )
-    raw = {
-        name: learner.predict(
-            panel.features, panel.series_start, validation.row, validation.horizon
-        )
-        for name, learner in learners.items()
-    }
-    if len(validation) >= MIN_CALIBRATION_PAIRS:
-        stacking = stack(raw, _z_of(panel, validation), panel.timestamp[validation.row])
-    else:
-        stacking = Stacking({"xgboost": 1.0}, {}, "xgboost: too few validation rows to stack")
-    served = _calibrated(learners, stacking.weights, timeframe, panel, validation, raw)
-    xgboost_alone = (
-        served
-        if stacking.weights == {"xgboost": 1.0}
-        else _calibrated(learners, {"xgboost": 1.0}, timeframe, panel, validation, raw)
-    )
-    test = pairs(panel, rows_between(panel, fold.test_start, fold.test_end), None, MAX_TEST_PAIRS)
     train = pairs(
         panel,
         rows_between(panel, panel.timestamp.min(), fold.validation_start),
         fold.validation_start,
         MAX_TRAIN_PAIRS,
     )  # for the drift and majority baselines
+    baselines = TrainingBaselines.of(panel, train)
+    raw = {
+        name: learner.predict(
+            panel.features, panel.series_start, validation.row, validation.horizon, panel.stride
+        )
+        for name, learner in learners.items()
+    }
+    if len(validation) >= MIN_CALIBRATION_PAIRS:
+        stacking = stack(raw, _target_of(panel, validation), panel.timestamp[validation.row])
+    else:
+        stacking = Stacking({"xgboost": 1.0}, {}, "xgboost: too few validation rows to stack")
+    served = _calibrated(learners, stacking.weights, timeframe, panel, validation, raw, baselines)
+    xgboost_alone = (
+        served
+        if stacking.weights == {"xgboost": 1.0}
+        else _calibrated(learners, {"xgboost": 1.0}, timeframe, panel, validation, raw, baselines)
+    )
+    test = pairs(panel, rows_between(panel, fold.test_start, fold.test_end), None, MAX_TEST_PAIRS)
     result = FoldResult(fold, served, stacking, xgboost_alone, test, np.empty(0), learners)
     if len(test):
-        result.metrics, result.test_predicted_z = measure(served, panel, test, train, top)
+        result.metrics, result.test_raw_z = measure(served, panel, test, baselines, top)
         if xgboost_alone is not served:
-            result.metrics["xgboost_alone"], _ = measure(xgboost_alone, panel, test, train, top)
+            result.metrics["xgboost_alone"], _ = measure(xgboost_alone, panel, test, baselines, top)
     log.info(
         "%s %s: learners fitted in %.0f s, stacked, calibrated and measured in %.0f s; served %s",
         timeframe.code,
@@ -255,6 +305,7 @@ def train_timeframe(
         "n_train_rows": int(np.sum(panel.timestamp < latest.fold.validation_start)),
         "top_features": top_features(latest),
         "metrics": {
+            "skill_by_horizon": model.calibration.skill_table(),
             "test": latest.metrics,
             "folds": [
                 {

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from candlecast.modeling.predictor import ForecastModel
+from candlecast.modeling.predictor import ForecastModel, sides
 from candlecast.modeling.training.dataset import Panel
-from candlecast.modeling.training.evaluation import REPORT_HORIZONS, direction_of
+from candlecast.modeling.training.evaluation import REPORT_HORIZONS
 from candlecast.modeling.training.fit import FoldResult
 from candlecast.ohlcv import CandleStore
 from candlecast.timeframes import MAX_STEPS, Timeframe
@@ -23,13 +23,14 @@ HISTORY_CANDLES = 60
 
 def paper_trading_signals(model: ForecastModel, panel: Panel, rows: np.ndarray) -> pd.DataFrame:
     horizon = np.full(len(rows), min(SIGNAL_HORIZON, MAX_STEPS))
-    z = model.point_z(panel.features, panel.series_start, rows, horizon)
+    raw = model.raw_z(panel.features, panel.series_start, rows, horizon, panel.stride)
+    direction, confidence = sides(model.calibration.probability_up(raw, horizon))
     return pd.DataFrame(
         {
             "timestamp": pd.to_datetime(panel.timestamp[rows]).tz_localize("UTC"),
             "ticker": panel.ticker[rows],
-            "direction": np.where(z >= 0, "up", "down"),
-            "confidence": model.calibration.direction_probability(np.abs(z)),
+            "direction": direction,
+            "confidence": confidence,
         }
     )
 
@@ -63,8 +64,8 @@ def _calibration(model: ForecastModel, panel: Panel, latest: FoldResult) -> dict
     if len(test) == 0:
         return {}
     actual = panel.forward[test.row, test.horizon - 1]
-    correct = (direction_of(latest.test_predicted_z) == np.sign(actual)).astype(float)
-    confidence = model.calibration.direction_probability(np.abs(latest.test_predicted_z))
+    direction, confidence = sides(model.calibration.probability_up(latest.test_raw_z, test.horizon))
+    correct = (np.where(direction == "up", 1.0, -1.0) == np.sign(actual)).astype(float)
     return calibration_curve(confidence, correct)
 
 
@@ -80,10 +81,14 @@ def _examples(
         stamps = candles["timestamp"].to_numpy(dtype="datetime64[ms]")
         at = int(np.searchsorted(stamps, panel.timestamp[row]))
         history = candles.iloc[max(0, at - HISTORY_CANDLES + 1) : at + 1]
-        z = model.point_z(
-            panel.features, panel.series_start, np.full(MAX_STEPS, row), np.arange(1, MAX_STEPS + 1)
+        raw = model.raw_z(
+            panel.features,
+            panel.series_start,
+            np.full(MAX_STEPS, row),
+            np.arange(1, MAX_STEPS + 1),
+            panel.stride,
         )
-        path = model.path_from_z(z, float(panel.sigma[row]), history)
+        path = model.path_from_raw(raw, float(panel.sigma[row]), history)
         future = candles.iloc[at + 1 : at + 1 + MAX_STEPS]
         examples.append(
             {

@@ -1,0 +1,83 @@
+"""Power and honesty of the whole training pipeline on a synthetic universe of 50 coins with
+fat-tailed, volatility-clustered returns: a planted cross-sectional signal (rank IC about 0.05-0.08
+at h=1, decaying with the horizon) is found, measured out of sample and served with calibrated
+confidence; the same universe without it gets 'none' at every horizon and confidence 0.5."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from candlecast.modeling.training import train_timeframe
+from candlecast.ohlcv import CandleStore
+from candlecast.timeframes import TIMEFRAMES
+from tests.support.synthetic_universe import synthetic_candles, write_store
+
+HOUR = TIMEFRAMES["1h"]
+
+
+def _trained(tmp_path_factory, signal: float):
+    root = write_store(
+        tmp_path_factory.mktemp(f"synthetic-{signal}"), synthetic_candles(signal=signal)
+    )
+    store = CandleStore(root)
+    return train_timeframe(store, store.tickers(HOUR), HOUR)
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    return _trained(tmp_path_factory, 0.08)
+
+
+@pytest.fixture(scope="module")
+def absent(tmp_path_factory):
+    return _trained(tmp_path_factory, 0.0)
+
+
+def test_a_planted_signal_is_found_on_validation_and_holds_out_of_sample(planted):
+    model, folds, _ = planted
+    evidence = model.calibration.skill_table()
+    assert evidence[0]["skill"] == "validated"
+    assert evidence[0]["rank_ic_low"] > 0
+    assert evidence[0]["direction_accuracy"] > evidence[0]["best_naive_accuracy"]
+    test = folds[-1].metrics["h1"]  # the served version's own, later test window
+    assert test["rank_ic_ci95"][0] > 0.02
+    best_naive = max(
+        b["direction_accuracy"] for n, b in test["baselines"].items() if n != "random_walk"
+    )
+    assert test["direction_accuracy"] > best_naive
+    assert test["mae_ratio_to_random_walk"] <= 1.0
+
+
+def test_the_found_signal_is_served_with_calibrated_confidence(planted):
+    model, folds, _ = planted
+    assert model.calibration.slope[0] > 0  # the point moves where there is skill
+    test = folds[-1].metrics["h1"]
+    assert test["skilled_share"] == 1.0 and test["mean_confidence"] > 0.5
+    assert abs(test["mean_confidence"] - test["direction_accuracy"]) <= 0.02
+    assert test["ece"] <= 0.02
+    assert 0.76 <= test["interval80_coverage"] <= 0.84
+
+
+def test_the_signal_decays_with_the_horizon_as_planted(planted):
+    model, _, _ = planted
+    ic = [row["rank_ic"] for row in model.calibration.skill_table()]
+    assert ic[0] > ic[5] > ic[29] - 0.02
+
+
+def test_without_a_signal_every_horizon_says_none_and_confidence_is_one_half(absent):
+    model, folds, _ = absent
+    assert not any(model.calibration.skill)
+    assert all(row["skill"] == "none" for row in model.calibration.skill_table())
+    assert model.calibration.slope == [0.0] * 30
+    for fold in folds:
+        for group in ("h1", "h6", "h30", "all"):
+            assert fold.metrics[group]["mean_confidence"] == pytest.approx(0.5)
+            assert fold.metrics[group]["mae_ratio_to_random_walk"] == pytest.approx(1.0)
+    served = model.path_from_raw(np.linspace(-2, 2, 30), 0.01, _last_candles())
+    assert np.unique(served["confidence"]).tolist() == [0.5]
+    np.testing.assert_allclose(served["close"], _last_candles()["close"].iloc[-1])
+
+
+def _last_candles():
+    return synthetic_candles(coins=1, hours=60, signal=0.0)["SYN00USDT"]
