@@ -57,6 +57,34 @@ def test_predict_answers_with_context(bento_url, conn):
     assert row["indicators"] == body["indicators"] and "X:BNBUSDT:4h:12" in row["cache_key"]
 
 
+@pytest.mark.parametrize("timeframe", TIMEFRAME_CODES)
+def test_every_step_says_whether_it_has_skill_and_never_names_a_side_below_one_half(
+    bento_url, conn, timeframe
+):
+    body = call(bento_url, "/predict", {"symbol": "X:BTCUSDT", "timeframe": timeframe}).json()
+    steps, evidence = body["steps"], body["skill"]
+    assert [e["horizon"] for e in evidence] == [s["step"] for s in steps] == list(range(1, 31))
+    recorded = conn.execute(
+        "SELECT metrics -> 'skill_by_horizon' AS skill FROM models "
+        "WHERE name || ':' || version = %s",
+        (body["model"],),
+    ).fetchone()["skill"]
+    assert [e["skill"] for e in evidence] == [r["skill"] for r in recorded]
+    for step, figures in zip(steps, evidence, strict=True):
+        assert step["skill"] == figures["skill"]
+        assert 0.5 <= step["confidence"] <= 1.0
+        if step["skill"] == "none":
+            assert step["confidence"] == 0.5 and step["close"] == pytest.approx(body["last_close"])
+        else:
+            assert figures["rank_ic_low"] > 0
+            assert figures["direction_accuracy"] > figures["best_naive_accuracy"]
+        assert step["high"] >= max(step["open"], step["close"])
+        assert step["low"] <= min(step["open"], step["close"])
+    stored = call(bento_url, "/predictions/get", {"prediction_id": body["prediction_id"]}).json()
+    assert [s["skill"] for s in stored["steps"]] == [s["skill"] for s in steps]
+    assert stored["skill"] == evidence
+
+
 def test_a_cached_answer_is_the_same_prediction_and_adds_no_rows(bento_url, conn):
     request = {"symbol": "X:SOLUSDT", "timeframe": "1h", "steps": 7}
     first = call(bento_url, "/predict", request).json()
@@ -148,6 +176,10 @@ def test_models_lists_the_serving_version_per_timeframe(bento_url, conn):
         ).fetchone()
         assert row is not None and model["algorithm"] == row["algorithm"]
         assert model["headline"] == headline_metrics(row["metrics"])
+        assert [e["horizon"] for e in model["skill"]] == list(range(1, 31))
+        assert [e["skill"] for e in model["skill"]] == [
+            e["skill"] for e in row["metrics"]["skill_by_horizon"]
+        ]
 
 
 def test_stored_predictions_can_be_read_back(bento_url):

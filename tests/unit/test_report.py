@@ -206,3 +206,36 @@ def test_calibration_curve_refuses_bad_input():
 )
 def test_format_value(value, text):
     assert format_value(value) == text
+
+
+def _evidence(validated: set[int]) -> list[dict]:
+    return [
+        {
+            "horizon": h,
+            "skill": "validated" if h in validated else "none",
+            "rank_ic": 0.06 / h,
+            "rank_ic_low": 0.03 / h if h in validated else -0.01,
+            "rank_ic_high": 0.09 / h,
+            "direction_accuracy": 0.53 if h in validated else 0.5,
+            "best_naive_rule": "reversal",
+            "best_naive_accuracy": 0.51,
+            "n": 1000,
+        }
+        for h in range(1, 31)
+    ]
+
+
+def test_the_report_leads_with_the_verdict_per_horizon(tmp_path):
+    report = synthetic_input()
+    report.skill = _evidence({1, 2, 3})
+    page = write_report(tmp_path / "r.html", report).read_text()
+    first = page.index("<section>")
+    verdict = page[first : page.index("</section>", first)]
+    assert f"<h2>{SECTIONS[0]}</h2>" in verdict and SECTIONS[0] == "Verdict by horizon"
+    assert "Skill at 3 of 30 horizons: [1, 2, 3]" in verdict
+    assert len(IMAGE.findall(verdict)) == 1  # the plot comes before the table
+    assert verdict.index("<img") < verdict.index("<table>")
+    assert verdict.count('<tr class="model">') == 3
+    report.skill = _evidence(set())
+    page = write_report(tmp_path / "r.html", report).read_text()
+    assert "No skill at any horizon" in page

@@ -184,6 +184,7 @@ def report_writer(
                 title=title,
                 timeframe=timeframe.code,
                 summary=summary,
+                skill=model.calibration.skill_table(),
                 folds=report_folds,
                 accuracy_by_horizon=latest.metrics.get("by_horizon", {}),
                 calibration=_calibration(model, panel, latest),

@@ -18,10 +18,12 @@ from candlecast.modeling.training.report.plots import (
     plot_equity,
     plot_examples,
     plot_importance,
+    plot_verdict,
 )
 from candlecast.ops import atomic_write
 
 SECTIONS = (
+    "Verdict by horizon",
     "Summary",
     "Walk-forward test windows",
     "Direction accuracy by horizon",
@@ -48,6 +50,7 @@ class ReportInput:
     title: str  # e.g. "candlecast-1h:20261122t101500"
     timeframe: str
     summary: dict  # key → value, nested dicts allowed
+    skill: list[dict] = field(default_factory=list)  # Calibration.skill_table(), horizon 1 first
     folds: list[dict] = field(default_factory=list)  # name, test_start, test_end, horizons
     accuracy_by_horizon: dict = field(default_factory=dict)  # horizon: [...], model: [...], ...
     calibration: dict = field(default_factory=dict)  # as calibration_curve returns it
@@ -65,16 +68,18 @@ def write_report(path: Path, report: ReportInput) -> Path:
 
 
 def render_report(report: ReportInput) -> str:
-    sections = [
-        _section(SECTIONS[0], _table_of(report.summary)),
-        _section(SECTIONS[1], _folds_html(report.folds)),
-        _section(SECTIONS[2], _figure_or_na(report.accuracy_by_horizon, plot_accuracy)),
-        _section(SECTIONS[3], _calibration_html(report.calibration)),
-        _section(SECTIONS[4], _examples_html(report.examples)),
-        _section(SECTIONS[5], _figure_or_na(report.feature_importance, plot_importance)),
-        _section(SECTIONS[6], _paper_trading_html(report.paper_trading)),
-        _section(SECTIONS[7], _notes_html(report.notes)),
+    parts = [
+        _verdict_html(report.skill),
+        _table_of(report.summary),
+        _folds_html(report.folds),
+        _figure_or_na(report.accuracy_by_horizon, plot_accuracy),
+        _calibration_html(report.calibration),
+        _examples_html(report.examples),
+        _figure_or_na(report.feature_importance, plot_importance),
+        _paper_trading_html(report.paper_trading),
+        _notes_html(report.notes),
     ]
+    sections = [_section(title, body) for title, body in zip(SECTIONS, parts, strict=True)]
     title = _text(report.title)
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
@@ -247,6 +252,40 @@ def _folds_html(folds: list[dict]) -> str:
 
 def _figure_or_na(data, plot: Callable[[object], str]) -> str:
     return plot(data) if data else _na("no data")
+
+
+def _verdict_html(evidence: list[dict]) -> str:
+    """Skill or no skill per horizon, said first in words, then the plot, then the figures."""
+    if not evidence:
+        return _na("no validation evidence recorded")
+    validated = [row["horizon"] for row in evidence if row.get("skill") == "validated"]
+    if validated:
+        verdict = (
+            f"Skill at {len(validated)} of {len(evidence)} horizons: {format_value(validated)}. "
+            "Every other step serves the random walk at confidence 0.5."
+        )
+    else:
+        verdict = "No skill at any horizon: every step serves the random walk at confidence 0.5."
+    rows = [
+        [
+            row["horizon"],
+            row.get("skill"),
+            _Joined(row.get("rank_ic"), [row.get("rank_ic_low"), row.get("rank_ic_high")]),
+            row.get("direction_accuracy"),
+            row.get("best_naive_rule"),
+            row.get("best_naive_accuracy"),
+            row.get("n"),
+        ]
+        for row in evidence
+    ]
+    header = ["horizon", "skill", "rank IC [99 %]", "accuracy", "best naive", "its accuracy", "n"]
+    classes = ["model" if row.get("skill") == "validated" else "" for row in evidence]
+    return (
+        f"<p><strong>{_text(verdict)}</strong></p>\n"
+        + plot_verdict(evidence)
+        + "\n"
+        + _grid(header, rows, classes)
+    )
 
 
 def _calibration_html(calibration: dict) -> str:

@@ -44,6 +44,36 @@ def plot_accuracy(data: dict) -> str:
     return png(draw)
 
 
+def plot_verdict(evidence: list[dict]) -> str:
+    """Validation evidence per horizon: rank IC with its interval, and the model's direction
+    accuracy against the best naive rule's; validated horizons marked."""
+    horizon = np.array([row["horizon"] for row in evidence])
+    skilled = np.array([row.get("skill") == "validated" for row in evidence])
+
+    def draw(figure) -> str:
+        ic_axes, accuracy_axes = figure.subplots(1, 2)
+        ic = _floats([row.get("rank_ic") for row in evidence])
+        low = _floats([row.get("rank_ic_low") for row in evidence])
+        high = _floats([row.get("rank_ic_high") for row in evidence])
+        ic_axes.fill_between(horizon, low, high, alpha=0.25, label="99 % interval")
+        ic_axes.plot(horizon, ic, "-", lw=1.5, label="rank IC")
+        ic_axes.plot(horizon[skilled], ic[skilled], "o", color="green", label="skill")
+        ic_axes.axhline(0, color="grey", ls=":", lw=1)
+        ic_axes.set(xlabel="horizon (candles)", ylabel="rank IC across coins")
+        ic_axes.legend(fontsize=8)
+        accuracy = _floats([row.get("direction_accuracy") for row in evidence])
+        naive = _floats([row.get("best_naive_accuracy") for row in evidence])
+        accuracy_axes.plot(horizon, accuracy, "-", lw=2, label="model")
+        accuracy_axes.plot(horizon, naive, "--", lw=1.2, label="best naive rule")
+        accuracy_axes.plot(horizon[skilled], accuracy[skilled], "o", color="green", label="skill")
+        accuracy_axes.axhline(0.5, color="grey", ls=":", lw=1)
+        accuracy_axes.set(xlabel="horizon (candles)", ylabel="direction accuracy")
+        accuracy_axes.legend(fontsize=8)
+        return "validation evidence by horizon: rank IC with its interval, accuracy against naive"
+
+    return png(draw, size=(10.0, 3.6))
+
+
 def plot_calibration(calibration: dict) -> str:
     def draw(figure) -> str:
         axes = figure.subplots()
