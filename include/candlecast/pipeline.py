@@ -175,10 +175,13 @@ def train_and_register(settings: Settings, timeframe_code: str) -> dict:
     with db.connect(settings) as conn:
         tag = save_model(settings, conn, model, writer)
     headline = model.info["metrics"]["test"].get("all", {})
-    log.info("registered %s on %d symbols: %s", tag, len(tickers), headline)
+    skilled = [h for h, skill in enumerate(model.calibration.skill, start=1) if skill]
+    log.info("registered %s on %d symbols, skill at %s: %s", tag, len(tickers), skilled, headline)
     return {
         "tag": tag,
         "n_symbols": len(tickers),
+        "skilled_horizons": skilled,
+        "test_rank_ic_h1": model.info["metrics"]["test"].get("h1", {}).get("rank_ic"),
         "direction_accuracy": headline.get("direction_accuracy"),
         "mae_ratio_to_random_walk": headline.get("mae_ratio_to_random_walk"),
     }

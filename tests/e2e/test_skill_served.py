@@ -1,0 +1,122 @@
+"""Skill end to end, through the real path: a synthetic universe served by the sample provider is
+synced, stored and trained by the `candlecast` CLI into its own home, and `bentoml serve` serves
+its 1h model (the other timeframes' models come from the session's store). With a planted signal
+the served steps carry it (skill flags, points off the last close, confidence above 0.5 and as
+the model's validation calibration says); without it every step says 'none' at 0.5."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import uuid
+
+import httpx
+import pytest
+
+from candlecast.modeling import model_name
+from candlecast.ops import ensure_database, with_database
+from candlecast.timeframes import TIMEFRAMES
+from tests.support.bento_server import BIN, PROJECT_DIR, running_bento
+from tests.support.synthetic_universe import synthetic_candles, write_universe
+
+pytestmark = pytest.mark.e2e
+COINS = ("X:SYN00USDT", "X:SYN07USDT", "X:SYN21USDT", "X:SYN42USDT")
+
+
+def run(env: dict, *args: str, timeout: float = 900) -> str:
+    result = subprocess.run(
+        args, env=env, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, f"{' '.join(args)}:\n{result.stdout}{result.stderr}"[-5000:]
+    return result.stdout
+
+
+def served_universe(stack_environment, tmp_path_factory, signal: float) -> dict:
+    """A home of its own holding the synthetic universe's 1h model, trained by the CLI."""
+    work = tmp_path_factory.mktemp(f"skill-{signal}")
+    folder = write_universe(work / "universe", synthetic_candles(signal=signal))
+    database = f"skill_{uuid.uuid4().hex[:8]}"
+    ensure_database(stack_environment["DATABASE_URL"], database)
+    env = {
+        **stack_environment,
+        "CANDLECAST_HOME": str(work / "home"),
+        "BENTOML_HOME": str(work / "home" / "bentoml"),
+        "DATABASE_URL": with_database(stack_environment["DATABASE_URL"], database),
+        "CANDLECAST_PROVIDER": "sample",
+        "CANDLECAST_SAMPLE_DIR": str(folder),
+        "CANDLECAST_PREDICTION_CACHE_SECONDS": "0",
+    }
+    candlecast = str(BIN / "candlecast")
+    run(env, candlecast, "sync-symbols")
+    run(env, candlecast, "update", "--timeframe", "1h")
+    output = run(env, candlecast, "train", "--timeframe", "1h")
+    trained = json.loads(output[output.rindex("\n{") if not output.startswith("{") else 0 :])
+    for timeframe in TIMEFRAMES.values():
+        if timeframe.code == "1h":
+            continue
+        archive = work / f"{model_name(timeframe)}.bentomodel"
+        bentoml = str(BIN / "bentoml")
+        run(
+            stack_environment,
+            bentoml,
+            "models",
+            "export",
+            f"{model_name(timeframe)}:latest",
+            str(archive),
+        )
+        run(env, bentoml, "models", "import", str(archive))
+    return {"env": env, "work": work, "tag": trained["tag"]}
+
+
+def forecasts(url: str) -> list[dict]:
+    answers = [
+        httpx.post(f"{url}/predict", json={"symbol": coin, "timeframe": "1h"}, timeout=60)
+        for coin in COINS
+    ]
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    return [a.json() for a in answers]
+
+
+@pytest.fixture(scope="module")
+def planted(stack_environment, dag_runs, tmp_path_factory):
+    return served_universe(stack_environment, tmp_path_factory, 0.08)
+
+
+@pytest.fixture(scope="module")
+def absent(stack_environment, dag_runs, tmp_path_factory):
+    return served_universe(stack_environment, tmp_path_factory, 0.0)
+
+
+def test_a_planted_signal_is_served_with_its_skill(planted):
+    with running_bento(planted["env"], planted["work"] / "bento.log") as url:
+        answers = forecasts(url)
+        listed = httpx.post(f"{url}/models", json={}, timeout=30).json()["models"]
+    hourly = next(m for m in listed if m["timeframe"] == "1h")
+    assert hourly["model"] == planted["tag"]
+    assert hourly["skill"][0]["skill"] == "validated" and hourly["skill"][0]["rank_ic_low"] > 0
+    for body in answers:
+        assert body["model"] == planted["tag"]
+        first = body["steps"][0]
+        assert first["skill"] == "validated"
+        assert first["close"] != pytest.approx(body["last_close"], rel=1e-9)  # the point moves
+        assert first["confidence"] > 0.5
+        assert (first["close"] > body["last_close"]) == (first["direction"] == "up")
+        for step in body["steps"]:
+            assert step["confidence"] >= 0.5
+            if step["skill"] == "none":
+                assert step["confidence"] == 0.5
+                assert step["close"] == pytest.approx(body["last_close"])
+    confidences = [body["steps"][0]["confidence"] for body in answers]
+    assert len({round(c, 6) for c in confidences}) > 1  # per coin, not one constant
+    assert max(confidences) < 0.75  # a weak signal (IC ~0.08) is not served as a certainty
+    assert not math.isnan(sum(confidences))
+
+
+def test_without_a_signal_every_served_step_says_none(absent):
+    with running_bento(absent["env"], absent["work"] / "bento.log") as url:
+        answers = forecasts(url)
+    for body in answers:
+        assert all(e["skill"] == "none" for e in body["skill"])
+        assert all(s["skill"] == "none" and s["confidence"] == 0.5 for s in body["steps"])
+        assert all(s["close"] == pytest.approx(body["last_close"]) for s in body["steps"])
