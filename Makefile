@@ -6,7 +6,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 export CANDLECAST_HOME ?= $(CURDIR)/.candlecast
 
-.PHONY: install up down test lint format serve bento clean
+.PHONY: install up down test lint format serve bento clean universe
 
 install: $(STAMP)
 
@@ -52,6 +52,16 @@ serve: install
 bento: install
 	@test -f $(CANDLECAST_HOME)/run/stack.env || { echo "no stack: run make up first"; exit 1; }
 	source $(CANDLECAST_HOME)/run/stack.env && $(VENV)/bin/bentoml build -f bentofile.yaml .
+
+# The real 50-pair development universe (or UNIVERSE=<folder of <timeframe>/<PAIR>.parquet>)
+# through the real path into its own home: sync, store, validate, train 1h/4h/1d, one report each.
+UNIVERSE ?= tests/data/universe
+universe: install
+	export CANDLECAST_HOME=$(CURDIR)/.candlecast-universe CANDLECAST_PROVIDER=sample \
+	  CANDLECAST_SAMPLE_DIR=$(abspath $(UNIVERSE)) && \
+	$(VENV)/bin/candlecast sync-symbols && \
+	$(VENV)/bin/candlecast update --timeframe 1h --timeframe 4h --timeframe 1d && \
+	$(VENV)/bin/candlecast train --timeframe 1h --timeframe 4h --timeframe 1d
 
 clean: down
 	rm -rf $(CANDLECAST_HOME)

@@ -115,12 +115,41 @@ def main() -> None:
     )
     request = history.iloc[-REQUEST_CANDLES:].reset_index(drop=True)
     current = report("current", compute_features, request, history, hour)
+    whole = forecast_timing(request, hour)
+    recursive = Timing(lambda: recursive_forecast(compute_features, request, hour), RECURSIVE_RUNS)
+    print(
+        f"  (goal <= 5 ms) the seeds' recursive 30 steps cost "
+        f"{recursive.wall_ms / whole.wall_ms:.0f}x the whole direct forecast"
+    )
     if args.against:
         before = report(args.against, load_features_at(args.against), request, history, hour)
         print(
             f"request speed-up over {args.against}: {before.wall_ms / current.wall_ms:.1f}x "
             f"wall, {before.cpu_ms / current.cpu_ms:.1f}x CPU"
         )
+
+
+def forecast_timing(request: pd.DataFrame, hour) -> Timing:
+    """Features + the whole 30-step forecast (every learner of a model trained here on a small
+    synthetic universe, calibration, OHLC path) for one request."""
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from candlecast.modeling.training import train_timeframe
+    from candlecast.ohlcv import CandleStore
+    from tests.support.synthetic_universe import synthetic_candles, write_store
+
+    root = write_store(Path(tempfile.mkdtemp()), synthetic_candles(coins=12, hours=1500))
+    store = CandleStore(root)
+    model, _, _ = train_timeframe(store, store.tickers(hour), hour)
+
+    def forecast() -> None:
+        model.forecast_path(request, compute_features(request, hour), 30)
+
+    forecast()
+    timing = Timing(forecast, REQUEST_RUNS)
+    print(f"features + 30-step forecast ({'+'.join(sorted(model.weights))}): {timing}")
+    return timing
 
 
 if __name__ == "__main__":

@@ -174,6 +174,9 @@ def train_and_register(settings: Settings, timeframe_code: str) -> dict:
     writer = report_writer(store, timeframe, model, folds, panel, paper)
     with db.connect(settings) as conn:
         tag = save_model(settings, conn, model, writer)
+        report = conn.execute(
+            "SELECT report_path FROM models WHERE name || ':' || version = %s", (tag,)
+        ).fetchone()
     headline = model.info["metrics"]["test"].get("all", {})
     skilled = [h for h, skill in enumerate(model.calibration.skill, start=1) if skill]
     log.info("registered %s on %d symbols, skill at %s: %s", tag, len(tickers), skilled, headline)
@@ -181,6 +184,7 @@ def train_and_register(settings: Settings, timeframe_code: str) -> dict:
         "tag": tag,
         "n_symbols": len(tickers),
         "skilled_horizons": skilled,
+        "report": report["report_path"] if report else None,
         "test_rank_ic_h1": model.info["metrics"]["test"].get("h1", {}).get("rank_ic"),
         "direction_accuracy": headline.get("direction_accuracy"),
         "mae_ratio_to_random_walk": headline.get("mae_ratio_to_random_walk"),
