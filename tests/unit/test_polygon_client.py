@@ -84,11 +84,24 @@ def test_weeks_and_months_built_from_daily_bars_match_the_reference(fake, code):
     assert all("/range/1/day/" in p for _, p, _ in fake.requests("aggs"))
 
 
-def test_resample_keeps_partial_period_for_the_cleaner_to_drop():
-    daily = SAMPLE.fetch_candles("X:BTCUSDT", TIMEFRAMES["1d"], NOW - pd.Timedelta(days=20), NOW)
+def test_resample_builds_only_whole_periods():
+    daily = SAMPLE.fetch_candles("X:BTCUSDT", TIMEFRAMES["1d"], NOW - pd.Timedelta(days=40), NOW)
     weekly = resample_daily(daily, TIMEFRAMES["1w"])
     assert weekly["timestamp"].dt.weekday.eq(0).all()
-    assert weekly["high"].max() == daily["high"].max()
+    whole = daily[
+        (daily["timestamp"] >= weekly["timestamp"].iloc[0])
+        & (daily["timestamp"] < weekly["timestamp"].iloc[-1] + pd.Timedelta(days=7))
+    ]
+    assert weekly["high"].max() == whole["high"].max()
+    assert weekly["volume"].sum() == pytest.approx(whole["volume"].sum())
+    # A day missing inside the history: that week is not a week, and it is named.
+    missing = weekly["timestamp"].iloc[1] + pd.Timedelta(days=3)
+    holed = resample_daily(daily[daily["timestamp"] != missing], TIMEFRAMES["1w"])
+    assert weekly["timestamp"].iloc[1] not in set(holed["timestamp"])
+    assert len(holed) == len(weekly) - 1
+    assert holed.attrs["incomplete_periods"] == [weekly["timestamp"].iloc[1].date().isoformat()]
+    monthly = resample_daily(daily[daily["timestamp"] != missing], TIMEFRAMES["1M"])
+    assert all(m.day == 1 for m in monthly["timestamp"])
 
 
 @pytest.mark.parametrize("kind", ["empty", "null"])

@@ -225,7 +225,9 @@ class PolygonClient:
         if timeframe is not request.timeframe:
             frame = resample_daily(frame, request.timeframe)
         mask = (frame["timestamp"] >= request.start) & (frame["timestamp"] < request.end)
-        return frame[mask].reset_index(drop=True)
+        out = frame[mask].reset_index(drop=True)
+        out.attrs = dict(frame.attrs)
+        return out
 
     async def fetch_many(self, requests: list[FetchRequest]) -> list[pd.DataFrame | Exception]:
         semaphore = asyncio.Semaphore(self.max_concurrency)
@@ -261,8 +263,10 @@ def bars_to_candles(bars: list[dict]) -> pd.DataFrame:
 def resample_daily(daily: pd.DataFrame, timeframe: Timeframe) -> pd.DataFrame:
     """Weekly (Monday) or monthly (1st) candles from daily ones, all times UTC.
 
-    The still-open last period is kept (the cleaner drops it against `now`); a first period
-    that the daily history enters mid-way is dropped, since it is not a whole candle."""
+    A period is built only from every one of its days: a week with a day missing is not a week.
+    The newest period, still open or not, and a first period the daily history enters mid-way
+    are dropped silently; any other incomplete period is dropped and named in
+    `attrs["incomplete_periods"]` (and the log): the store shows it as a gap."""
     if daily.empty:
         return empty_candles()
     rule = "W-MON" if timeframe.code == "1w" else "MS"
@@ -278,6 +282,7 @@ def resample_daily(daily: pd.DataFrame, timeframe: Timeframe) -> pd.DataFrame:
             "volume": grouped["volume"].sum(),
             "notional": grouped["notional"].sum(min_count=1),
             "trades": grouped["trades"].sum(min_count=1),
+            "days": grouped["open"].count(),
         }
     ).dropna(subset=["open"])
     out["vwap"] = out["notional"] / out["volume"].where(out["volume"] > 0)
@@ -285,7 +290,20 @@ def resample_daily(daily: pd.DataFrame, timeframe: Timeframe) -> pd.DataFrame:
     out["timestamp"] = out["timestamp"].astype("datetime64[ms, UTC]")
     if len(out) and indexed.index[0] != out["timestamp"].iloc[0]:
         out = out.iloc[1:]  # history starts mid-period: that first period is not a full candle
-    return out.loc[:, list(CANDLE_COLUMNS)].reset_index(drop=True)
+    length = timeframe.close_times(out["timestamp"]) - out["timestamp"]
+    whole = out["days"].to_numpy() == length.dt.days.to_numpy()
+    newest = (out["timestamp"] == out["timestamp"].max()).to_numpy()  # may simply be open
+    incomplete = out.loc[~whole & ~newest, "timestamp"]
+    if len(incomplete):
+        log.warning(
+            "%d %s period(s) lack a day and are not stored as candles: %s",
+            len(incomplete),
+            timeframe.code,
+            ", ".join(t.date().isoformat() for t in incomplete),
+        )
+    result = out.loc[whole, list(CANDLE_COLUMNS)].reset_index(drop=True)
+    result.attrs["incomplete_periods"] = [t.date().isoformat() for t in incomplete]
+    return result
 
 
 def usd_volumes(rows: Iterable[dict], quotes: dict[str, str]) -> dict[str, float]:
