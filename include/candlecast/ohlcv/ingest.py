@@ -45,6 +45,7 @@ class UpdateResult:
     failures: list[dict] = field(default_factory=list)  # GX failures (critical/warning/info)
     held: int = 0  # candles held in quarantine
     quarantine_path: str = ""
+    held_span: list[str] = field(default_factory=list)  # first and last held candle
     flagged: int = 0  # new candles written with a warning
     pending: int = 0  # the newest candle, judged again next run
     notes: list[str] = field(default_factory=list)  # one line per held/flagged/pending candle
@@ -168,6 +169,10 @@ def _store_series(
         }
         where = quarantine(quarantine_root, ticker, timeframe, run_id, rows, reasons)
         result.held, result.quarantine_path = len(held), str(where)
+        result.held_span = [
+            rows["timestamp"].min().isoformat(),
+            rows["timestamp"].max().isoformat(),
+        ]
         described = "; ".join(f"{f['expectation']}({f['column']})" for f in critical)
         result.reason = f"{len(held)} candle(s) held: {described}"
         log.warning(
