@@ -34,6 +34,11 @@ def run_symbol_sync(settings: Settings, run_id: str | None = None) -> dict:
         quality.record_symbols_check(conn, run_id, [], result.upserted)
         universe = top_symbols(conn, settings.candlecast_top_n)
         quality.record_universe(conn, run_id, settings.candlecast_top_n, universe)
+    if result.ranking == "kept":
+        send_alert(
+            f"symbol_sync {run_id}: no USD volumes, the previous ranking is kept",
+            [result.warning, f"universe of {len(universe)} symbols as ranked before"],
+        )
     return {**result.__dict__, "universe": len(universe)}
 
 
