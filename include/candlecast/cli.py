@@ -126,8 +126,9 @@ def _symbols(names: list[str]) -> list[str]:
             tickers.append(ticker)
     if bad:
         raise ValueError(
-            "--symbols: not a ticker like 'X:BTCUSDT' (letters and digits, optional 'X:'; no "
-            "'/', '..' or other path characters): " + ", ".join(repr(b) for b in bad)
+            "--symbols: not a ticker like 'X:BTCUSDT' (letters and digits, optional 'X:'; a "
+            "name with '/', '..' or other characters would address a path outside the store): "
+            + ", ".join(repr(b) for b in bad)
         )
     return tickers
 

@@ -122,6 +122,29 @@ def summarise_update(settings: Settings, batches: list[dict], run_id: str = "") 
     }
 
 
+def review_quarantine(settings: Settings, action: str, entry_id: int | None = None) -> dict:
+    """The quarantine review the `quarantine_review` DAG runs (the CLI has the same actions)."""
+    from candlecast.ohlcv import quarantine
+
+    with db.connect(settings) as conn:
+        if action == "list":
+            entries = quarantine.list_entries(conn, "held")
+            return {
+                "held": [
+                    {k: str(e[k]) for k in ("id", "ticker", "timeframe", "candles", "run_id")}
+                    for e in entries
+                ]
+            }
+        if entry_id is None:
+            raise ValueError(f"{action} needs an entry_id (see the list action)")
+        if action == "release":
+            store = CandleStore(settings.store_dir)
+            return quarantine.release(conn, store, int(entry_id), get_provider(settings).now())
+        if action == "discard":
+            return quarantine.discard(conn, int(entry_id))
+    raise ValueError(f"unknown action {action!r}; expected list, release or discard")
+
+
 def run_data_health(settings: Settings, checked_at: pd.Timestamp | None = None) -> dict:
     from candlecast.ohlcv import data_health as health
 
