@@ -72,6 +72,7 @@ class FakeProvider(LoopbackServer):
         self.lock = threading.Lock()
         self.arrivals: deque[float] = deque()
         self.log: list[list] = []  # [arrival time, path, status (0: dropped, None: pending)]
+        self.storm_hits: set[float] = set()  # arrival times answered by a storm
         super().__init__(type("Handler", (_Handler,), {"fake": self}))
 
     def pairs(self) -> list[str]:
@@ -92,13 +93,25 @@ class FakeProvider(LoopbackServer):
         return best
 
     def storm(self, seconds: float, retry_after: int | None = None) -> None:
-        """Answer every request with 429 for `seconds` from now (a rate-limit window)."""
-        self.faults.storm_retry_after = retry_after
-        self.faults.storm_until = time.monotonic() + seconds
+        """Answer every request with 429 for `seconds` from the next request on (a rate-limit
+        window: a client process may take a while to start)."""
+        with self.lock:
+            self.faults.storm_retry_after = retry_after
+            self.faults.storm_until = None
+            self.storm_seconds = seconds
 
     def in_storm(self) -> bool:
-        until = self.faults.storm_until
-        return until is not None and time.monotonic() < until
+        with self.lock:
+            now = time.monotonic()
+            if getattr(self, "storm_seconds", None):
+                self.faults.storm_until, self.storm_seconds = now + self.storm_seconds, None
+            until = self.faults.storm_until
+            return until is not None and now < until
+
+    def storm_answers(self) -> list[float]:
+        """Arrival times of the requests a storm answered 429."""
+        with self.lock:
+            return [t for t, _, status in self.log if status == 429 and t in self.storm_hits]
 
     def _take_fault(self, route: str) -> Fault | None:
         with self.lock:
@@ -279,6 +292,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif key != self.fake.faults.api_key:
             self._json(401, {"status": "ERROR", "error": "Unknown API Key"})
         elif self.fake.in_storm():
+            self.fake.storm_hits.add(self.entry[0])
             after = self.fake.faults.storm_retry_after
             headers = {} if after is None else {"Retry-After": str(after)}
             self._json(429, {"status": "ERROR", "error": RATE_LIMIT_TEXT}, headers)

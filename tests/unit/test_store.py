@@ -154,3 +154,30 @@ def test_a_failed_fetch_writes_nothing_and_is_reported(tmp_path):
     assert "502" in results[0].reason
     assert not store.path("X:ETHUSDT", DAY).exists()
     assert store.path("X:BTCUSDT", DAY).exists()
+
+
+_WRITER = """
+import sys
+import pandas as pd
+from candlecast.ohlcv import CandleStore
+from candlecast.timeframes import TIMEFRAMES
+store, offset = CandleStore(sys.argv[1]), int(sys.argv[2])
+frame = pd.read_parquet(sys.argv[3])
+for i in range(offset, len(frame), 2):  # every other candle, one merge each
+    store.merge_write("X:BTCUSDT", TIMEFRAMES["1h"], frame.iloc[[i]])
+"""
+
+
+def test_two_concurrent_writers_on_one_series_lose_nothing(tmp_path):
+    frame = sample_candles("1h", n=60).reset_index(drop=True)
+    frame.to_parquet(tmp_path / "candles.parquet", index=False)
+    root = tmp_path / "store"
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(root), str(k), str(tmp_path / "candles.parquet")]
+        )
+        for k in (0, 1)
+    ]
+    assert [w.wait(timeout=300) for w in writers] == [0, 0]
+    stored = CandleStore(root).read("X:BTCUSDT", TIMEFRAMES["1h"])
+    pd.testing.assert_frame_equal(stored, frame)
