@@ -79,10 +79,11 @@ def corrupt_last_days(data, pair: str) -> list[pd.Timestamp]:
     frame = pd.read_parquet(path)
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
     closed = frame.index[frame["timestamp"] <= pd.Timestamp("2025-09-18", tz="UTC")]
+    bad = [frame.loc[i, "timestamp"] for i in (closed[-1], closed[-3])]
     frame.loc[closed[-1], "low"] = -3.0  # negative price
     frame = pd.concat([frame, frame.loc[[closed[-3]]].assign(volume=1.0)])  # a duplicate day
     frame.to_parquet(path, index=False)
-    return [frame.loc[i, "timestamp"].iloc[0] for i in (closed[-1], closed[-3])]
+    return bad
 
 
 def test_pipeline_end_to_end(pipeline):
