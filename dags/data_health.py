@@ -2,8 +2,9 @@
 ### data_health
 
 Hourly (at :35): for every timeframe of the active top-N universe, how many series exist
-(coverage), which are stale (no new candle for more than two periods), which have gaps, and which
-moved more than 50 % in one recent candle. Results go to the `data_health` table; one alert is
+(coverage), which are stale (no new candle for more than two periods), which have gaps (each with
+its length), and which have a recent candle the move check would flag or hold (with why). Results
+go to the `data_health` table; one alert is
 sent when the stale fraction or the coverage crosses its threshold
 (`CANDLECAST_HEALTH_MAX_STALE_FRACTION`, `CANDLECAST_HEALTH_MIN_COVERAGE`).
 """

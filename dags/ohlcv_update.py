@@ -8,10 +8,13 @@ boundaries); an Asset-triggered or manual run updates all five.
 
 The universe is split into batches, one mapped task per batch (pool `market_data_api` caps
 provider concurrency). Each batch: fetch from the last stored candle → one Great Expectations run
-over the whole batch → series that fail go to `$CANDLECAST_HOME/quarantine` with their validation
-result and a `data_quality` row, and never reach the store; the rest are written atomically.
-Moves over 50 % in one candle are flagged (recorded, alerted, written). One alert per run sums up
-every problem; GX Data Docs are rebuilt. Tasks exchange paths and counts only.
+over the whole batch, each series measured against its own history (moves only between
+consecutive candles, on the series' own scale; gaps reported with their length) → only the
+defective candles are held in `$CANDLECAST_HOME/quarantine` (a `quarantine` entry and a
+`data_quality` row; review them with the `quarantine_review` DAG or `candlecast quarantine`), the
+rest of the series is written atomically. One alert per run sums up what is new (a first load as
+one history line; nothing for a run that found nothing new); GX Data Docs are rebuilt. Tasks
+exchange paths and counts only.
 Emits `candlecast://ohlcv`, which schedules `train_models`.
 """
 

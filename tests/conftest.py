@@ -75,3 +75,14 @@ def conn(settings):
 
     with db.connect(settings) as connection:
         yield connection
+
+
+@pytest.fixture
+def fresh_database_url(database_url):
+    """A database of its own on the tests' server (migrated by the first component that
+    connects), for tests whose symbols must not meet other tests' symbols."""
+    name = f"candlecast_t_{uuid.uuid4().hex[:10]}"
+    ensure_database(database_url, name)
+    yield with_database(database_url, name)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

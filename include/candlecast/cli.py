@@ -79,7 +79,8 @@ def _update(args, since: str | None = None) -> None:
     if args.top:
         settings = settings.model_copy(update={"candlecast_top_n": args.top})
     timeframes = [parse_timeframe(t).code for t in args.timeframe] or list(TIMEFRAME_CODES)
-    batches = plan_update(settings, timeframes, args.symbols)
+    symbols = _symbols(args.symbols) if args.symbols else None
+    batches = plan_update(settings, timeframes, symbols)
     if not batches:
         raise RuntimeError("no symbols to update: run `candlecast sync-symbols` first")
     run_id = cli_run_id()
@@ -94,10 +95,42 @@ def _update(args, since: str | None = None) -> None:
     _print(
         {
             "series": summary["totals"],
-            "problems": [p for r in results for p in r["problems"]],
+            "by_timeframe": summary["by_timeframe"],
+            "problems": [
+                f"{p['series']} {p['severity']}: {p['text']}"
+                for r in results
+                for p in r["problems"]
+            ],
+            "notes": [n for r in results for n in r["notes"]],
+            "alert": summary["alert"],
             "data_docs": summary["data_docs"],
         }
     )
+
+
+def _symbols(names: list[str]) -> list[str]:
+    """Tickers as the API reads them ('btcusdt' is X:BTCUSDT), each once, in order; every bad
+    name is named, and none may address a path outside the store."""
+    from candlecast.api import normalise_ticker
+    from candlecast.ohlcv import ticker_filename
+
+    tickers, bad = [], []
+    for name in names:
+        try:
+            ticker = normalise_ticker(name)
+            ticker_filename(ticker)
+        except ValueError:
+            bad.append(name)
+            continue
+        if ticker not in tickers:
+            tickers.append(ticker)
+    if bad:
+        raise ValueError(
+            "--symbols: not a ticker like 'X:BTCUSDT' (letters and digits, optional 'X:'; a "
+            "name with '/', '..' or other characters would address a path outside the store): "
+            + ", ".join(repr(b) for b in bad)
+        )
+    return tickers
 
 
 def cmd_update(args) -> None:
@@ -217,6 +250,55 @@ def cmd_keys_revoke(args) -> None:
     )
 
 
+def cmd_quarantine(args) -> None:
+    from candlecast.marketdata import get_provider
+    from candlecast.ohlcv import CandleStore, quarantine
+    from candlecast.ops import db
+
+    settings = get_settings()
+    with db.connect(settings) as conn:
+        if args.quarantine_command == "list":
+            status = None if args.status == "all" else args.status
+            entries = quarantine.list_entries(conn, status)
+            print(
+                f"{'id':>5} {'status':<9} {'ticker':<16} {'tf':<3} {'candles':>7} "
+                f"{'first held candle':<26} {'run':<32} reason"
+            )
+            for e in entries:
+                reasons = ", ".join(f["column"] for f in e["reasons"].get("failures", []))
+                print(
+                    f"{e['id']:>5} {e['status']:<9} {e['ticker']:<16} {e['timeframe']:<3} "
+                    f"{e['candles']:>7} {str(e['first_candle']):<26} {e['run_id'][:32]:<32} "
+                    f"{reasons}"
+                )
+        elif args.quarantine_command == "show":
+            _print(quarantine.show(conn, args.id))
+        elif args.quarantine_command == "release":
+            now = get_provider(settings).now()
+            _print(quarantine.release(conn, CandleStore(settings.store_dir), args.id, now))
+        else:
+            _print(quarantine.discard(conn, args.id))
+
+
+def _add_quarantine_commands(sub) -> None:
+    review = sub.add_parser("quarantine", help="review held candles").add_subparsers(
+        dest="quarantine_command", required=True
+    )
+    listing = review.add_parser("list", help="held entries (or --status all|released|discarded)")
+    listing.add_argument(
+        "--status", default="held", choices=["held", "released", "discarded", "all"]
+    )
+    listing.set_defaults(func=cmd_quarantine)
+    for name, text in (
+        ("show", "an entry's reasons and held candles"),
+        ("release", "write the held candles through the normal merge"),
+        ("discard", "drop the held candles for good (the files are kept for the record)"),
+    ):
+        command = review.add_parser(name, help=text)
+        command.add_argument("id", type=int, help="the entry's id, as `quarantine list` shows it")
+        command.set_defaults(func=cmd_quarantine)
+
+
 def _add_keys_commands(sub) -> None:
     keys = sub.add_parser("keys", help="API keys of the prediction service").add_subparsers(
         dest="keys_command", required=True
@@ -282,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--timeframe", action="append", default=[])
     train.set_defaults(func=cmd_train)
     _add_keys_commands(sub)
+    _add_quarantine_commands(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     try:

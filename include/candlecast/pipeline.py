@@ -7,7 +7,7 @@ import logging
 import pandas as pd
 
 from candlecast.marketdata import get_provider
-from candlecast.ohlcv import CandleStore, quality
+from candlecast.ohlcv import CandleStore, quality, reporting
 from candlecast.ohlcv.ingest import update_many
 from candlecast.ohlcv.symbols import SymbolsRejected, sync_symbols, top_symbols, trainable
 from candlecast.ops import db
@@ -34,6 +34,11 @@ def run_symbol_sync(settings: Settings, run_id: str | None = None) -> dict:
         quality.record_symbols_check(conn, run_id, [], result.upserted)
         universe = top_symbols(conn, settings.candlecast_top_n)
         quality.record_universe(conn, run_id, settings.candlecast_top_n, universe)
+    if result.ranking == "kept":
+        send_alert(
+            f"symbol_sync {run_id}: no USD volumes, the previous ranking is kept",
+            [result.warning, f"universe of {len(universe)} symbols as ranked before"],
+        )
     return {**result.__dict__, "universe": len(universe)}
 
 
@@ -73,7 +78,9 @@ def update_batch(
     since: str | None = None,
     run_id: str | None = None,
 ) -> dict:
-    """Update (or, with `since`, backfill) a batch of symbols; outcomes go to data_quality."""
+    """Update (or, with `since`, backfill) a batch of symbols; outcomes go to data_quality,
+    held candles to quarantine. Returns small JSON-safe counts and findings (for XCom)."""
+    run_id = run_id or cli_run_id()
     provider = get_provider(settings)
     store = CandleStore(settings.store_dir)
     now = provider.now()
@@ -82,50 +89,60 @@ def update_batch(
     results = [
         r.as_dict()
         for r in update_many(
-            store, provider, series, now, settings.home / "quarantine", start, settings.gx_dir
+            store,
+            provider,
+            series,
+            now,
+            settings.home / "quarantine",
+            start,
+            settings.gx_dir,
+            run_id,
         )
     ]
     with db.connect(settings) as conn:
-        quality.record_batch(conn, run_id or cli_run_id(), f"{tickers[0]}+{len(tickers)}", results)
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result["status"]] = counts.get(result["status"], 0) + 1
-    flagged = [r for r in results if r["status"] == "written" and r["failures"]]
-    counts["flagged"] = len(flagged)
-    return {
-        "counts": {k: v for k, v in counts.items() if v},
-        "written": [r["path"] for r in results if r["status"] == "written"],
-        "problems": [
-            f"{r['ticker']} {r['timeframe']} {r['status']}: {r['reason']}"
-            for r in results
-            if r["status"] in ("quarantined", "failed")
-        ]
-        + [
-            f"{r['ticker']} {r['timeframe']} flagged: "
-            + ", ".join(f["column"] for f in r["failures"])
-            for r in flagged
-        ],
-    }
+        quality.record_batch(conn, run_id, f"{tickers[0]}+{len(tickers)}", results)
+    return reporting.batch_summary(results)
 
 
 def summarise_update(settings: Settings, batches: list[dict], run_id: str = "") -> dict:
-    """Totals of a run, Data Docs rebuilt, and one alert for all of the run's problems."""
+    """Totals of a run, Data Docs rebuilt, and at most one alert for the whole run."""
     from candlecast.ohlcv.validation import build_docs
 
-    totals: dict[str, int] = {}
-    problems: list[str] = []
-    for batch in batches:
-        for status, n in batch["counts"].items():
-            totals[status] = totals.get(status, 0) + n
-        problems += batch["problems"]
+    totals = reporting.run_totals(batches)
     docs = build_docs(settings.gx_dir)
-    if problems:
-        send_alert(
-            f"ohlcv_update {run_id}: {len(problems)} series need attention "
-            f"(data_quality table, Data Docs {docs})",
-            problems,
-        )
-    return {"totals": totals, "problems": len(problems), "data_docs": str(docs)}
+    alert = reporting.run_alert(batches, totals, run_id, str(docs))
+    if alert is not None:
+        send_alert(*alert)
+    return {
+        "totals": totals,
+        "by_timeframe": reporting.by_timeframe(batches),
+        "problems": sum(len(b["problems"]) for b in batches),
+        "alert": None if alert is None else alert[0],
+        "data_docs": str(docs),
+    }
+
+
+def review_quarantine(settings: Settings, action: str, entry_id: int | None = None) -> dict:
+    """The quarantine review the `quarantine_review` DAG runs (the CLI has the same actions)."""
+    from candlecast.ohlcv import quarantine
+
+    with db.connect(settings) as conn:
+        if action == "list":
+            entries = quarantine.list_entries(conn, "held")
+            return {
+                "held": [
+                    {k: str(e[k]) for k in ("id", "ticker", "timeframe", "candles", "run_id")}
+                    for e in entries
+                ]
+            }
+        if entry_id is None:
+            raise ValueError(f"{action} needs an entry_id (see the list action)")
+        if action == "release":
+            store = CandleStore(settings.store_dir)
+            return quarantine.release(conn, store, int(entry_id), get_provider(settings).now())
+        if action == "discard":
+            return quarantine.discard(conn, int(entry_id))
+    raise ValueError(f"unknown action {action!r}; expected list, release or discard")
 
 
 def run_data_health(settings: Settings, checked_at: pd.Timestamp | None = None) -> dict:

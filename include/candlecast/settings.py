@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     polygon_timeout_seconds: float = Field(default=30.0, gt=0)
     polygon_max_retries: int = Field(default=6, ge=0)
     polygon_backoff_seconds: float = Field(default=1.0, ge=0)
+    polygon_rate_limit_patience_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="How long 429s (and 503s with Retry-After) are retried: a rate-limit window "
+        "is outlasted, not counted against POLYGON_MAX_RETRIES.",
+    )
     candlecast_home: Path = Field(default=Path(".candlecast"), description="All local state.")
     candlecast_provider: Literal["auto", "sample", "polygon"] = "auto"
     candlecast_sample_dir: Path = SAMPLE_DATA_DIR

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
-EXPECTED = {"symbol_sync", "ohlcv_update", "train_models", "data_health"}
+EXPECTED = {"symbol_sync", "ohlcv_update", "train_models", "data_health", "quarantine_review"}
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_dag_files_import_fast_and_light():
 import sys, time, importlib.util
 HEAVY = ("xgboost", "great_expectations", "bentoml", "talib", "sklearn", "pandas", "psycopg")
 start = time.perf_counter()
-for name in ("symbol_sync", "ohlcv_update", "train_models", "data_health"):
+for name in ("symbol_sync", "ohlcv_update", "train_models", "data_health", "quarantine_review"):
     spec = importlib.util.spec_from_file_location(name, "{DAGS_DIR}/" + name + ".py")
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
 elapsed = time.perf_counter() - start

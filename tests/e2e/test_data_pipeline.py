@@ -73,15 +73,17 @@ def query(url: str, sql: str, *args) -> list[tuple]:
         return conn.execute(sql, args).fetchall()
 
 
-def corrupt_last_days(data, pair: str) -> None:
+def corrupt_last_days(data, pair: str) -> list[pd.Timestamp]:
+    """Defects in the last closed days; returns the defective days."""
     path = data / "1d" / f"{pair}.parquet"
     frame = pd.read_parquet(path)
-    frame.loc[frame.index[-1], "low"] = -3.0  # negative price
-    frame.loc[frame.index[-2], "high"] = frame.loc[frame.index[-2], "low"] * 0.5  # high < low
-    spike = frame.index[-3]
-    frame.loc[spike, ["close", "high"]] = frame.loc[spike, "close"] * 10  # a 10x spike
-    frame = pd.concat([frame, frame.iloc[[-4]]])  # a duplicate timestamp
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    closed = frame.index[frame["timestamp"] <= pd.Timestamp("2025-09-18", tz="UTC")]
+    bad = [frame.loc[i, "timestamp"] for i in (closed[-1], closed[-3])]
+    frame.loc[closed[-1], "low"] = -3.0  # negative price
+    frame = pd.concat([frame, frame.loc[[closed[-3]]].assign(volume=1.0)])  # a duplicate day
     frame.to_parquet(path, index=False)
+    return bad
 
 
 def test_pipeline_end_to_end(pipeline):
@@ -123,31 +125,36 @@ def test_pipeline_end_to_end(pipeline):
     queued = query(af_url, "SELECT target_dag_id FROM asset_dag_run_queue")
     assert ("train_models",) in queued
 
-    # Three days later, SOL's daily batch arrives broken: quarantined, alerted, store untouched.
-    sol_before = store.path(*SOL_1D).read_bytes()
-    corrupt_last_days(pipeline["data"], "SOLUSDT")
+    # Three days later, SOL's daily batch arrives broken: its bad candles held, the rest written.
+    sol_before = store.read(*SOL_1D)
+    bad_days = corrupt_last_days(pipeline["data"], "SOLUSDT")
     env_later = {**env, "CANDLECAST_NOW": END.isoformat()}
     messages_before = len(sink.messages)
     third = dag_test(env_later, "ohlcv_update")
-    assert "'quarantined': 1" in third
-    assert store.path(*SOL_1D).read_bytes() == sol_before
-    assert len(store.read(*SOL_1D)) and store.read("X:BTCUSDT", TIMEFRAMES["1d"])["timestamp"].iloc[
-        -1
-    ] == pd.Timestamp("2025-09-18", tz="UTC")
+    assert "'series_with_held': 1" in third
+    sol_after = store.read(*SOL_1D)
+    new_days = set(sol_after["timestamp"]) - set(sol_before["timestamp"])
+    assert new_days == {pd.Timestamp("2025-09-17", tz="UTC")}  # the good day of the three
+    assert not set(bad_days) & set(sol_after["timestamp"])
+    assert store.read("X:BTCUSDT", TIMEFRAMES["1d"])["timestamp"].iloc[-1] == pd.Timestamp(
+        "2025-09-18", tz="UTC"
+    )
     rows = query(
         db_url,
-        "SELECT severity, action, failures::text, quarantine_path FROM data_quality "
+        "SELECT severity, action, failures::text, quarantine_path, held FROM data_quality "
         "WHERE ticker = 'X:SOLUSDT' AND timeframe = '1d' AND action = 'quarantined'",
     )
-    assert rows, "the quarantined batch is recorded"
-    severity, _, failures, where = rows[-1]
-    assert severity == "critical"
-    for column in ("low", "move_below_5x", "series,timestamp"):
+    assert rows, "the held candles are recorded"
+    severity, _, failures, where, held = rows[-1]
+    assert severity == "critical" and held == 3  # a negative price, a duplicate day (twice)
+    for column in ("low", "series,timestamp"):
         assert column in failures
     assert os.path.exists(where) and os.path.exists(where.replace(".parquet", ".json"))
+    entries = query(db_url, "SELECT ticker, timeframe, candles, status FROM quarantine")
+    assert entries == [("X:SOLUSDT", "1d", 3, "held")]
     new_messages = sink.messages[messages_before:]
     assert len(new_messages) == 1, new_messages  # one summary, no storm
-    assert "X:SOLUSDT 1d quarantined" in new_messages[0]["text"]
+    assert "X:SOLUSDT 1d: 3 candle(s) held" in new_messages[0]["text"]
     docs = pipeline["settings"].gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site"
     assert (docs / "index.html").exists()
 
@@ -160,6 +167,8 @@ def test_pipeline_end_to_end(pipeline):
 
 def test_provider_storms_are_survived_in_a_dag_run(pipeline):
     fake, env = pipeline["fake"], pipeline["env"]
+    # A rate-limit window longer than six retries of backoff (~3 s here): outlasted, not counted.
+    fake.storm(10)
     fake.faults.script = [
         Fault("aggs", "status", times=6, status=429),
         Fault("aggs", "html", times=4, status=504),
@@ -175,6 +184,9 @@ def test_provider_storms_are_survived_in_a_dag_run(pipeline):
     }
     output = dag_test(polygon_env, "ohlcv_update")
     statuses = [s for _, _, s in fake.requests("aggs")]
-    assert statuses.count(429) == 6 and statuses.count(504) == 4 and statuses.count(0) == 2
+    storm = fake.storm_answers()
+    assert len(storm) > 7 and storm[-1] - storm[0] >= 9  # the run outlasted it
+    assert statuses.count(429) == len(storm) + 6
+    assert statuses.count(504) == 4 and statuses.count(0) == 2
     assert "'failed'" not in output
     assert fake.faults.api_key not in output  # the key never reaches the logs

@@ -1,8 +1,10 @@
 """A loopback HTTP server that speaks the Polygon/Massive wire contract, with fault injection.
 
-Serves candles from a folder in the sample layout (`<timeframe>/<PAIR>.parquet`) as tickers
-`X:<PAIR>`. Real sockets, real HTTP: the client under test cannot tell it from the provider,
-except that it can be told to misbehave (see `Faults`).
+Serves candles from a folder in the sample layout (`<timeframe>/<PAIR>.parquet`; the sample or
+the real 50-pair universe, `tests/data/universe`) as tickers `X:<PAIR>`; weeks and months are
+asked of it as daily bars, as the client does. Real sockets, real HTTP: the client under test
+cannot tell it from the provider, except that it can be told to misbehave (see `Faults`:
+scripted faults, 429 storms for a duration, an empty grouped-daily answer).
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ class Faults:
     forbidden_timespans: set[str] = field(default_factory=set)
     page_limit_cap: int | None = None  # serve at most this many bars per page
     script: list[Fault] = field(default_factory=list)
+    storm_until: float | None = None  # monotonic time: every request answered 429 until then
+    storm_retry_after: int | None = None  # Retry-After (seconds) sent with a storm's 429s
+    grouped_empty: bool = False  # grouped daily answers no results (a day not published yet)
 
 
 class FakeProvider(LoopbackServer):
@@ -67,6 +72,7 @@ class FakeProvider(LoopbackServer):
         self.lock = threading.Lock()
         self.arrivals: deque[float] = deque()
         self.log: list[list] = []  # [arrival time, path, status (0: dropped, None: pending)]
+        self.storm_hits: set[float] = set()  # arrival times answered by a storm
         super().__init__(type("Handler", (_Handler,), {"fake": self}))
 
     def pairs(self) -> list[str]:
@@ -85,6 +91,27 @@ class FakeProvider(LoopbackServer):
                 left += 1
             best = max(best, right - left + 1)
         return best
+
+    def storm(self, seconds: float, retry_after: int | None = None) -> None:
+        """Answer every request with 429 for `seconds` from the next request on (a rate-limit
+        window: a client process may take a while to start)."""
+        with self.lock:
+            self.faults.storm_retry_after = retry_after
+            self.faults.storm_until = None
+            self.storm_seconds = seconds
+
+    def in_storm(self) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            if getattr(self, "storm_seconds", None):
+                self.faults.storm_until, self.storm_seconds = now + self.storm_seconds, None
+            until = self.faults.storm_until
+            return until is not None and now < until
+
+    def storm_answers(self) -> list[float]:
+        """Arrival times of the requests a storm answered 429."""
+        with self.lock:
+            return [t for t, _, status in self.log if status == 429 and t in self.storm_hits]
 
     def _take_fault(self, route: str) -> Fault | None:
         with self.lock:
@@ -148,7 +175,7 @@ class FakeProvider(LoopbackServer):
     def grouped(self, day: str) -> dict:
         start = pd.Timestamp(day, tz="UTC")
         results = []
-        for pair in self.pairs():
+        for pair in [] if self.faults.grouped_empty else self.pairs():
             frame = _frame(self.data_dir / "1d" / f"{pair}.parquet")
             row = frame[frame["timestamp"] == start]
             if not row.empty:
@@ -219,18 +246,22 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
 
-    def _send(self, status: int, body: bytes, content_type="application/json") -> None:
+    def _send(
+        self, status: int, body: bytes, content_type="application/json", headers=None
+    ) -> None:
         self.entry[2] = status
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-Request-Id", uuid.uuid4().hex)
         self.end_headers()
         self.wfile.write(body)
 
-    def _json(self, status: int, payload: dict) -> None:
+    def _json(self, status: int, payload: dict, headers=None) -> None:
         payload.setdefault("request_id", uuid.uuid4().hex)
-        self._send(status, json.dumps(payload).encode())
+        self._send(status, json.dumps(payload).encode(), headers=headers)
 
     def do_GET(self) -> None:  # noqa: N802
         self.entry = [time.monotonic(), self.path, None]
@@ -260,6 +291,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(401, {"status": "ERROR", "error": "API Key was not provided"})
         elif key != self.fake.faults.api_key:
             self._json(401, {"status": "ERROR", "error": "Unknown API Key"})
+        elif self.fake.in_storm():
+            self.fake.storm_hits.add(self.entry[0])
+            after = self.fake.faults.storm_retry_after
+            headers = {} if after is None else {"Retry-After": str(after)}
+            self._json(429, {"status": "ERROR", "error": RATE_LIMIT_TEXT}, headers)
         elif self.fake._rate_limited():
             self._json(429, {"status": "ERROR", "error": RATE_LIMIT_TEXT})
         else:
@@ -318,8 +354,13 @@ def _bar(row) -> dict:
     return {k: float(v) for k, v in bar.items()}
 
 
-@lru_cache(maxsize=256)
 def _frame(path: Path) -> pd.DataFrame:
+    """The file's candles, re-read when the file changes (tests inject defects)."""
+    return _read_frame(path, path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=512)
+def _read_frame(path: Path, mtime_ns: int) -> pd.DataFrame:
     frame = pd.read_parquet(path)
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
     return frame.sort_values("timestamp").reset_index(drop=True)

@@ -8,7 +8,7 @@ def test_migrations_are_idempotent(database_url, conn):
     db.migrate(database_url)
     db.migrate(database_url)
     version = conn.execute(f"SELECT version_num FROM {db.VERSION_TABLE}").fetchall()
-    assert version == [{"version_num": "0003"}]
+    assert version == [{"version_num": "0004"}]
     tables = {
         r["table_name"]
         for r in conn.execute(
@@ -56,3 +56,92 @@ def test_symbol_sync_upserts_ranks_and_deactivates(conn):
     assert "X:BNBUSDT" not in top_symbols(conn, 10)
     sync_symbols(conn, provider)  # it comes back
     assert "X:BNBUSDT" in top_symbols(conn, 10)
+
+
+class TwoQuotes(SampleProvider):
+    """The sample with BTC and ETH also quoted in USD: BTC most liquid against USDT, ETH
+    against USD."""
+
+    def list_tickers(self):
+        from candlecast.marketdata import TickerInfo
+
+        return super().list_tickers() + [
+            TickerInfo("X:BTCUSD", "Bitcoin - USD", "BTC", "USD"),
+            TickerInfo("X:ETHUSD", "Ethereum - USD", "ETH", "USD"),
+        ]
+
+    def daily_usd_volumes(self, day):
+        volumes = super().daily_usd_volumes(day)
+        return {
+            **volumes,
+            "X:BTCUSD": volumes["X:BTCUSDT"] / 2,
+            "X:ETHUSD": volumes["X:ETHUSDT"] * 2,
+        }
+
+
+def _ranks(conn) -> dict:
+    rows = conn.execute("SELECT ticker, volume_rank, usd_volume_24h FROM symbols").fetchall()
+    return {r["ticker"]: (r["volume_rank"], r["usd_volume_24h"]) for r in rows}
+
+
+def test_coins_not_pairs_are_ranked(fresh_database_url, settings):
+    with db.connect(settings.model_copy(update={"database_url": fresh_database_url})) as conn:
+        sync_symbols(conn, TwoQuotes(SAMPLE_DATA_DIR))
+        ranks = _ranks(conn)
+        top = top_symbols(conn, 10)
+    assert len(top) == 5 and sorted(r for r, _ in ranks.values() if r) == [1, 2, 3, 4, 5]
+    assert "X:BTCUSDT" in top and "X:BTCUSD" not in top and ranks["X:BTCUSD"][0] is None
+    assert "X:ETHUSD" in top and "X:ETHUSDT" not in top and ranks["X:ETHUSDT"][0] is None
+    assert ranks["X:ETHUSDT"][1] > 0  # its volume is still recorded
+
+
+def test_an_empty_or_failed_grouped_daily_keeps_the_ranking(
+    fresh_database_url, redis_url, tmp_path, monkeypatch
+):
+    import json
+
+    from candlecast.pipeline import run_symbol_sync
+    from candlecast.settings import Settings
+    from tests.support.fake_provider import FakeProvider, Fault
+    from tests.support.webhook import WebhookSink
+
+    with FakeProvider(SAMPLE_DATA_DIR) as fake, WebhookSink() as sink:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_CANDLECAST_SLACK", json.dumps({"conn_type": "http", "password": sink.url})
+        )
+        settings = Settings(
+            _env_file=None,
+            candlecast_home=tmp_path,
+            database_url=fresh_database_url,
+            redis_url=redis_url,
+            candlecast_provider="polygon",
+            polygon_api_key=fake.faults.api_key,
+            polygon_base_url=fake.base_url,
+            polygon_max_retries=0,
+            polygon_backoff_seconds=0.01,
+            candlecast_now=SampleProvider(SAMPLE_DATA_DIR).now().to_pydatetime(),
+        )
+        first = run_symbol_sync(settings)
+        assert first["ranking"] == "updated" and first["universe"] == 5
+        with db.connect(settings) as conn:
+            before = _ranks(conn)
+        assert all(rank for rank, _ in before.values())
+        fake.faults.grouped_empty = True
+        empty = run_symbol_sync(settings)
+        fake.faults.grouped_empty = False
+        fake.faults.script = [Fault("grouped", "status", times=3, status=500)]
+        failed = run_symbol_sync(settings)
+        with db.connect(settings) as conn:
+            after = _ranks(conn)
+            universe = conn.execute(
+                "SELECT tickers FROM universe_runs ORDER BY recorded_at DESC LIMIT 1"
+            ).fetchone()["tickers"]
+    assert empty["ranking"] == failed["ranking"] == "kept"
+    assert empty["volume_day"] is None and "empty" in empty["warning"]
+    assert "500" in failed["warning"]
+    assert after == before and len(universe) == 5
+    days = {p.rsplit("/", 1)[-1].split("?")[0] for _, p, _ in fake.requests("grouped")}
+    assert len(days) == 3  # looked back three days before giving up
+    alerts = [m["text"] for m in sink.messages]
+    assert len(alerts) == 2 and all("previous ranking is kept" in a for a in alerts)
+    assert first["volume_day"] < settings.candlecast_now.date().isoformat()

@@ -84,11 +84,24 @@ def test_weeks_and_months_built_from_daily_bars_match_the_reference(fake, code):
     assert all("/range/1/day/" in p for _, p, _ in fake.requests("aggs"))
 
 
-def test_resample_keeps_partial_period_for_the_cleaner_to_drop():
-    daily = SAMPLE.fetch_candles("X:BTCUSDT", TIMEFRAMES["1d"], NOW - pd.Timedelta(days=20), NOW)
+def test_resample_builds_only_whole_periods():
+    daily = SAMPLE.fetch_candles("X:BTCUSDT", TIMEFRAMES["1d"], NOW - pd.Timedelta(days=40), NOW)
     weekly = resample_daily(daily, TIMEFRAMES["1w"])
     assert weekly["timestamp"].dt.weekday.eq(0).all()
-    assert weekly["high"].max() == daily["high"].max()
+    whole = daily[
+        (daily["timestamp"] >= weekly["timestamp"].iloc[0])
+        & (daily["timestamp"] < weekly["timestamp"].iloc[-1] + pd.Timedelta(days=7))
+    ]
+    assert weekly["high"].max() == whole["high"].max()
+    assert weekly["volume"].sum() == pytest.approx(whole["volume"].sum())
+    # A day missing inside the history: that week is not a week, and it is named.
+    missing = weekly["timestamp"].iloc[1] + pd.Timedelta(days=3)
+    holed = resample_daily(daily[daily["timestamp"] != missing], TIMEFRAMES["1w"])
+    assert weekly["timestamp"].iloc[1] not in set(holed["timestamp"])
+    assert len(holed) == len(weekly) - 1
+    assert holed.attrs["incomplete_periods"] == [weekly["timestamp"].iloc[1].date().isoformat()]
+    monthly = resample_daily(daily[daily["timestamp"] != missing], TIMEFRAMES["1M"])
+    assert all(m.day == 1 for m in monthly["timestamp"])
 
 
 @pytest.mark.parametrize("kind", ["empty", "null"])
@@ -205,3 +218,30 @@ def test_next_url_is_rebuilt_on_our_base():
     url = client.rebase("https://api.polygon.io/v3/reference/tickers?cursor=abc&apiKey=LEAK")
     assert str(url) == "http://127.0.0.1:9/v3/reference/tickers?cursor=abc"
     assert isinstance(url, httpx.URL)
+
+
+def test_a_rate_limit_window_is_outlasted_not_counted(fake):
+    fake.storm(3)  # 3 s of 429s: longer than three retries of 10 ms backoff
+    start = NOW - pd.Timedelta(days=10)
+    provider = provider_for(fake, max_retries=3, rate_limit_patience=30)
+    got = provider.fetch_candles("X:SOLUSDT", TIMEFRAMES["1d"], start, NOW)
+    assert len(got) == len(
+        drop_unclosed(expected("1d", "X:SOLUSDT", start, NOW), TIMEFRAMES["1d"], NOW)
+    )
+    storm = fake.storm_answers()
+    assert len(storm) > 4 and storm[-1] - storm[0] >= 1.5
+
+
+def test_a_window_longer_than_the_patience_fails_and_other_errors_keep_their_count(fake):
+    fake.storm(30, retry_after=1)
+    provider = provider_for(fake, max_retries=2, rate_limit_patience=2)
+    with pytest.raises(ProviderTransientError, match="429"):
+        provider.fetch_candles("X:SOLUSDT", TIMEFRAMES["1d"], NOW - pd.Timedelta(days=3), NOW)
+    storm = fake.storm_answers()
+    assert 3 <= len(storm) <= 5 and storm[-1] - storm[0] >= 2  # Retry-After: 1 s honoured
+    fake.faults.storm_until = 0.0
+    fake.faults.script = [Fault("aggs", "status", times=100, status=500)]
+    before = len(fake.requests())
+    with pytest.raises(ProviderTransientError, match="500"):
+        provider.fetch_candles("X:SOLUSDT", TIMEFRAMES["1d"], NOW - pd.Timedelta(days=3), NOW)
+    assert len(fake.requests()) - before == 3

@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -56,12 +57,11 @@ def test_retention_window_is_applied(tmp_path):
     assert pd.Timedelta(days=364) <= span <= pd.Timedelta(days=365)
 
 
-def test_bad_batch_is_quarantined_and_store_unchanged(tmp_path):
+def test_only_the_bad_candle_is_held_and_the_rest_written(tmp_path):
     store = CandleStore(tmp_path / "store")
     earlier = ShiftedNow(PROVIDER.now() - pd.Timedelta(days=10))
     update_series(store, earlier, "X:SOLUSDT", DAY, earlier.now(), tmp_path / "q")
-    path = store.path("X:SOLUSDT", DAY)
-    original = path.read_bytes()
+    before = store.read("X:SOLUSDT", DAY)
 
     class Corrupt(ShiftedNow):
         def fetch_candles(self, ticker, timeframe, start, end):
@@ -69,13 +69,25 @@ def test_bad_batch_is_quarantined_and_store_unchanged(tmp_path):
             frame.loc[frame.index[-2], "low"] = -5.0
             return frame
 
-    result = update_series(
-        store, Corrupt(PROVIDER.now()), "X:SOLUSDT", DAY, PROVIDER.now(), tmp_path / "q"
-    )
-    assert result.status == "quarantined"
+    provider = Corrupt(PROVIDER.now())
+    result = update_series(store, provider, "X:SOLUSDT", DAY, PROVIDER.now(), tmp_path / "q")
+    assert (result.status, result.held) == ("written", 1)
     assert "low" in result.reason
-    assert path.read_bytes() == original
-    assert list((tmp_path / "q").rglob("*.json"))
+    after = store.read("X:SOLUSDT", DAY)
+    want = PROVIDER.fetch_candles("X:SOLUSDT", DAY, before["timestamp"].iloc[0], PROVIDER.now())
+    want = want[DAY.close_times(want["timestamp"]) <= PROVIDER.now()]
+    bad_day = want["timestamp"].iloc[-2]
+    assert set(after["timestamp"]) == set(want["timestamp"]) - {bad_day}
+    held = pd.read_parquet(result.quarantine_path)
+    assert list(held["timestamp"]) == [bad_day] and held["low"].iloc[0] == -5.0
+    assert Path(result.quarantine_path).with_suffix(".json").exists()
+
+
+def test_a_bad_name_never_addresses_a_path_outside_the_store(tmp_path):
+    store = CandleStore(tmp_path / "store")
+    for name in ("X:../../etc", "../X_BTC", "X:BTC/USD", "btcusdt"):
+        with pytest.raises(ValueError, match="outside the store"):
+            store.path(name, DAY)
 
 
 def test_merge_prefers_fresh_candles():
@@ -142,3 +154,30 @@ def test_a_failed_fetch_writes_nothing_and_is_reported(tmp_path):
     assert "502" in results[0].reason
     assert not store.path("X:ETHUSDT", DAY).exists()
     assert store.path("X:BTCUSDT", DAY).exists()
+
+
+_WRITER = """
+import sys
+import pandas as pd
+from candlecast.ohlcv import CandleStore
+from candlecast.timeframes import TIMEFRAMES
+store, offset = CandleStore(sys.argv[1]), int(sys.argv[2])
+frame = pd.read_parquet(sys.argv[3])
+for i in range(offset, len(frame), 2):  # every other candle, one merge each
+    store.merge_write("X:BTCUSDT", TIMEFRAMES["1h"], frame.iloc[[i]])
+"""
+
+
+def test_two_concurrent_writers_on_one_series_lose_nothing(tmp_path):
+    frame = sample_candles("1h", n=60).reset_index(drop=True)
+    frame.to_parquet(tmp_path / "candles.parquet", index=False)
+    root = tmp_path / "store"
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(root), str(k), str(tmp_path / "candles.parquet")]
+        )
+        for k in (0, 1)
+    ]
+    assert [w.wait(timeout=300) for w in writers] == [0, 0]
+    stored = CandleStore(root).read("X:BTCUSDT", TIMEFRAMES["1h"])
+    pd.testing.assert_frame_equal(stored, frame)

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from candlecast.ohlcv.validation import (
+    SeriesBatch,
     build_docs,
     validate_batches,
     validate_candles,
@@ -38,8 +39,8 @@ def _where(frame, row, **values):
         ("negative_volume", "volume", "critical"),
         ("nan_close", "close", "critical"),
         ("future", "not_in_future", "critical"),
-        ("ten_x_spike", "move_below_5x", "critical"),
-        ("sixty_pct_move", "move_below_50pct", "warning"),
+        ("thousand_x_print", "not_a_print", "critical"),
+        ("reverting_sixty_pct_spike", "move_plausible", "warning"),
     ],
 )
 def test_each_defect_is_named_with_its_severity(defect, column, severity):
@@ -60,8 +61,10 @@ def test_each_defect_is_named_with_its_severity(defect, column, severity):
         "negative_volume": lambda: _where(frame, row, volume=-1.0),
         "nan_close": lambda: _where(frame, row, close=None),
         "future": lambda: frame.assign(timestamp=frame["timestamp"] + pd.Timedelta(days=3650)),
-        "ten_x_spike": lambda: _where(frame, row, close=close * 10, high=close * 10),
-        "sixty_pct_move": lambda: _where(frame, row, close=close * 1.6, high=close * 1.6),
+        "thousand_x_print": lambda: _where(frame, row, close=close * 1000, high=close * 1000),
+        "reverting_sixty_pct_spike": lambda: _where(
+            frame, row, close=close * 1.6, high=close * 1.6
+        ),
     }[defect]()
     failures = validate_candles(bad, HOUR, now)
     found = {(f["column"], f["severity"]) for f in failures}
@@ -72,11 +75,18 @@ def test_one_run_names_only_the_failing_series(tmp_path):
     now = PROVIDER.now()
     good = sample_candles(n=60).reset_index(drop=True)
     bad = _where(sample_candles(n=60, ticker="X:ETHUSDT").reset_index(drop=True), 7, low=-2.0)
-    failures = validate_batches(
-        {("X:BTCUSDT", "1h"): (HOUR, good), ("X:ETHUSDT", "1h"): (HOUR, bad)}, now, tmp_path
+    verdicts = validate_batches(
+        {
+            ("X:BTCUSDT", "1h"): SeriesBatch(HOUR, good),
+            ("X:ETHUSDT", "1h"): SeriesBatch(HOUR, bad),
+        },
+        now,
+        tmp_path,
     )
-    assert set(failures) == {("X:ETHUSDT", "1h")}
-    assert failures[("X:ETHUSDT", "1h")][0]["unexpected_count"] == 1
+    assert verdicts[("X:BTCUSDT", "1h")].failures == []
+    (failure,) = verdicts[("X:ETHUSDT", "1h")].failures
+    assert failure["unexpected_count"] == 1 and failure["column"] == "low"
+    assert verdicts[("X:ETHUSDT", "1h")].held == {7}
     docs = build_docs(tmp_path)
     assert docs.exists() and "ohlcv" in docs.read_text()
 
@@ -101,3 +111,35 @@ def test_symbols_suite_rejects_bad_rows():
 
 def test_docs_folder_is_under_the_project(tmp_path):
     assert build_docs(Path(tmp_path)).is_relative_to(tmp_path)
+
+
+def test_a_level_that_persists_is_a_move_not_a_defect():
+    frame = sample_candles(n=80).reset_index(drop=True)
+    prices = ["open", "high", "low", "close"]
+    frame.loc[40:, prices] = frame.loc[40:, prices] * 2.5  # +150 % in one hour, and it stays
+    frame.loc[40, "open"] = frame.loc[39, "close"]
+    frame.loc[40, "low"] = min(frame.loc[40, "low"], frame.loc[40, "open"])
+    assert validate_candles(frame, HOUR, PROVIDER.now()) == []
+
+
+def test_gaps_are_reported_with_their_length_not_measured_as_moves():
+    frame = sample_candles(n=80).reset_index(drop=True)
+    prices = ["open", "high", "low", "close"]
+    frame.loc[50:, prices] = frame.loc[50:, prices] * 4  # after the hole: another level
+    holed = frame.drop(index=range(40, 50)).reset_index(drop=True)
+    verdicts = validate_batches({("X:BTCUSDT", "1h"): SeriesBatch(HOUR, holed)}, PROVIDER.now())
+    verdict = verdicts[("X:BTCUSDT", "1h")]
+    assert verdict.held == set() and verdict.flagged == set()
+    assert verdict.gaps == [{"before": frame.loc[50, "timestamp"].isoformat(), "missing": 10}]
+    assert {f["column"]: f["severity"] for f in verdict.failures} == {"missing_before": "info"}
+
+
+def test_the_newest_candle_waits_when_only_its_successor_can_tell():
+    frame = sample_candles(n=80).reset_index(drop=True)
+    last = frame.index[-1]
+    frame.loc[last, ["close", "high"]] = frame.loc[last, "close"] * 3
+    verdict = validate_batches({("X:BTCUSDT", "1h"): SeriesBatch(HOUR, frame)}, PROVIDER.now())[
+        ("X:BTCUSDT", "1h")
+    ]
+    assert verdict.pending == {last} and verdict.held == set()
+    assert "newest candle" in verdict.notes[last]

@@ -51,6 +51,7 @@ def get_provider(settings: Settings) -> MarketDataProvider:
         timeout=settings.polygon_timeout_seconds,
         max_retries=settings.polygon_max_retries,
         backoff_seconds=settings.polygon_backoff_seconds,
+        rate_limit_patience=settings.polygon_rate_limit_patience_seconds,
         max_concurrency=settings.polygon_max_concurrency,
     )
     return PolygonProvider(client, now=_frozen_now(settings))

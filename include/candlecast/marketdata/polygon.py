@@ -12,12 +12,13 @@ import asyncio
 import logging
 import math
 import random
+import time
 from collections.abc import Iterable
 from datetime import date
 
 import httpx
 import pandas as pd
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+from tenacity import AsyncRetrying, retry_if_exception_type
 
 from candlecast.marketdata.base import CANDLE_COLUMNS, FetchRequest, TickerInfo, empty_candles
 from candlecast.marketdata.ratelimit import SlidingWindowLimiter
@@ -49,11 +50,15 @@ class ProviderAuthError(ProviderError):
 
 
 class ProviderTransientError(ProviderError):
-    """429, 5xx, timeouts, resets, truncated bodies: retried with backoff."""
+    """429, 5xx, timeouts, resets, truncated bodies: retried with backoff. A rate limit (429,
+    or 503 with Retry-After) is retried for a time, other transient errors for a count."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, retry_after: float | None = None, rate_limited: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.rate_limited = rate_limited
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -78,20 +83,54 @@ def classify(response: httpx.Response) -> ProviderError:
     if status == 429 or status >= 500 or status == 499:
         header = response.headers.get("Retry-After")
         retry_after = float(header) if header and header.isdigit() else None
-        return ProviderTransientError(f"provider answered {status}: {text}", retry_after)
+        limited = status == 429 or (status == 503 and retry_after is not None)
+        return ProviderTransientError(f"provider answered {status}: {text}", retry_after, limited)
     return ProviderError(f"provider answered {status}: {text}")
 
 
-class _Backoff:
-    """Exponential backoff with full jitter, never shorter than a Retry-After header."""
+class _RetryBudget:
+    """When to stop retrying one request, and how long to wait before the next try.
 
-    def __init__(self, base: float, cap: float = 60.0) -> None:
-        self.base, self.cap = base, cap
+    A rate limit is a window, not a failure: 429s (and 503s with Retry-After) are retried until
+    `patience` seconds have passed since the first of them (and at least `max_retries` times),
+    waiting at least any Retry-After and at most `RATE_LIMIT_WAIT_CAP` between tries. Every other
+    transient error is retried `max_retries` times with exponential backoff and full jitter
+    (capped at 60 s, never below a Retry-After)."""
 
-    def __call__(self, state) -> float:
-        delay = random.uniform(0, min(self.cap, self.base * 2 ** (state.attempt_number - 1)))
+    RATE_LIMIT_WAIT_CAP = 15.0
+
+    def __init__(self, max_retries: int, patience: float, base: float, cap: float = 60.0):
+        self.max_retries, self.patience, self.base, self.cap = max_retries, patience, base, cap
+        self.others = self.limited = self.counted = 0
+        self.limited_since: float | None = None
+
+    def _count(self, state) -> BaseException | None:
+        """Count each failed attempt once (tenacity asks `wait` before `stop`)."""
         error = state.outcome.exception() if state.outcome else None
+        if self.counted == state.attempt_number:
+            return error
+        self.counted = state.attempt_number
+        if getattr(error, "rate_limited", False):
+            self.limited += 1
+            self.limited_since = self.limited_since or time.monotonic()
+        else:
+            self.others += 1
+        return error
+
+    def stop(self, state) -> bool:
+        error = self._count(state)
+        if getattr(error, "rate_limited", False):
+            out_of_time = time.monotonic() - self.limited_since >= self.patience
+            return out_of_time and self.limited > self.max_retries
+        return self.others > self.max_retries
+
+    def wait(self, state) -> float:
+        error = self._count(state)
         retry_after = getattr(error, "retry_after", None) or 0.0
+        if getattr(error, "rate_limited", False):
+            ceiling = min(self.RATE_LIMIT_WAIT_CAP, self.base * 2 ** (self.limited - 1))
+            return max(retry_after, random.uniform(ceiling / 2, ceiling))
+        delay = random.uniform(0, min(self.cap, self.base * 2 ** (self.others - 1)))
         return max(delay, retry_after)
 
 
@@ -106,12 +145,14 @@ class PolygonClient:
         max_retries: int = 6,
         backoff_seconds: float = 1.0,
         max_concurrency: int = 8,
+        rate_limit_patience: float = 300.0,
     ) -> None:
         self.base_url = httpx.URL(base_url.rstrip("/"))
         self._headers = {"Authorization": f"Bearer {api_key}", "Accept-Encoding": "gzip"}
         self.limiter = limiter
         self.timeout = timeout
         self.max_retries = max_retries
+        self.rate_limit_patience = rate_limit_patience
         self.backoff_seconds = backoff_seconds
         self.max_concurrency = max_concurrency
         self.requests_made = 0
@@ -151,10 +192,11 @@ class PolygonClient:
         return body
 
     async def get_json(self, client: httpx.AsyncClient, url: httpx.URL) -> dict:
+        budget = _RetryBudget(self.max_retries, self.rate_limit_patience, self.backoff_seconds)
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(ProviderTransientError),
-            stop=stop_after_attempt(self.max_retries + 1),
-            wait=_Backoff(self.backoff_seconds),
+            stop=budget.stop,
+            wait=budget.wait,
             reraise=True,
             before_sleep=lambda s: log.warning(
                 "retrying %s after %s", url.path, s.outcome.exception()
@@ -225,7 +267,9 @@ class PolygonClient:
         if timeframe is not request.timeframe:
             frame = resample_daily(frame, request.timeframe)
         mask = (frame["timestamp"] >= request.start) & (frame["timestamp"] < request.end)
-        return frame[mask].reset_index(drop=True)
+        out = frame[mask].reset_index(drop=True)
+        out.attrs = dict(frame.attrs)
+        return out
 
     async def fetch_many(self, requests: list[FetchRequest]) -> list[pd.DataFrame | Exception]:
         semaphore = asyncio.Semaphore(self.max_concurrency)
@@ -261,8 +305,10 @@ def bars_to_candles(bars: list[dict]) -> pd.DataFrame:
 def resample_daily(daily: pd.DataFrame, timeframe: Timeframe) -> pd.DataFrame:
     """Weekly (Monday) or monthly (1st) candles from daily ones, all times UTC.
 
-    The still-open last period is kept (the cleaner drops it against `now`); a first period
-    that the daily history enters mid-way is dropped, since it is not a whole candle."""
+    A period is built only from every one of its days: a week with a day missing is not a week.
+    The newest period, still open or not, and a first period the daily history enters mid-way
+    are dropped silently; any other incomplete period is dropped and named in
+    `attrs["incomplete_periods"]` (and the log): the store shows it as a gap."""
     if daily.empty:
         return empty_candles()
     rule = "W-MON" if timeframe.code == "1w" else "MS"
@@ -278,6 +324,7 @@ def resample_daily(daily: pd.DataFrame, timeframe: Timeframe) -> pd.DataFrame:
             "volume": grouped["volume"].sum(),
             "notional": grouped["notional"].sum(min_count=1),
             "trades": grouped["trades"].sum(min_count=1),
+            "days": grouped["open"].count(),
         }
     ).dropna(subset=["open"])
     out["vwap"] = out["notional"] / out["volume"].where(out["volume"] > 0)
@@ -285,7 +332,20 @@ def resample_daily(daily: pd.DataFrame, timeframe: Timeframe) -> pd.DataFrame:
     out["timestamp"] = out["timestamp"].astype("datetime64[ms, UTC]")
     if len(out) and indexed.index[0] != out["timestamp"].iloc[0]:
         out = out.iloc[1:]  # history starts mid-period: that first period is not a full candle
-    return out.loc[:, list(CANDLE_COLUMNS)].reset_index(drop=True)
+    length = timeframe.close_times(out["timestamp"]) - out["timestamp"]
+    whole = out["days"].to_numpy() == length.dt.days.to_numpy()
+    newest = (out["timestamp"] == out["timestamp"].max()).to_numpy()  # may simply be open
+    incomplete = out.loc[~whole & ~newest, "timestamp"]
+    if len(incomplete):
+        log.warning(
+            "%d %s period(s) lack a day and are not stored as candles: %s",
+            len(incomplete),
+            timeframe.code,
+            ", ".join(t.date().isoformat() for t in incomplete),
+        )
+    result = out.loc[whole, list(CANDLE_COLUMNS)].reset_index(drop=True)
+    result.attrs["incomplete_periods"] = [t.date().isoformat() for t in incomplete]
+    return result
 
 
 def usd_volumes(rows: Iterable[dict], quotes: dict[str, str]) -> dict[str, float]:

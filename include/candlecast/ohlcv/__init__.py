@@ -1,5 +1,6 @@
-"""The OHLCV data: the Parquet store, one definition of a clean candle series, Great Expectations
-validation, incremental ingestion, the symbol universe, data health and quality records.
+"""The OHLCV data: the Parquet store, one definition of a clean candle series, moves judged on
+each series' own scale, Great Expectations validation, incremental ingestion, the symbol
+universe, data health, quality records, the review of held candles and the run's report.
 
 May import: `candlecast.marketdata`, `candlecast.ops`, `candlecast.settings`,
 `candlecast.timeframes`.
@@ -10,7 +11,7 @@ provider's ticker list) reach Great Expectations, so they are imported by their 
 workflows only: importing this package never loads GX.
 """
 
-from candlecast.ohlcv import data_health, quality
+from candlecast.ohlcv import data_health, moves, quality, quarantine, reporting
 from candlecast.ohlcv.cleaning import CleaningReport, clean_candles, drop_unclosed
 from candlecast.ohlcv.store import CandleStore, describe_series, merge_candles, ticker_filename
 
@@ -22,6 +23,9 @@ __all__ = [
     "describe_series",
     "drop_unclosed",
     "merge_candles",
+    "moves",
     "quality",
+    "quarantine",
+    "reporting",
     "ticker_filename",
 ]

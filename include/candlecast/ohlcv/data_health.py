@@ -1,18 +1,20 @@
-"""Data health of the active universe: stale series, gaps, spikes, coverage, per timeframe."""
+"""Data health of the active universe: stale series, gaps (with their length), spikes (recent
+candles the move check would flag or hold, with why), coverage, per timeframe."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 import psycopg
 
+from candlecast.ohlcv import moves
 from candlecast.ohlcv.store import CandleStore, describe_series
 from candlecast.timeframes import TIMEFRAMES, Timeframe
 
-SPIKE_LOG_MOVE = float(np.log(1.5))  # a move of more than 50 % in one candle
 RECENT_CANDLES = 48
+GAPS_KEPT = 10  # the most recent gaps of each series, with their length
 
 
 @dataclass
@@ -23,6 +25,8 @@ class HealthReport:
     stale: list[str] = field(default_factory=list)
     gappy: list[str] = field(default_factory=list)
     spikes: list[str] = field(default_factory=list)
+    gaps: dict[str, list[dict]] = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def coverage(self) -> float:
@@ -58,9 +62,19 @@ def check_timeframe(
             report.stale.append(ticker)
         if info["gaps"]:
             report.gappy.append(ticker)
-        recent = frame["close"].iloc[-RECENT_CANDLES:]
-        if (np.abs(np.log(recent / recent.shift(1))) > SPIKE_LOG_MOVE).any():
+            missing = moves.missing_before(frame["timestamp"], timeframe)
+            report.gaps[ticker] = [
+                {"before": frame["timestamp"].iloc[i].isoformat(), "missing": int(missing[i])}
+                for i in missing.nonzero()[0][-GAPS_KEPT:]
+            ]
+        recent = frame.iloc[-(RECENT_CANDLES + moves.MAD_WINDOW + 1) :]
+        checked = max(len(recent) - RECENT_CANDLES, 0)
+        hourly = store.read(ticker, TIMEFRAMES["1h"]) if timeframe.code != "1h" else None
+        verdicts = moves.assess(recent, timeframe, checked, hourly, last_is_newest=False)
+        odd = verdicts[verdicts["verdict"] != "ok"]
+        if len(odd):
             report.spikes.append(ticker)
+            report.notes[ticker] = list(odd["note"])
     return report
 
 
@@ -78,12 +92,12 @@ def record(
         cur.executemany(
             """
             INSERT INTO data_health (checked_at, timeframe, universe, covered, stale, gappy,
-                                     spikes, alert)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                                     spikes, alert, gaps, notes)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (checked_at, timeframe) DO UPDATE SET
                 universe = EXCLUDED.universe, covered = EXCLUDED.covered,
                 stale = EXCLUDED.stale, gappy = EXCLUDED.gappy, spikes = EXCLUDED.spikes,
-                alert = EXCLUDED.alert
+                alert = EXCLUDED.alert, gaps = EXCLUDED.gaps, notes = EXCLUDED.notes
             """,
             [
                 (
@@ -95,6 +109,8 @@ def record(
                     r.gappy,
                     r.spikes,
                     r.timeframe in alerts,
+                    json.dumps(r.gaps),
+                    json.dumps(r.notes),
                 )
                 for r in reports
             ],

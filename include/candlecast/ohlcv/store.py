@@ -1,8 +1,14 @@
-"""The Parquet candle store: one file per symbol per timeframe, written atomically."""
+"""The Parquet candle store: one file per symbol per timeframe, written atomically; read →
+merge → write of one series runs under that series' lock, so concurrent writers (a CLI backfill
+and a DAG run) both land."""
 
 from __future__ import annotations
 
+import fcntl
+import re
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +26,16 @@ SCHEMA = pa.schema(
 )
 
 
+TICKER_PATTERN = re.compile(r"^X:[A-Z0-9]{2,30}$")
+
+
 def ticker_filename(ticker: str) -> str:
+    """`X:BTCUSDT` → `X_BTCUSDT.parquet`; anything else (a path, `..`) is refused."""
+    if not TICKER_PATTERN.match(ticker):
+        raise ValueError(
+            f"{ticker!r} is not a ticker like 'X:BTCUSDT' (letters and digits after 'X:'); "
+            "a name with '/', '..' or other characters would address a path outside the store"
+        )
     return ticker.replace(":", "_") + ".parquet"
 
 
@@ -52,6 +67,38 @@ class CandleStore:
         )
         return atomic_write(path, lambda handle: pq.write_table(table, handle, compression="zstd"))
 
+    @contextmanager
+    def locked(self, ticker: str, timeframe: Timeframe) -> Iterator[None]:
+        """An exclusive lock on one series, across threads and processes (flock)."""
+        path = self.root / ".locks" / timeframe.slug / ticker_filename(ticker)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_suffix(".lock"), "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def merge_write(
+        self,
+        ticker: str,
+        timeframe: Timeframe,
+        fresh: pd.DataFrame,
+        keep_from: pd.Timestamp | None = None,
+    ) -> tuple[bool, int]:
+        """Merge fresh candles into the series (fresh wins on a repeated timestamp), drop those
+        before `keep_from`, write only if that changed anything: (written, rows stored).
+        Read, merge and write happen under the series' lock: no concurrent writer's rows lost."""
+        with self.locked(ticker, timeframe):
+            stored = self.read(ticker, timeframe)
+            merged = merge_candles(stored, fresh)
+            if keep_from is not None:
+                merged = merged[merged["timestamp"] >= keep_from].reset_index(drop=True)
+            if merged.equals(stored):
+                return False, len(stored)
+            self.write(ticker, timeframe, merged)
+            return True, len(merged)
+
     def read_many(self, tickers: list[str], timeframe: Timeframe) -> pd.DataFrame:
         """One frame of many series (column `ticker`, categorical), files read on threads."""
         present = [t for t in tickers if self.path(t, timeframe).exists()]
@@ -73,7 +120,7 @@ class CandleStore:
 
     def tickers(self, timeframe: Timeframe) -> list[str]:
         folder = self.root / timeframe.slug
-        return sorted(p.stem.replace("_", ":", 1) for p in folder.glob("*.parquet"))
+        return sorted(p.stem.replace("_", ":", 1) for p in folder.glob("X_*.parquet"))
 
 
 def describe_series(stamps: pd.Series, timeframe: Timeframe) -> dict:

@@ -10,7 +10,12 @@ from pathlib import Path
 import pandas as pd
 import psycopg
 
-from candlecast.marketdata import MarketDataProvider, split_pair
+from candlecast.marketdata import (
+    MarketDataProvider,
+    ProviderAuthError,
+    ProviderError,
+    split_pair,
+)
 from candlecast.ohlcv.validation import validate_symbols
 
 log = logging.getLogger(__name__)
@@ -21,7 +26,12 @@ class SyncResult:
     upserted: int
     deactivated: int
     ranked: int
-    volume_day: str
+    volume_day: str | None  # None: no usable grouped-daily answer, the previous ranking kept
+    ranking: str = "updated"  # updated | kept
+    warning: str = ""
+
+
+VOLUME_DAYS_BACK = 3  # the provider's last full day may lag the client's clock
 
 
 # Stablecoins, fiat, gold-pegged and wrapped/staked coins: no forecastable signal of their own,
@@ -84,21 +94,58 @@ class SymbolsRejected(ValueError):
         self.failures = failures
 
 
+def _volumes(provider: MarketDataProvider) -> tuple[dict[str, float], str | None, str]:
+    """USD volumes of the last full UTC day that has any, looking back a few days (the
+    provider's last full day can lag our clock); ({}, None, why) when none answers."""
+    why = ""
+    for back in range(1, VOLUME_DAYS_BACK + 1):
+        day = (provider.now() - timedelta(days=back)).date()
+        try:
+            volumes = provider.daily_usd_volumes(day)
+        except ProviderAuthError:
+            raise
+        except (ProviderError, OSError) as error:
+            why = f"grouped daily for {day} failed: {error}"
+            log.warning("%s", why)
+            continue
+        if volumes:
+            return volumes, day.isoformat(), ""
+        why = f"grouped daily for {day} was empty"
+        log.warning("%s", why)
+    return {}, None, why
+
+
+RANK = """
+WITH best AS (  -- a coin takes one place, through its most liquid pair
+    SELECT DISTINCT ON (COALESCE(NULLIF(base, ''), ticker)) id, usd_volume_24h
+    FROM symbols WHERE active AND usd_volume_24h IS NOT NULL
+    ORDER BY COALESCE(NULLIF(base, ''), ticker), usd_volume_24h DESC, ticker
+), ranked AS (
+    SELECT id, ROW_NUMBER() OVER (ORDER BY usd_volume_24h DESC, id) AS r FROM best
+)
+UPDATE symbols s SET volume_rank = ranked.r
+FROM symbols t LEFT JOIN ranked ON ranked.id = t.id
+WHERE s.id = t.id AND s.volume_rank IS DISTINCT FROM ranked.r
+"""
+
+
 def sync_symbols(
     conn: psycopg.Connection, provider: MarketDataProvider, gx_project: Path | None = None
 ) -> SyncResult:
-    """Upsert every provider ticker, mark vanished ones inactive, rank by last full day's USD volume."""
+    """Upsert every provider ticker, mark vanished ones inactive, rank coins by the last full
+    day's USD volume. Without a usable grouped-daily answer, volumes and ranks stay as they
+    were (the result says so, and the workflow alerts)."""
     tickers = provider.list_tickers()
     if not tickers:
         raise RuntimeError("the provider listed no tickers; refusing to mark every symbol inactive")
-    volume_day = (provider.now() - timedelta(days=1)).date()
-    volumes = provider.daily_usd_volumes(volume_day)
+    volumes, volume_day, why = _volumes(provider)
     frame = pd.DataFrame([t.__dict__ for t in tickers]).assign(
         usd_volume_24h=[volumes.get(t.ticker) for t in tickers]
     )
     failures = validate_symbols(frame, gx_project)
     if failures:
         raise SymbolsRejected(failures)
+    fresh = volume_day is not None
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
             """
@@ -106,10 +153,15 @@ def sync_symbols(
                 VALUES (%s, %s, %s, %s, %s, %s, now())
                 ON CONFLICT (ticker) DO UPDATE SET
                     name = EXCLUDED.name, base = EXCLUDED.base, quote = EXCLUDED.quote,
-                    active = EXCLUDED.active, usd_volume_24h = EXCLUDED.usd_volume_24h,
+                    active = EXCLUDED.active,
+                    usd_volume_24h = CASE WHEN %s THEN EXCLUDED.usd_volume_24h
+                                          ELSE symbols.usd_volume_24h END,
                     updated_at = now()
                 """,
-            [(t.ticker, t.name, t.base, t.quote, t.active, volumes.get(t.ticker)) for t in tickers],
+            [
+                (t.ticker, t.name, t.base, t.quote, t.active, volumes.get(t.ticker), fresh)
+                for t in tickers
+            ],
         )
         cur.execute(
             "UPDATE symbols SET active = FALSE, volume_rank = NULL, updated_at = now() "
@@ -117,20 +169,18 @@ def sync_symbols(
             ([t.ticker for t in tickers],),
         )
         deactivated = cur.rowcount
-        cur.execute(
-            """
-                WITH ranked AS (
-                    SELECT id, ROW_NUMBER() OVER (ORDER BY usd_volume_24h DESC NULLS LAST, ticker) AS r
-                    FROM symbols WHERE active
-                )
-                UPDATE symbols s SET volume_rank = ranked.r FROM ranked WHERE s.id = ranked.id
-                """
-        )
-        ranked = cur.rowcount
+        if fresh:
+            cur.execute(RANK)
+        ranked = cur.execute(
+            "SELECT count(*) AS n FROM symbols WHERE active AND volume_rank IS NOT NULL"
+        ).fetchone()["n"]
     log.info(
         "synced %d symbols (%d deactivated), volume day %s", len(tickers), deactivated, volume_day
     )
-    return SyncResult(len(tickers), deactivated, ranked, volume_day.isoformat())
+    warning = "" if fresh else f"{why}; the previous ranking is kept"
+    return SyncResult(
+        len(tickers), deactivated, ranked, volume_day, "updated" if fresh else "kept", warning
+    )
 
 
 def top_symbols(conn: psycopg.Connection, n: int) -> list[str]:

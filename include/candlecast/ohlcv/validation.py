@@ -1,15 +1,18 @@
 """Great Expectations suites, defined in code: OHLCV batches (before any write) and symbols.
 
 Row-wise facts GX cannot see across rows or series (alignment to the timeframe, increasing
-timestamps within a series, the move from the previous close) are derived as boolean columns
-first, so the suites themselves stay static and can be stored with their results for Data Docs.
-With a project folder, results are kept there and `build_docs` renders them as HTML.
+timestamps within a series, the move from the previous candle judged on the series' own scale by
+`moves`, the gap before each candle) are derived as columns first, so the suites themselves stay
+static and can be stored with their results for Data Docs. A failure names its candles, so only
+those are held back (see `SeriesVerdict`). With a project folder, results are kept there and
+`build_docs` renders them as HTML.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -17,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from candlecast.marketdata import CANDLE_COLUMNS
+from candlecast.ohlcv import moves
 from candlecast.timeframes import Timeframe
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -24,15 +28,16 @@ logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 SERIES_COLUMN = "series"
-DERIVED_COLUMNS = (
+BOOLEAN_COLUMNS = (
     "aligned_to_timeframe",
     "increasing",
     "not_in_future",
-    "move_below_5x",
-    "move_below_50pct",
+    "not_a_print",
+    "move_plausible",
 )
-# Expectations on these columns flag a batch (recorded, alerted) without stopping it.
-WARNING_COLUMNS = {"move_below_50pct"}
+DERIVED_COLUMNS = (*BOOLEAN_COLUMNS, "missing_before")
+# Expectations on these columns flag candles (recorded, alerted) without holding them back.
+WARNING_COLUMNS = {"move_plausible", "missing_before"}
 OHLCV_SUITE, SYMBOLS_SUITE = "ohlcv", "symbols"
 MAX_RESULTS_KEPT = 200
 
@@ -48,8 +53,14 @@ def ohlcv_expectations() -> list:
         gxe.ExpectColumnValuesToBeBetween(column="volume", min_value=0),
     ]
     expectations += [
-        gxe.ExpectColumnValuesToBeInSet(column=c, value_set=[True]) for c in DERIVED_COLUMNS
+        gxe.ExpectColumnValuesToBeInSet(column=c, value_set=[True]) for c in BOOLEAN_COLUMNS
     ]
+    # Gaps are reported, never failed: `mostly=0` keeps them in the result (and Data Docs).
+    expectations.append(
+        gxe.ExpectColumnValuesToBeBetween(
+            column="missing_before", min_value=0, max_value=0, mostly=0.0
+        )
+    )
     expectations += [
         gxe.ExpectColumnValuesToNotBeNull(column=c) for c in ("timestamp", *PRICE_COLUMNS, "volume")
     ]
@@ -132,79 +143,178 @@ def _run(suite: str, frame: pd.DataFrame, project_dir: Path | None):
     )
 
 
-def derive_checks(frame: pd.DataFrame, timeframe: Timeframe, now: pd.Timestamp) -> pd.DataFrame:
-    """The boolean facts the OHLCV suite expects to be true, for one series."""
+@dataclass
+class SeriesBatch:
+    """One series' fetched candles, with what they are measured against: the stored candles
+    before them (`context`) and the 1h path of the same coin (stored and fetched)."""
+
+    timeframe: Timeframe
+    frame: pd.DataFrame
+    context: pd.DataFrame | None = None
+    hourly: pd.DataFrame | None = None
+
+
+@dataclass
+class SeriesVerdict:
+    """What the suite found in one series' batch: GX failures (each `critical` or `warning`),
+    the positions of the candles to hold back (critical) and of those flagged (warning), the
+    newest candle left pending, an explanation per judged candle, and the gaps."""
+
+    failures: list[dict] = field(default_factory=list)
+    held: set[int] = field(default_factory=set)
+    flagged: set[int] = field(default_factory=set)
+    pending: set[int] = field(default_factory=set)
+    notes: dict[int, str] = field(default_factory=dict)
+    gaps: list[dict] = field(default_factory=list)
+
+
+def _sound(part: pd.DataFrame, timeframe: Timeframe) -> pd.Series:
+    """Candles whose prices and timestamp can be measured at all."""
+    prices = part[list(PRICE_COLUMNS)]
+    body_high = part[["open", "close"]].max(axis=1)
+    body_low = part[["open", "close"]].min(axis=1)
+    return (
+        (prices > 0).all(axis=1)
+        & np.isfinite(prices).all(axis=1)
+        & (part["high"] >= body_high)
+        & (part["low"] <= body_low)
+        & part["aligned_to_timeframe"]
+        & part["increasing"]
+        & ~part["timestamp"].duplicated(keep=False)
+    )
+
+
+def derive_checks(
+    frame: pd.DataFrame,
+    timeframe: Timeframe,
+    now: pd.Timestamp,
+    context: pd.DataFrame | None = None,
+    hourly: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The facts the OHLCV suite expects of one series, and the move verdict of each candle
+    (`moves.assess`: verdict, note; NaN rows for candles too broken to measure)."""
     part = frame.loc[:, list(CANDLE_COLUMNS)].reset_index(drop=True)
     part["aligned_to_timeframe"] = timeframe.aligned(part["timestamp"])
     increasing = part["timestamp"].diff().gt(pd.Timedelta(0))
-    move = np.abs(np.log(part["close"] / part["close"].shift(1)))
     if len(part):
         increasing.iloc[0] = True  # the first candle has nothing before it
     part["increasing"] = increasing
     part["not_in_future"] = part["timestamp"] < now
-    part["move_below_5x"] = ~(move > np.log(5.0))
-    part["move_below_50pct"] = ~(move > np.log(1.5))
-    return part
+    sound = _sound(part, timeframe)
+    before = part["timestamp"].iloc[0] if len(part) else None
+    history = (
+        context.loc[context["timestamp"] < before, list(CANDLE_COLUMNS)]
+        if context is not None and before is not None
+        else part.iloc[:0, : len(CANDLE_COLUMNS)]
+    )
+    measured = pd.concat([history, part.loc[sound, list(CANDLE_COLUMNS)]], ignore_index=True)
+    assessed = moves.assess(measured, timeframe, len(history), hourly)
+    assessed.index = part.index[sound]
+    verdicts = assessed.reindex(part.index)
+    part["not_a_print"] = ~verdicts["verdict"].isin(moves.HELD_VERDICTS)
+    part["move_plausible"] = verdicts["verdict"].ne("flag")
+    # Gaps are in the candles as fetched (a held candle is not a gap in the provider's data).
+    stamps = pd.concat([history["timestamp"].iloc[-1:], part["timestamp"]], ignore_index=True)
+    part["missing_before"] = moves.missing_before(stamps, timeframe)[len(stamps) - len(part) :]
+    verdicts["missing_before"] = part["missing_before"]
+    verdicts["timestamp"] = part["timestamp"]
+    return part, verdicts
 
 
-def _failures(result, frame: pd.DataFrame) -> dict[str, list[dict]]:
-    """Failing expectations per series (every series for a table-level failure)."""
-    failures: dict[str, list[dict]] = {}
+def _failures(result, frame: pd.DataFrame) -> dict[str, tuple[list[dict], dict[str, set[int]]]]:
+    """Failing expectations per series (every series for a table-level failure), and the
+    unexpected rows of each severity (frame index labels; None: the whole series)."""
+    failures: dict[str, tuple[list[dict], dict[str, set[int] | None]]] = {}
     for item in result.results:
-        if item.success:
-            continue
         config = item.expectation_config
-        rows = (item.result or {}).get("unexpected_index_list")
-        if rows is None:
-            counts = {series: None for series in frame[SERIES_COLUMN].unique()}
-        else:
-            indices = [r if isinstance(r, int) else r.get("index", r) for r in rows]
-            counts = frame.loc[indices, SERIES_COLUMN].value_counts().to_dict()
         column = (
             config.kwargs.get("column")
             or config.kwargs.get("column_A")
             or ",".join(config.kwargs.get("column_list") or [])
         )
-        for series, n in counts.items():
-            failures.setdefault(series, []).append(
+        rows = (item.result or {}).get("unexpected_index_list")
+        if item.success and not (column == "missing_before" and rows):
+            continue
+        if rows is None:
+            by_series = {series: None for series in frame[SERIES_COLUMN].unique()}
+        else:
+            indices = [r if isinstance(r, int) else r.get("index", r) for r in rows]
+            by_series = {
+                s: set(group.index) for s, group in frame.loc[indices].groupby(SERIES_COLUMN)
+            }
+        severity = "warning" if column in WARNING_COLUMNS else "critical"
+        if column == "missing_before":
+            severity = "info"
+        for series, labels in by_series.items():
+            found, rows_by_severity = failures.setdefault(series, ([], {}))
+            found.append(
                 {
                     "expectation": config.type,
                     "column": column,
-                    "unexpected_count": None if n is None else int(n),
-                    "severity": "warning" if column in WARNING_COLUMNS else "critical",
+                    "unexpected_count": None if labels is None else len(labels),
+                    "severity": severity,
                 }
             )
+            if severity == "info":
+                continue
+            known = rows_by_severity.get(severity, set())
+            rows_by_severity[severity] = None if labels is None or known is None else known | labels
     return failures
 
 
 def validate_batches(
-    batches: dict[tuple[str, str], tuple[Timeframe, pd.DataFrame]],
+    batches: dict[tuple[str, str], SeriesBatch],
     now: pd.Timestamp,
     project_dir: Path | None = None,
-) -> dict[tuple[str, str], list[dict]]:
-    """One OHLCV suite run over many series; the failures of each failing series, each marked
-    `critical` (quarantine) or `warning` (flag)."""
-    parts = []
-    for (ticker, code), (timeframe, frame) in batches.items():
-        if not frame.empty:
-            parts.append(
-                derive_checks(frame, timeframe, now).assign(**{SERIES_COLUMN: f"{ticker}|{code}"})
-            )
+) -> dict[tuple[str, str], SeriesVerdict]:
+    """One OHLCV suite run over many series: a verdict per series, naming its candles."""
+    parts, verdicts, offsets = [], {}, {}
+    start = 0
+    for key, batch in batches.items():
+        if batch.frame.empty:
+            continue
+        part, assessed = derive_checks(
+            batch.frame, batch.timeframe, now, batch.context, batch.hourly
+        )
+        parts.append(part.assign(**{SERIES_COLUMN: "|".join(key)}))
+        offsets[key] = start
+        start += len(part)
+        verdict = SeriesVerdict()
+        verdict.pending = set(np.flatnonzero(assessed["verdict"].eq("pending").to_numpy()))
+        verdict.notes = {
+            int(i): note for i, note in assessed["note"].items() if isinstance(note, str) and note
+        }
+        verdict.gaps = moves.gaps(assessed, batch.timeframe)
+        verdicts[key] = verdict
     if not parts:
         return {}
     frame = pd.concat(parts, ignore_index=True)
     result = _run(OHLCV_SUITE, frame, project_dir)
-    return {tuple(s.split("|", 1)): f for s, f in _failures(result, frame).items()}
+    for series, (found, rows) in _failures(result, frame).items():
+        key = tuple(series.split("|", 1))
+        verdict, offset = verdicts[key], offsets[key]
+        size = len(batches[key].frame)
+        verdict.failures = found
 
+        def positions(labels, offset=offset, size=size):
+            return set(range(size)) if labels is None else {int(i) - offset for i in labels}
 
-def is_critical(failures: list[dict]) -> bool:
-    return any(f["severity"] == "critical" for f in failures)
+        if "critical" in rows:
+            verdict.held = positions(rows["critical"])
+        if "warning" in rows:
+            verdict.flagged = positions(rows["warning"]) - verdict.held
+    for verdict in verdicts.values():
+        verdict.pending -= verdict.held
+    return verdicts
 
 
 def validate_symbols(frame: pd.DataFrame, project_dir: Path | None = None) -> list[dict]:
     """Failures of the symbols suite (empty when the table is sound)."""
     result = _run(SYMBOLS_SUITE, frame.assign(**{SERIES_COLUMN: "symbols"}), project_dir)
-    return _failures(result, frame.assign(**{SERIES_COLUMN: "symbols"})).get("symbols", [])
+    found, _ = _failures(result, frame.assign(**{SERIES_COLUMN: "symbols"})).get(
+        "symbols", ([], {})
+    )
+    return found
 
 
 def build_docs(project_dir: Path) -> Path:
@@ -221,7 +331,8 @@ def build_docs(project_dir: Path) -> Path:
 
 
 def validate_candles(frame: pd.DataFrame, timeframe: Timeframe, now: pd.Timestamp) -> list[dict]:
-    """The OHLCV suite on one series: its failures (empty when it passes)."""
-    return validate_batches({("series", timeframe.code): (timeframe, frame)}, now).get(
-        ("series", timeframe.code), []
-    )
+    """The OHLCV suite on one series: its failures (empty when it passes; gaps are not
+    failures)."""
+    verdicts = validate_batches({("series", timeframe.code): SeriesBatch(timeframe, frame)}, now)
+    verdict = verdicts.get(("series", timeframe.code), SeriesVerdict())
+    return [f for f in verdict.failures if f["severity"] != "info"]

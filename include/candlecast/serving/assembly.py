@@ -24,6 +24,8 @@ def build_forecaster(settings: Settings, references: dict) -> Forecaster:
         update={
             "polygon_max_retries": settings.candlecast_api_provider_max_retries,
             "polygon_timeout_seconds": settings.candlecast_api_provider_timeout_seconds,
+            # a forecast never waits out a provider's rate-limit window
+            "polygon_rate_limit_patience_seconds": 0.0,
         }
     )
     redis = GuardedRedis(serving_redis_client(settings))
