@@ -1,6 +1,6 @@
-"""Market data providers: one interface (`base`), the Polygon/Massive client (`polygon`), the
-offline sample (`sample`), the provider's request limit shared through Redis (`ratelimit`), and
-the one chosen by settings (`get_provider`).
+"""Market data providers: one interface (`base`), the Polygon/Massive client (`polygon`), its
+bars as candle frames (`bars`), the offline sample (`sample`), the provider's request limit
+shared through Redis (`ratelimit`), and the one chosen by settings (`get_provider`).
 
 May import: `candlecast.ops` (the Redis client, for the limiter), `candlecast.settings`,
 `candlecast.timeframes`.
@@ -8,6 +8,7 @@ May import: `candlecast.ops` (the Redis client, for the limiter), `candlecast.se
 
 from __future__ import annotations
 
+from candlecast.marketdata.bars import resample_daily, usd_volumes
 from candlecast.marketdata.base import (
     CANDLE_COLUMNS,
     FetchRequest,
@@ -23,7 +24,6 @@ from candlecast.marketdata.polygon import (
     ProviderAuthError,
     ProviderError,
     ProviderTransientError,
-    resample_daily,
 )
 from candlecast.marketdata.ratelimit import SlidingWindowLimiter
 from candlecast.marketdata.sample import SampleProvider
@@ -83,4 +83,5 @@ __all__ = [
     "get_provider",
     "resample_daily",
     "split_pair",
+    "usd_volumes",
 ]
