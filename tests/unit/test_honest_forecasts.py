@@ -133,11 +133,11 @@ def test_no_signal_no_skill_and_the_served_side_is_never_below_one_half():
 
 def test_a_horizon_needs_an_ic_interval_above_zero_and_to_beat_every_naive_rule():
     z, horizon, log_return, raw, stamps, last = _planted(horizons=(1,), strength=0.3)
-    planted = horizon_evidence(stamps, z, log_return, raw, last, 1.0, 0.0)
+    planted = horizon_evidence(stamps, log_return, raw, last, 1.0, 0.0)
     assert planted["skill"] and planted["rank_ic_ci99"][0] > 0
     assert planted["direction_accuracy"] > planted["best_naive_accuracy"]
     # The same predictions against a rule that knows the outcome's sign: the rule wins.
-    knowing = horizon_evidence(stamps, z, log_return, raw, -log_return, 1.0, 0.0)
+    knowing = horizon_evidence(stamps, log_return, raw, -log_return, 1.0, 0.0)
     assert knowing["best_naive_rule"] == "reversal" and not knowing["skill"]
 
 

@@ -73,19 +73,24 @@ class Calibration:
         return rows
 
     @classmethod
+    def without_skill(cls, residual_q10: list[float], residual_q90: list[float], note=None):
+        """Every horizon without skill: the random walk's point at confidence 0.5, these bands."""
+        figures = {"n": 0, "skill": False} | ({"note": note} if note else {})
+        return cls(
+            slope=[0.0] * len(residual_q10),
+            skill=[False] * len(residual_q10),
+            confidence_scale=0.0,
+            residual_q10=list(residual_q10),
+            residual_q90=list(residual_q90),
+            evidence=[dict(figures) for _ in residual_q10],
+        )
+
+    @classmethod
     def from_dict(cls, stored: dict) -> Calibration:
         if "slope" in stored:
             return cls(**stored)
         # A version trained before skill was measured per horizon: no evidence, so no skill.
-        steps = len(stored["residual_q10"])
-        return cls(
-            slope=[0.0] * steps,
-            skill=[False] * steps,
-            confidence_scale=0.0,
-            residual_q10=stored["residual_q10"],
-            residual_q90=stored["residual_q90"],
-            evidence=[{"n": 0, "skill": False, "note": "not recorded"} for _ in range(steps)],
-        )
+        return cls.without_skill(stored["residual_q10"], stored["residual_q90"], "not recorded")
 
 
 def _finite(value) -> float | None:

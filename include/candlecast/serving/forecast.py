@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -13,7 +13,7 @@ import pandas as pd
 import psycopg
 from psycopg.types.json import Jsonb
 
-from candlecast.api import Forecast, ForecastStep
+from candlecast.api import Forecast, ForecastStep, HorizonEvidence
 from candlecast.modeling import WARMUP_CANDLES, ForecastModel, ServingInputs, compute_features
 from candlecast.serving.candles import CandleWindow, feature_window
 from candlecast.serving.lru import LruCache
@@ -64,13 +64,21 @@ def key_indicators(model: ForecastModel, features: pd.DataFrame) -> dict[str, fl
     return {n: (float(last[n]) if math.isfinite(float(last[n])) else None) for n in chosen}
 
 
+def model_evidence(model: ForecastModel) -> tuple[HorizonEvidence, ...]:
+    """The validation evidence per horizon 1..30, as the API shows it."""
+    return tuple(HorizonEvidence(**row) for row in model.calibration.skill_table())
+
+
 def make_forecast(
     model: ForecastModel,
     model_tag: str,
     window: CandleWindow,
     steps: int,
     input_cache: InputCache | None = None,
+    evidence: Sequence[HorizonEvidence] | None = None,
 ) -> Forecast:
+    """`evidence`: the model's per-horizon evidence, built once per model by a caller that
+    serves many forecasts (ServedModel); built here otherwise."""
     ticker, timeframe = window.ticker, window.timeframe
     candles = window.frame.iloc[-feature_window(window.timeframe) :].reset_index(drop=True)
     if len(candles) < WARMUP_CANDLES:
@@ -125,7 +133,7 @@ def make_forecast(
         mean_confidence=sum(s.confidence for s in forecast_steps) / len(forecast_steps),
         indicators=dict(inputs.indicators),
         persisted=False,
-        skill=model.calibration.skill_table()[:steps],
+        skill=list(evidence if evidence is not None else model_evidence(model))[:steps],
         steps=forecast_steps,
     )
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
 
 from candlecast.api import (
     BadInput,
+    HorizonEvidence,
     NotFound,
     Unavailable,
     Unprocessable,
@@ -28,6 +29,7 @@ from candlecast.serving.forecast import (
     InputCache,
     InsufficientHistory,
     make_forecast,
+    model_evidence,
     persist_forecast,
 )
 from candlecast.serving.prediction_cache import PredictionCache, prediction_key
@@ -70,6 +72,11 @@ def steps_until(
 class ServedModel:
     tag: str
     model: ForecastModel
+    evidence: tuple[HorizonEvidence, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Per model version, not per forecast: every answer of this version carries it.
+        object.__setattr__(self, "evidence", model_evidence(self.model))
 
 
 class Forecaster:
@@ -149,7 +156,9 @@ class Forecaster:
                 }
             )
         try:
-            forecast = make_forecast(served.model, served.tag, window, steps, self.inputs)
+            forecast = make_forecast(
+                served.model, served.tag, window, steps, self.inputs, served.evidence
+            )
         except InsufficientHistory as error:
             raise Unprocessable(
                 str(error), field="symbol", needed=error.needed, have=error.have

@@ -16,7 +16,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from candlecast.modeling import Z_CLIP, Calibration
-from candlecast.modeling.training.evaluation import block_bootstrap_ci, ic_by_timestamp
+from candlecast.modeling.training.evaluation import block_bootstrap_ci, hit_rate, ic_by_timestamp
 from candlecast.modeling.training.folds import halves_of
 from candlecast.timeframes import MAX_STEPS
 
@@ -39,16 +39,8 @@ def naive_rules(last_return: np.ndarray, majority: float, drift: float) -> dict[
     }
 
 
-def _hit_rate(direction: np.ndarray, log_return: np.ndarray) -> float:
-    moved = log_return != 0
-    if not moved.any():
-        return float("nan")
-    return float(np.mean(direction[moved] == np.sign(log_return[moved])))
-
-
 def horizon_evidence(
     stamps: np.ndarray,
-    z: np.ndarray,
     log_return: np.ndarray,
     raw: np.ndarray,
     last_return: np.ndarray,
@@ -61,9 +53,9 @@ def horizon_evidence(
     ic_mean = float(np.mean(ic)) if len(ic) else None
     ones = np.ones(len(ic))
     ic_low, ic_high = block_bootstrap_ci(ic_stamps, ic, ones, level=SKILL_LEVEL)
-    accuracy = _hit_rate(np.where(raw >= 0, 1.0, -1.0), log_return)
+    accuracy = hit_rate(raw, log_return)
     rules = {
-        name: _hit_rate(calls, log_return)
+        name: hit_rate(calls, log_return)
         for name, calls in naive_rules(last_return, majority, drift).items()
     }
     best = max(rules, key=lambda name: -1.0 if np.isnan(rules[name]) else rules[name])
@@ -75,7 +67,7 @@ def horizon_evidence(
         and accuracy > rules[best]
     )
     return {
-        "n": int(len(z)),
+        "n": int(len(raw)),
         "rank_ic": ic_mean,
         "rank_ic_ci99": [ic_low, ic_high],
         "rank_ic_ci95": list(block_bootstrap_ci(ic_stamps, ic, ones)),
@@ -125,14 +117,7 @@ def _confidence_scale(raw: np.ndarray, log_return: np.ndarray) -> float:
 
 def no_evidence() -> Calibration:
     """No validation pairs at all: the random walk's point, confidence 0.5, normal 80 % bands."""
-    return Calibration(
-        slope=[0.0] * MAX_STEPS,
-        skill=[False] * MAX_STEPS,
-        confidence_scale=0.0,
-        residual_q10=[-NORMAL_80] * MAX_STEPS,
-        residual_q90=[NORMAL_80] * MAX_STEPS,
-        evidence=[{"n": 0, "skill": False} for _ in range(MAX_STEPS)],
-    )
+    return Calibration.without_skill([-NORMAL_80] * MAX_STEPS, [NORMAL_80] * MAX_STEPS)
 
 
 def fit_calibration(
@@ -156,7 +141,7 @@ def fit_calibration(
         if len(at) < MIN_HORIZON_PAIRS:
             continue
         calibration.evidence[h - 1] = horizon_evidence(
-            timestamps[at], z[at], log_return[at], raw[at], last_return[at], majority, drift[h - 1]
+            timestamps[at], log_return[at], raw[at], last_return[at], majority, drift[h - 1]
         )
     halves = halves_of(timestamps)
     for h, figures in enumerate(calibration.evidence, start=1):

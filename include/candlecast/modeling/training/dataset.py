@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -45,17 +46,13 @@ class Panel:
         """Horizon-normalised targets: log return / (sigma * sqrt(h))."""
         return self.forward / (self.sigma[:, None] * np.sqrt(HORIZONS)[None, :])
 
-    @property
+    @cached_property
     def relative_z(self) -> np.ndarray:
         """z less the mean z of every coin at the same candle (per horizon): what one coin does
         against the others, the cross-sectional part the learners are trained on (the shared
         market move is most of a return's variance and none of its rank)."""
-        cached = getattr(self, "_relative_z", None)
-        if cached is None:
-            z = pd.DataFrame(self.z)
-            cached = (z - z.groupby(self.timestamp).transform("mean")).to_numpy()
-            self._relative_z = cached
-        return cached
+        z = pd.DataFrame(self.z)
+        return (z - z.groupby(self.timestamp).transform("mean")).to_numpy()
 
     def frame(self, rows: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(self.features[rows], columns=self.columns)

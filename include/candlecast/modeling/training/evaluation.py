@@ -21,7 +21,8 @@ def direction_of(predicted: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(predicted) >= 0, 1.0, -1.0)
 
 
-def _accuracy(predicted: np.ndarray, actual: np.ndarray) -> float:
+def hit_rate(predicted: np.ndarray, actual: np.ndarray) -> float:
+    """Share of the moves (actual != 0) whose side the forecast's sign called."""
     moved = actual != 0
     if not moved.any():
         return float("nan")
@@ -118,7 +119,7 @@ def _direction_figures(stamps, predicted, actual) -> dict:
     moved = (actual != 0).astype(float)
     correct = (direction_of(predicted) == np.sign(actual)).astype(float)
     return {
-        "direction_accuracy": _accuracy(predicted, actual),
+        "direction_accuracy": hit_rate(predicted, actual),
         "direction_accuracy_ci95": block_bootstrap_ci(stamps, correct * moved, moved),
     }
 
@@ -231,11 +232,11 @@ def accuracy_by_horizon(columns: dict, horizon: np.ndarray) -> dict:
             continue
         last = columns["last_return"][at]
         table["horizon"].append(h)
-        table["model"].append(_accuracy(columns["direction"][at], actual[at]))
-        table["momentum"].append(_accuracy(last, actual[at]))
-        table["reversal"].append(_accuracy(-last, actual[at]))
-        table["majority"].append(_accuracy(np.full(at.sum(), columns["majority"]), actual[at]))
-        table["drift"].append(_accuracy(columns["drift"][at], actual[at]))
+        table["model"].append(hit_rate(columns["direction"][at], actual[at]))
+        table["momentum"].append(hit_rate(last, actual[at]))
+        table["reversal"].append(hit_rate(-last, actual[at]))
+        table["majority"].append(hit_rate(np.full(at.sum(), columns["majority"]), actual[at]))
+        table["drift"].append(hit_rate(columns["drift"][at], actual[at]))
     return table
 
 
