@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from candlecast.marketdata import SampleProvider
-from candlecast.modeling import compute_features
+from candlecast.modeling import MarketContext, compute_features
 from candlecast.settings import SAMPLE_DATA_DIR
 from candlecast.timeframes import TIMEFRAMES
 
@@ -115,6 +115,18 @@ def main() -> None:
     )
     request = history.iloc[-REQUEST_CANDLES:].reset_index(drop=True)
     current = report("current", compute_features, request, history, hour)
+    benchmarks = {
+        base: sample.fetch_candles(
+            f"X:{base}USDT", hour, request["timestamp"].iloc[0], sample.now()
+        )
+        for base in ("BTC", "ETH")
+    }
+    context = MarketContext.from_candles(benchmarks)
+    with_market = Timing(lambda: compute_features(request, hour, context), REQUEST_RUNS)
+    print(
+        f"  with the market context (BTC, ETH): {with_market}; "
+        f"{with_market.wall_ms / current.wall_ms:.2f}x the coin's own features"
+    )
     whole = forecast_timing(request, hour)
     recursive = Timing(lambda: recursive_forecast(compute_features, request, hour), RECURSIVE_RUNS)
     print(

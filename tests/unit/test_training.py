@@ -8,6 +8,7 @@ from candlecast.modeling.training import (
     pairs,
     rank_ic,
     stack,
+    stored_context,
     train_timeframe,
     walk_forward_folds,
 )
@@ -19,6 +20,11 @@ from .sample_frames import PROVIDER
 
 TICKERS = ["X:BTCUSDT", "X:ETHUSDT", "X:SOLUSDT"]
 DAILY = TIMEFRAMES["1d"]
+
+
+def _features(model: ForecastModel, store: CandleStore, candles: pd.DataFrame) -> pd.DataFrame:
+    """The model's features of `candles`, with the benchmarks it was trained with (the store's)."""
+    return compute_features(candles, DAILY, stored_context(store, model.market, DAILY))
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +87,7 @@ def test_every_fold_is_measured_beside_the_baselines(trained):
 def test_trained_model_forecasts_a_consistent_path(trained, daily_store):
     model, _, _ = trained
     candles = daily_store.read("X:BTCUSDT", DAILY)
-    path = model.forecast_path(candles, compute_features(candles, DAILY), 30)
+    path = model.forecast_path(candles, _features(model, daily_store, candles), 30)
     assert np.allclose(path["open"][1:], path["close"][:-1])
     assert path["open"][0] == candles["close"].iloc[-1]
     assert (path["high"] >= np.maximum(path["open"], path["close"])).all()
@@ -101,11 +107,12 @@ def test_every_learner_round_trips_through_save_and_load(trained, daily_store, t
         feature_names=model.feature_names,
         feature_set_version=model.feature_set_version,
         calibration=model.calibration,
+        market=model.market,
     )
     all_three.save(tmp_path)
     loaded = ForecastModel.load(tmp_path)
     candles = daily_store.read("X:ETHUSDT", DAILY)
-    features = compute_features(candles, DAILY)
+    features = _features(all_three, daily_store, candles)
     np.testing.assert_allclose(
         loaded.forecast_path(candles, features, 30)["close"],
         all_three.forecast_path(candles, features, 30)["close"],
@@ -212,6 +219,7 @@ def _every_learner(model, folds, lstm_stride: int) -> ForecastModel:
         feature_names=model.feature_names,
         feature_set_version=model.feature_set_version,
         calibration=model.calibration,
+        market=model.market,
     )
 
 
@@ -223,7 +231,7 @@ def test_serving_reads_only_the_tail_and_forecasts_as_from_every_row(
     model, folds, _ = trained
     served = _every_learner(model, folds, lstm_stride)
     candles = daily_store.read("X:ETHUSDT", DAILY).iloc[-candle_count:].reset_index(drop=True)
-    features = compute_features(candles, DAILY)
+    features = _features(served, daily_store, candles)
     matrix = features[served.feature_names].to_numpy(dtype="float32")
     first = int(np.flatnonzero(~np.isnan(matrix).any(axis=1))[0])
     from_every_row = served.raw_z(
@@ -237,7 +245,7 @@ def test_serving_reads_only_the_tail_and_forecasts_as_from_every_row(
 def test_xgboost_predicts_a_few_rows_in_place_as_through_a_dmatrix(trained, daily_store):
     model, folds, _ = trained
     booster = folds[-1].learners["xgboost"]
-    features = compute_features(daily_store.read("X:BTCUSDT", DAILY), DAILY)
+    features = _features(model, daily_store, daily_store.read("X:BTCUSDT", DAILY))
     matrix = features[model.feature_names].to_numpy(dtype="float32")
     rows = np.arange(len(matrix) - 300, len(matrix))
     horizon = (rows % 30) + 1

@@ -1,6 +1,7 @@
 """Models, the side serving shares: the scale-free features (`features`, one function for training
-and serving), the base learners (`learners`), the trained forecaster as served (`predictor`) and
-the model registry (`registry`: the BentoML model store and the `models` rows).
+and serving; `market`: the benchmarks they measure a coin against), the base learners
+(`learners`), the trained forecaster as served (`predictor`) and the model registry (`registry`:
+the BentoML model store and the `models` rows).
 
 May import: `candlecast.ohlcv`, `candlecast.marketdata`, `candlecast.ops`, `candlecast.settings`,
 `candlecast.timeframes`. Training lives in `candlecast.modeling.training`, above this package;
@@ -13,6 +14,7 @@ from candlecast.modeling.features import (
     WARMUP_CANDLES,
     compute_features,
     feature_columns,
+    market_columns,
 )
 from candlecast.modeling.learners import (
     Z_CLIP,
@@ -21,6 +23,7 @@ from candlecast.modeling.learners import (
     RidgeLearner,
     XGBoostLearner,
 )
+from candlecast.modeling.market import BENCHMARK_BASES, MarketContext, choose_benchmarks
 from candlecast.modeling.predictor import Calibration, ForecastModel, ServingInputs, sides
 from candlecast.modeling.registry import (
     json_safe,
@@ -33,6 +36,10 @@ from candlecast.modeling.registry import (
 )
 
 __all__ = [
+    "BENCHMARK_BASES",
+    "MarketContext",
+    "choose_benchmarks",
+    "market_columns",
     "FEATURE_SET_VERSION",
     "VOLATILITY_COLUMN",
     "WARMUP_CANDLES",

@@ -3,8 +3,10 @@
 Every column is a return, a ratio or a normalised indicator, so one model serves BTC and a
 $0.0001 coin alike. Row t uses candles up to and including t only. Families: returns, trend
 (distance to moving averages), momentum, volatility, volume, candle shape, statistics,
-calendar; TA-Lib for the classic indicators, pandas-ta where TA-Lib has no equivalent. Windows
-stay within WARMUP_CANDLES so that even the 59 months of a young coin's 1M series can be served.
+calendar, and the market context (the coin against BTC and ETH at the same candle, when a
+`MarketContext` is given); TA-Lib for the classic indicators, pandas-ta where TA-Lib has no
+equivalent. Windows stay within WARMUP_CANDLES so that even the 59 months of a young coin's
+1M series can be served.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import talib
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import lfilter
 
+from candlecast.modeling.market import MarketContext
 from candlecast.timeframes import Timeframe
 
 FEATURE_SET_VERSION = "v2"
@@ -366,13 +369,69 @@ def _calendar(stamps: np.ndarray, timeframe: Timeframe, out) -> None:
         out[f"{name}_cos"] = np.cos(2 * np.pi * values / period)
 
 
+MARKET_LAGS = (1, 6, 24)
+MARKET_WINDOW = 24
+
+
+def market_columns(bases: tuple[str, ...]) -> list[str]:
+    names = []
+    for base in bases:
+        p = base.lower()
+        names += [f"{p}_ret_{k}_z" for k in MARKET_LAGS]
+        names += [f"{p}_vol_regime", f"{p}_vol_rel", f"{p}_beta_{MARKET_WINDOW}"]
+        names += [f"{p}_corr_{MARKET_WINDOW}"] + [f"{p}_rel_{k}" for k in MARKET_LAGS]
+    return names
+
+
+def _aligned(stamps: np.ndarray, bench_stamps: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """values (one per benchmark candle) at the coin's candles; NaN where the benchmark has none."""
+    at = np.minimum(np.searchsorted(bench_stamps, stamps), len(bench_stamps) - 1)
+    return np.where(bench_stamps[at] == stamps, values[at], np.nan)
+
+
+def _beta_and_corr(x: np.ndarray, y: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rolling beta of x on y and their correlation; NaN wherever a window holds a NaN."""
+    dx, dy = (w - w.mean(axis=1, keepdims=True) for w in (_windows(x, window), _windows(y, window)))
+    sxy, sxx, syy = (dx * dy).sum(axis=1), (dx * dx).sum(axis=1), (dy * dy).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return sxy / syy, sxy / np.sqrt(sxx * syy)
+
+
+def _market(stamps: np.ndarray, market: MarketContext, out) -> None:
+    """Each benchmark's recent returns and volatility regime at the coin's candle, and the coin
+    against it: volatility ratio, rolling beta and correlation, and its return less beta times
+    the benchmark's (the coin's own move), all in units of volatility. Benchmark returns are
+    taken on the benchmark's own candles, then matched to the coin's by open time."""
+    coin_r1, coin_vol = out["ret_1"], out["vol_24"]
+    for base, series in market.series.items():
+        p, lc = base.lower(), series.log_close
+        bench = {k: np.concatenate([np.full(k, np.nan), lc[k:] - lc[:-k]]) for k in MARKET_LAGS}
+        bench_vol = {w: _Moments(bench[1], w).std() for w in (5, MARKET_WINDOW)}
+        at = {k: _aligned(stamps, series.stamps, v) for k, v in bench.items()}
+        vol = _aligned(stamps, series.stamps, bench_vol[MARKET_WINDOW])
+        vol_5 = _aligned(stamps, series.stamps, bench_vol[5])
+        beta, corr = _beta_and_corr(coin_r1, at[1], MARKET_WINDOW)
+        for k in MARKET_LAGS:
+            out[f"{p}_ret_{k}_z"] = at[k] / (vol * np.sqrt(k) + _EPS)
+        out[f"{p}_vol_regime"] = vol_5 / (vol + _EPS)
+        out[f"{p}_vol_rel"] = np.log((coin_vol + _EPS) / (vol + _EPS))
+        out[f"{p}_beta_{MARKET_WINDOW}"] = beta
+        out[f"{p}_corr_{MARKET_WINDOW}"] = corr
+        for k in MARKET_LAGS:
+            own = out[f"ret_{k}"] - beta * at[k]
+            out[f"{p}_rel_{k}"] = own / (coin_vol * np.sqrt(k) + _EPS)
+
+
 @cache
 def _column_index(names: tuple[str, ...]) -> pd.Index:
     return pd.Index(names)
 
 
-def compute_features(candles: pd.DataFrame, timeframe: Timeframe) -> pd.DataFrame:
-    """Feature frame aligned with `candles` (sorted, clean); warm-up rows hold NaN."""
+def compute_features(
+    candles: pd.DataFrame, timeframe: Timeframe, market: MarketContext | None = None
+) -> pd.DataFrame:
+    """Feature frame aligned with `candles` (sorted, clean); warm-up rows hold NaN. With a
+    market context, the market columns follow the coin's own (see `market_columns`)."""
     o, h, lo, c, v = (
         candles[k].to_numpy(dtype="float64") for k in ("open", "high", "low", "close", "volume")
     )
@@ -386,16 +445,19 @@ def compute_features(candles: pd.DataFrame, timeframe: Timeframe) -> pd.DataFram
     _shape(o, h, lo, c, out)
     _patterns(o, h, lo, c, out)
     _pandas_ta(o, h, lo, c, out)
-    _calendar(candles["timestamp"].to_numpy("datetime64[ns]"), timeframe, out)
+    stamps = candles["timestamp"].to_numpy("datetime64[ns]")
+    _calendar(stamps, timeframe, out)
+    if market is not None:
+        _market(stamps, market, out)
     values = np.array(list(out.values()), dtype="float64").T  # column-major, as pandas stores it
     values[~np.isfinite(values)] = np.nan
     values[: WARMUP_CANDLES - 1] = np.nan
     return pd.DataFrame(values, columns=_column_index(tuple(out)), index=candles.index, copy=False)
 
 
-def feature_columns(timeframe: Timeframe) -> list[str]:
-    """The names compute_features produces for this timeframe, in order."""
-    return list(_probe_columns(timeframe.code))
+def feature_columns(timeframe: Timeframe, market_bases: tuple[str, ...] = ()) -> list[str]:
+    """The names compute_features produces for this timeframe (and these benchmarks), in order."""
+    return list(_probe_columns(timeframe.code)) + market_columns(tuple(market_bases))
 
 
 @cache

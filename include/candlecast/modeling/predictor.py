@@ -129,6 +129,7 @@ class ForecastModel:
     feature_set_version: str
     calibration: Calibration
     info: dict = field(default_factory=dict)
+    market: dict[str, str] = field(default_factory=dict)  # benchmark base -> ticker it reads
 
     def raw_z(self, features: np.ndarray, series_start, rows, horizon, spacing=1) -> np.ndarray:
         """The stacked prediction for (row, horizon) pairs of a feature matrix whose rows are
@@ -218,6 +219,7 @@ class ForecastModel:
             "feature_set_version": self.feature_set_version,
             "calibration": self.calibration.__dict__,
             "info": self.info,
+            "market": self.market,
         }
         (folder / _META_FILE).write_text(json.dumps(meta))
 
@@ -238,4 +240,5 @@ class ForecastModel:
             feature_set_version=meta["feature_set_version"],
             calibration=Calibration.from_dict(meta["calibration"]),
             info=meta["info"],
+            market=meta.get("market", {}),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -14,7 +14,13 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from candlecast.api import Forecast, ForecastStep, HorizonEvidence
-from candlecast.modeling import WARMUP_CANDLES, ForecastModel, ServingInputs, compute_features
+from candlecast.modeling import (
+    WARMUP_CANDLES,
+    ForecastModel,
+    MarketContext,
+    ServingInputs,
+    compute_features,
+)
 from candlecast.serving.candles import CandleWindow, feature_window
 from candlecast.serving.lru import LruCache
 from candlecast.timeframes import Timeframe
@@ -69,6 +75,31 @@ def model_evidence(model: ForecastModel) -> tuple[HorizonEvidence, ...]:
     return tuple(HorizonEvidence(**row) for row in model.calibration.skill_table())
 
 
+class MarketContextBehind(ValueError):
+    """A benchmark's newest candle is older than the coin's: its context row does not exist."""
+
+
+def market_context(
+    model: ForecastModel, windows: Mapping[str, CandleWindow], last_open: pd.Timestamp
+) -> MarketContext | None:
+    """The model's benchmarks from their fresh-candle windows (base -> window), or None for a
+    model trained without market context."""
+    if not model.market:
+        return None
+    missing = [base for base in model.market if base not in windows]
+    if missing:
+        raise ValueError(f"market context without {', '.join(missing)}")
+    for base in model.market:
+        bench_last = windows[base].last_candle_at
+        if bench_last < last_open:
+            raise MarketContextBehind(
+                f"{model.market[base]}'s last {windows[base].timeframe.code} candle "
+                f"({bench_last.isoformat()}) is older than the forecast's "
+                f"({pd.Timestamp(last_open).isoformat()})"
+            )
+    return MarketContext.from_candles({base: windows[base].frame for base in model.market})
+
+
 def make_forecast(
     model: ForecastModel,
     model_tag: str,
@@ -76,24 +107,28 @@ def make_forecast(
     steps: int,
     input_cache: InputCache | None = None,
     evidence: Sequence[HorizonEvidence] | None = None,
+    market_windows: Mapping[str, CandleWindow] | None = None,
 ) -> Forecast:
     """`evidence`: the model's per-horizon evidence, built once per model by a caller that
-    serves many forecasts (ServedModel); built here otherwise."""
+    serves many forecasts (ServedModel); built here otherwise. `market_windows`: the fresh
+    candles of the model's benchmarks (base -> window), for a model trained with them."""
     ticker, timeframe = window.ticker, window.timeframe
     candles = window.frame.iloc[-feature_window(window.timeframe) :].reset_index(drop=True)
     if len(candles) < WARMUP_CANDLES:
         raise InsufficientHistory(ticker, timeframe, WARMUP_CANDLES, len(candles))
     last_open = candles["timestamp"].iloc[-1]
+    market = market_context(model, market_windows or {}, last_open)
 
     def build() -> SeriesInputs:
-        features = compute_features(candles, timeframe)
+        features = compute_features(candles, timeframe, market)
         return SeriesInputs(model.serving_inputs(features), key_indicators(model, features))
 
     if input_cache is None:
         inputs = build()
     else:
+        context_key = market.fingerprint() if market is not None else ()
         inputs = input_cache.get(
-            (ticker, timeframe.code, last_open, len(candles), model_tag), build
+            (ticker, timeframe.code, last_open, len(candles), model_tag, context_key), build
         )
     raw = model.path_raw_z(inputs.model_inputs, steps)
     path = model.path_from_raw(raw, inputs.model_inputs.sigma, candles)

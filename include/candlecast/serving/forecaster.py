@@ -28,6 +28,7 @@ from candlecast.serving.forecast import (
     Forecast,
     InputCache,
     InsufficientHistory,
+    MarketContextBehind,
     make_forecast,
     model_evidence,
     persist_forecast,
@@ -130,6 +131,19 @@ class Forecaster:
         except MarketDataUnavailable as error:
             raise Unavailable(str(error)) from error
 
+    def market_windows(self, served: ServedModel, timeframe: Timeframe) -> dict[str, CandleWindow]:
+        """The fresh candles of the model's benchmarks: the same cache entries (and the same
+        single provider fetch) serve every request of the timeframe."""
+        windows = {}
+        for base, ticker in served.model.market.items():
+            try:
+                windows[base] = self.candles.get(ticker, timeframe)
+            except (NoCandles, MarketDataUnavailable) as error:
+                raise Unavailable(
+                    f"the market context ({ticker} {timeframe.code}) is unavailable: {error}"
+                ) from error
+        return windows
+
     def predict(
         self,
         ticker: str,
@@ -157,12 +171,20 @@ class Forecaster:
             )
         try:
             forecast = make_forecast(
-                served.model, served.tag, window, steps, self.inputs, served.evidence
+                served.model,
+                served.tag,
+                window,
+                steps,
+                self.inputs,
+                served.evidence,
+                self.market_windows(served, timeframe),
             )
         except InsufficientHistory as error:
             raise Unprocessable(
                 str(error), field="symbol", needed=error.needed, have=error.have
             ) from error
+        except MarketContextBehind as error:
+            raise Unavailable(f"the market context is behind: {error}") from error
         forecast.persisted = self.persist(forecast, symbol_id, served.tag, key)
         if forecast.persisted:  # an id that is not stored is never handed out twice
             self.predictions.put(key, forecast)

@@ -8,7 +8,7 @@ May import: `candlecast.modeling` (features, learners, predictor), `candlecast.o
 package; serving never does (an import contract says so).
 """
 
-from candlecast.modeling.training.dataset import Panel, build_panel, pairs
+from candlecast.modeling.training.dataset import Panel, build_panel, pairs, stored_context
 from candlecast.modeling.training.evaluation import block_bootstrap_ci, calibration_curve, rank_ic
 from candlecast.modeling.training.fit import FoldResult, train_timeframe
 from candlecast.modeling.training.folds import walk_forward_folds
@@ -22,6 +22,7 @@ __all__ = [
     "ReportInput",
     "block_bootstrap_ci",
     "build_panel",
+    "stored_context",
     "calibration_curve",
     "pairs",
     "paper_trade",

@@ -8,13 +8,14 @@ open time of the candle that ends it, which is what the purge between time windo
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from candlecast.modeling.features import VOLATILITY_COLUMN, compute_features, feature_columns
+from candlecast.modeling.market import MarketContext, choose_benchmarks
 from candlecast.ohlcv import CandleStore
 from candlecast.timeframes import MAX_STEPS, Timeframe
 
@@ -37,6 +38,7 @@ class Panel:
     target_end: np.ndarray  # (n, 30) datetime64[ms] open of candle t+h, NaT where none
     series_start: np.ndarray  # (n,) int64
     stride: int = 1
+    market: dict[str, str] = field(default_factory=dict)  # benchmark base -> ticker
 
     def __len__(self) -> int:
         return len(self.timestamp)
@@ -65,8 +67,31 @@ def _stride(store: CandleStore, tickers: list[str], timeframe: Timeframe) -> int
     return max(1, math.ceil(total / ROW_BUDGET))
 
 
+def market_context(
+    store: CandleStore, tickers: list[str], timeframe: Timeframe
+) -> tuple[dict[str, str], MarketContext | None]:
+    """The benchmarks among `tickers` (ranked) that the store holds at this timeframe."""
+    market = {
+        base: ticker
+        for base, ticker in choose_benchmarks(tickers).items()
+        if store.path(ticker, timeframe).exists()
+    }
+    return market, stored_context(store, market, timeframe)
+
+
+def stored_context(
+    store: CandleStore, market: dict[str, str], timeframe: Timeframe
+) -> MarketContext | None:
+    """A model's benchmarks (base -> ticker) as the store holds them; None for no benchmarks."""
+    if not market:
+        return None
+    frames = {base: store.read(ticker, timeframe) for base, ticker in market.items()}
+    return MarketContext.from_candles(frames)
+
+
 def build_panel(store: CandleStore, tickers: list[str], timeframe: Timeframe) -> Panel:
-    columns = feature_columns(timeframe)
+    market, context = market_context(store, tickers, timeframe)
+    columns = feature_columns(timeframe, tuple(market))
     stride = _stride(store, tickers, timeframe)
     parts: list[dict] = []
     offset = 0
@@ -74,7 +99,7 @@ def build_panel(store: CandleStore, tickers: list[str], timeframe: Timeframe) ->
         candles = store.read(ticker, timeframe)
         if len(candles) <= 40:
             continue
-        features = compute_features(candles, timeframe)
+        features = compute_features(candles, timeframe, context)
         log_close = np.log(candles["close"].to_numpy(dtype="float64"))
         stamps = candles["timestamp"].to_numpy(dtype="datetime64[ms]")
         sigma = features[VOLATILITY_COLUMN].to_numpy()
@@ -107,6 +132,7 @@ def build_panel(store: CandleStore, tickers: list[str], timeframe: Timeframe) ->
     return Panel(
         columns=columns,
         stride=stride,
+        market=market,
         **{key: np.concatenate([p[key] for p in parts]) for key in parts[0]},
     )
 

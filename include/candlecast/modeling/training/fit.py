@@ -163,6 +163,7 @@ def _model(learners, weights, timeframe, panel, calibration) -> ForecastModel:
         feature_names=panel.columns,
         feature_set_version=FEATURE_SET_VERSION,
         calibration=calibration,
+        market=dict(panel.market),
     )
 
 
@@ -297,6 +298,7 @@ def train_timeframe(
         "universe_size": len(tickers),
         "universe_hash": universe_hash(tickers),
         "row_stride": panel.stride,
+        "market_benchmarks": dict(panel.market),
         "train_start": str(pd.Timestamp(panel.timestamp.min(), tz="UTC")),
         "train_end": str(pd.Timestamp(latest.fold.validation_start, tz="UTC")),
         "validation_end": str(pd.Timestamp(latest.fold.test_start, tz="UTC")),
