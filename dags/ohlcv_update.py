@@ -64,7 +64,7 @@ def ohlcv_update():
 
     @task(outlets=[OHLCV])
     def announce(summary: dict, outlet_events=None) -> dict:
-        from airflow.exceptions import AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSkipException
 
         from candlecast.pipeline import ohlcv_changes
 

@@ -37,7 +37,7 @@ TIMEFRAMES = ["1h", "4h", "1d", "1w", "1M"]
 def train_models():
     @task(map_index_template="{{ task.op_kwargs['timeframe'] }}")
     def train(timeframe: str, dag_run=None) -> dict:
-        from airflow.exceptions import AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSkipException
 
         from candlecast.pipeline import train_and_register, training_due
         from candlecast.settings import Settings

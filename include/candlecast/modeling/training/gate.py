@@ -21,7 +21,7 @@ import pandas as pd
 from candlecast.modeling import releases
 from candlecast.modeling.features import FEATURE_SET_VERSION
 from candlecast.modeling.predictor import ForecastModel
-from candlecast.modeling.registry import load_model, serving_reference
+from candlecast.modeling.registry import json_safe, load_model, serving_reference
 from candlecast.modeling.training.dataset import Pairs, Panel
 from candlecast.modeling.training.evaluation import (
     REPORT_HORIZONS,
@@ -167,19 +167,21 @@ def compare(
     new = {g: _figures(new_metrics.get(g, {})) for g in GROUPS}
     old = {g: _figures(old_metrics.get(g, {})) for g in GROUPS}
     reasons = [r for g in GROUPS for r in _worse(g, difference.get(g, {}), new[g], old[g])]
-    return {
-        "verdict": "fail" if reasons else "pass",
-        "reasons": reasons,
-        "champion": champion_tag,
-        "window": {
-            "start": str(start),
-            "end": str(pd.Timestamp(latest.fold.test_end, tz="UTC")),
-            "pairs": int(len(test)),
-        },
-        "challenger_figures": new,
-        "champion_figures": old,
-        "difference": difference,
-    }
+    return json_safe(
+        {
+            "verdict": "fail" if reasons else "pass",
+            "reasons": reasons,
+            "champion": champion_tag,
+            "window": {
+                "start": str(start),
+                "end": str(pd.Timestamp(latest.fold.test_end, tz="UTC")),
+                "pairs": int(len(test)),
+            },
+            "challenger_figures": new,
+            "champion_figures": old,
+            "difference": difference,
+        }
+    )
 
 
 def gate_against_champion(
