@@ -26,7 +26,7 @@ from candlecast.api import (
     SymbolSearchResult,
     answers_errors,
 )
-from candlecast.serving import build_forecaster, model_references, reads
+from candlecast.serving import build_forecaster, follow_champions, model_references, reads
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
 
@@ -48,6 +48,7 @@ class Candlecast:
 
     def __init__(self) -> None:
         self.forecaster = build_forecaster(settings, self.models)
+        self.champions = follow_champions(self.forecaster, settings.candlecast_release_poll_seconds)
 
     @bentoml.api(route="/predict", input_spec=PredictRequest)
     @answers_errors
@@ -72,7 +73,8 @@ class Candlecast:
     @bentoml.api(route="/models")
     @answers_errors
     def serving_models(self) -> ModelList:
-        """The version served per timeframe, with the headline metrics recorded at training."""
+        """The champion served per timeframe with the headline metrics recorded at training, its
+        gate, and the newest challenger with its gate figures."""
         return reads.model_list(self.forecaster)
 
     @bentoml.api(route="/predictions/get", input_spec=PredictionGetRequest)

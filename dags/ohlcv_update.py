@@ -15,7 +15,9 @@ defective candles are held in `$CANDLECAST_HOME/quarantine` (a `quarantine` entr
 rest of the series is written atomically. One alert per run sums up what is new (a first load as
 one history line; nothing for a run that found nothing new); GX Data Docs are rebuilt. Tasks
 exchange paths and counts only.
-Emits `candlecast://ohlcv`, which schedules `train_models`.
+Emits `candlecast://ohlcv`, which schedules `train_models`, **only when series were written**
+(the event's `extra` says how many per timeframe); a run that wrote nothing skips `announce`
+and emits nothing, so nothing retrains.
 """
 
 from __future__ import annotations
@@ -53,14 +55,26 @@ def ohlcv_update():
 
         return update_batch(Settings(), tickers, timeframes, run_id=run_id)
 
-    @task(outlets=[OHLCV])
+    @task
     def summarise(batches: list[dict], run_id: str | None = None) -> dict:
         from candlecast.pipeline import summarise_update
         from candlecast.settings import Settings
 
         return summarise_update(Settings(), list(batches), run_id or "")
 
-    summarise(update.expand_kwargs(plan()))
+    @task(outlets=[OHLCV])
+    def announce(summary: dict, outlet_events=None) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from candlecast.pipeline import ohlcv_changes
+
+        changes = ohlcv_changes(summary)
+        if not changes["series_written"]:
+            raise AirflowSkipException("no series written: no candlecast://ohlcv event")
+        outlet_events[OHLCV].extra = changes
+        return changes
+
+    announce(summarise(update.expand_kwargs(plan())))
 
 
 ohlcv_update()

@@ -8,6 +8,13 @@ store as `candlecast-<timeframe>` (1M is stored as `candlecast-1mo`, since Bento
 with its metrics and a `models` row. Stablecoins, fiat, gold-pegged and wrapped coins are left
 out of training. Runs weekly (Sunday 02:00 UTC) and whenever `candlecast://ohlcv` changes;
 training reads the Parquet store, never XCom.
+
+On an ohlcv Asset event a timeframe retrains only when its store gained
+`CANDLECAST_RETRAIN_MIN_NEW_CANDLES` candles since its champion's data end (a week of 1h, 4h or
+1d candles, one 1w or 1M candle by default); otherwise its task is skipped with the count. A
+weekly or manual run retrains every timeframe. Each new version is its timeframe's challenger
+(the first one its champion), gated against the champion on the same most recent test window
+and promoted when the gate passes and `CANDLECAST_AUTO_PROMOTE` is on (see `release_models`).
 """
 
 from __future__ import annotations
@@ -29,11 +36,16 @@ TIMEFRAMES = ["1h", "4h", "1d", "1w", "1M"]
 )
 def train_models():
     @task(map_index_template="{{ task.op_kwargs['timeframe'] }}")
-    def train(timeframe: str) -> dict:
-        from candlecast.pipeline import train_and_register
+    def train(timeframe: str, dag_run=None) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from candlecast.pipeline import train_and_register, training_due
         from candlecast.settings import Settings
 
-        return train_and_register(Settings(), timeframe)
+        due = training_due(Settings(), timeframe, dag_run.run_type)
+        if not due["due"]:
+            raise AirflowSkipException(due["reason"])
+        return train_and_register(Settings(), timeframe, actor=f"train_models:{dag_run.run_id}")
 
     train.expand(timeframe=TIMEFRAMES)
 

@@ -280,6 +280,70 @@ def cmd_quarantine(args) -> None:
             _print(quarantine.discard(conn, args.id))
 
 
+def cmd_models(args) -> None:
+    from candlecast.pipeline import release_action
+
+    settings = get_settings()
+    command = args.models_command
+    if command == "list":
+        _print_models(settings, args.timeframe)
+        return
+    options = {
+        "promote": {"tag": getattr(args, "tag", None), "force": getattr(args, "force", False)},
+        "rollback": {"timeframe": getattr(args, "timeframe", None)},
+        "prune": {"keep": getattr(args, "keep", 3)},
+    }[command]
+    import getpass
+
+    actor = f"cli:{getpass.getuser()}"
+    reason = getattr(args, "reason", "")
+    _print(release_action(settings, command, reason=reason, actor=actor, **options))
+
+
+def _print_models(settings, timeframe: str | None) -> None:
+    """Per timeframe: the champion, then the other versions newest first, with their gates."""
+    from candlecast.modeling import releases
+    from candlecast.ops import db
+
+    code = None if timeframe is None else parse_timeframe(timeframe).code
+    with db.connect(settings) as conn:
+        rows = releases.versions(conn, code)
+    print(f"{'timeframe':<9} {'stage':<11} {'version':<44} {'trained':<20} {'data end':<20} gate")
+    order = {"champion": 0, "challenger": 1, "retired": 2, "rolled_back": 3, "pruned": 4}
+    for row in sorted(rows, key=lambda r: (r["timeframe"], order[r["stage"]])):
+        gate = row["gate"] or {}
+        verdict = gate.get("verdict", "-")
+        reasons = "; ".join(gate.get("reasons", [])[:2])
+        print(
+            f"{row['timeframe']:<9} {row['stage']:<11} {row['tag']:<44} "
+            f"{_when(row['trained_at']):<20} {_when(row['data_end']):<20} {verdict}"
+            + (f" ({reasons})" if reasons else "")
+        )
+
+
+def _add_models_commands(sub) -> None:
+    models = sub.add_parser(
+        "models", help="releases: champion and challengers per timeframe"
+    ).add_subparsers(dest="models_command", required=True)
+    listing = models.add_parser("list", help="per timeframe: champion, challengers, gate verdicts")
+    listing.add_argument("--timeframe")
+    listing.set_defaults(func=cmd_models)
+    promote = models.add_parser("promote", help="make a version its timeframe's champion")
+    promote.add_argument("tag", help="e.g. candlecast-1h:20260101t020000123456")
+    promote.add_argument("--reason", default="", help="recorded in model_releases")
+    promote.add_argument("--force", action="store_true", help="past a failed gate (recorded)")
+    promote.set_defaults(func=cmd_models)
+    rollback = models.add_parser("rollback", help="back to the previous champion")
+    rollback.add_argument("timeframe")
+    rollback.add_argument("--reason", default="", help="recorded in model_releases")
+    rollback.set_defaults(func=cmd_models)
+    prune = models.add_parser(
+        "prune", help="remove old challengers from the model store (champions stay)"
+    )
+    prune.add_argument("--keep", type=int, default=3, help="newest challengers kept per timeframe")
+    prune.set_defaults(func=cmd_models)
+
+
 def _add_quarantine_commands(sub) -> None:
     review = sub.add_parser("quarantine", help="review held candles").add_subparsers(
         dest="quarantine_command", required=True
@@ -365,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     train.set_defaults(func=cmd_train)
     _add_keys_commands(sub)
     _add_quarantine_commands(sub)
+    _add_models_commands(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     try:

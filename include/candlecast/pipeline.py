@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pandas as pd
@@ -170,9 +171,10 @@ def run_data_health(settings: Settings, checked_at: pd.Timestamp | None = None) 
     return {r.timeframe: r.summary() for r in reports} | {"alerts": sorted(alerts)}
 
 
-def train_and_register(settings: Settings, timeframe_code: str) -> dict:
-    from candlecast.modeling import save_model
+def train_and_register(settings: Settings, timeframe_code: str, actor: str = "train") -> dict:
+    from candlecast.modeling import releases, save_model
     from candlecast.modeling.training import report_writer, run_paper_trading, train_timeframe
+    from candlecast.modeling.training.gate import gate_against_champion
 
     timeframe = parse_timeframe(timeframe_code)
     store = CandleStore(settings.store_dir)
@@ -190,7 +192,9 @@ def train_and_register(settings: Settings, timeframe_code: str) -> dict:
         }
     writer = report_writer(store, timeframe, model, folds, panel, paper)
     with db.connect(settings) as conn:
-        tag = save_model(settings, conn, model, writer)
+        gate = gate_against_champion(settings, conn, model, folds[-1], panel, ranked or tickers)
+        tag = save_model(settings, conn, model, writer, actor=actor)
+        release = releases.release_trained(conn, tag, gate, settings.candlecast_auto_promote, actor)
         report = conn.execute(
             "SELECT report_path FROM models WHERE name || ':' || version = %s", (tag,)
         ).fetchone()
@@ -199,6 +203,7 @@ def train_and_register(settings: Settings, timeframe_code: str) -> dict:
     log.info("registered %s on %d symbols, skill at %s: %s", tag, len(tickers), skilled, headline)
     return {
         "tag": tag,
+        **release,
         "n_symbols": len(tickers),
         "skilled_horizons": skilled,
         "report": report["report_path"] if report else None,
@@ -206,3 +211,80 @@ def train_and_register(settings: Settings, timeframe_code: str) -> dict:
         "direction_accuracy": headline.get("direction_accuracy"),
         "mae_ratio_to_random_walk": headline.get("mae_ratio_to_random_walk"),
     }
+
+
+def ohlcv_changes(summary: dict) -> dict:
+    """What an update run changed, for the `candlecast://ohlcv` Asset event's `extra`: series
+    written per timeframe (a run that wrote nothing emits no event)."""
+    written = {
+        tf: row.get("written", 0)
+        for tf, row in summary.get("by_timeframe", {}).items()
+        if row.get("written")
+    }
+    return {"series_written": sum(written.values()), "timeframes": written}
+
+
+def training_due(settings: Settings, timeframe_code: str, run_type: str) -> dict:
+    """Whether `train_models` retrains a timeframe: always on its weekly schedule or by hand; on
+    an ohlcv Asset event only when its store gained at least
+    CANDLECAST_RETRAIN_MIN_NEW_CANDLES[timeframe] candles since its champion's data end."""
+    from candlecast.modeling import releases
+
+    timeframe = parse_timeframe(timeframe_code)
+    run_type = getattr(run_type, "value", run_type)  # Airflow's DagRunType or its value
+    if run_type != "asset_triggered":
+        return {"due": True, "reason": f"{run_type} run"}
+    with db.connect(settings) as conn:
+        champion = releases.champion_row(conn, timeframe)
+    if champion is None or champion["data_end"] is None:
+        return {"due": True, "reason": "no champion with a known data end"}
+    store = CandleStore(settings.store_dir)
+    newest = max(
+        (s for s in (store.last_timestamp(t, timeframe) for t in store.tickers(timeframe)) if s),
+        default=None,
+    )
+    needed = settings.retrain_min_new_candles(timeframe.code)
+    gained = releases.candles_between(timeframe, champion["data_end"], newest, needed)
+    reason = (
+        f"{gained} new {timeframe.code} candles since {champion['name']}:{champion['version']}'s "
+        f"data end {champion['data_end']:%Y-%m-%d %H:%M}Z (retrains at {needed})"
+    )
+    return {"due": gained >= needed, "reason": reason, "new_candles": gained}
+
+
+def release_action(
+    settings: Settings,
+    action: str,
+    timeframe: str | None = None,
+    tag: str | None = None,
+    reason: str = "",
+    force: bool = False,
+    keep: int = 3,
+    actor: str = "cli",
+) -> dict:
+    """The release actions the `candlecast models` commands and the `release_models` DAG run:
+    list, promote, rollback, prune."""
+    from candlecast.modeling import releases, use_model_store
+
+    with db.connect(settings) as conn:
+        if action == "list":
+            code = None if timeframe is None else parse_timeframe(timeframe).code
+            return json.loads(json.dumps({"versions": releases.versions(conn, code)}, default=str))
+        if action == "promote":
+            if not tag:
+                raise ValueError("promote needs a tag such as candlecast-1h:20260101t000000000000")
+            return releases.promote(conn, tag, actor, reason, force).as_dict()
+        if action == "rollback":
+            if not timeframe:
+                raise ValueError("rollback needs a timeframe (1h, 4h, 1d, 1w or 1M)")
+            code = parse_timeframe(timeframe).code
+            return releases.rollback(conn, code, actor, reason).as_dict()
+        if action == "prune":
+            pruned = releases.prune(conn, keep, actor)
+        else:
+            raise ValueError(f"unknown action {action!r}; expected list, promote, rollback, prune")
+    use_model_store(
+        settings
+    )  # rows first: a version marked pruned that is still stored is harmless
+    releases.delete_from_store(pruned)
+    return {"pruned": pruned, "kept_challengers_per_timeframe": keep}

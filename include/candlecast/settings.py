@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SAMPLE_DATA_DIR = PACKAGE_DIR / "data" / "sample"
+# a week of 1h candles, a week of 4h, a week of days, one week, one month
+RETRAIN_DEFAULTS = {"1h": 168, "4h": 42, "1d": 7, "1w": 1, "1M": 1}
 
 
 class Settings(BaseSettings):
@@ -97,6 +99,25 @@ class Settings(BaseSettings):
         le=300,
         description="How long the service trusts its copy of the key set (revocation delay).",
     )
+    candlecast_auto_promote: bool = Field(
+        default=True,
+        description="Promote a newly trained version to champion when it passes its gate; "
+        "off: every promotion waits for `candlecast models promote` (or release_models).",
+    )
+    candlecast_retrain_min_new_candles: dict[str, int] = Field(
+        default_factory=dict,
+        description="New candles since the champion's data end before an ohlcv Asset event "
+        'retrains a timeframe, as JSON, e.g. {"1h": 168}; unset ones keep RETRAIN_DEFAULTS.',
+    )
+    candlecast_release_poll_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How often each API worker asks PostgreSQL for the champions (the longest "
+        "a promotion or rollback waits to be served); 0 never swaps without a restart.",
+    )
+
+    def retrain_min_new_candles(self, timeframe_code: str) -> int:
+        return {**RETRAIN_DEFAULTS, **self.candlecast_retrain_min_new_candles}[timeframe_code]
 
     @property
     def home(self) -> Path:

@@ -81,3 +81,26 @@ def test_without_a_signal_every_horizon_says_none_and_confidence_is_one_half(abs
 
 def _last_candles():
     return synthetic_candles(coins=1, hours=60, signal=0.0)["SYN00USDT"]
+
+
+def test_the_gate_refuses_a_challenger_without_the_signal_and_passes_the_one_with_it(
+    planted, absent
+):
+    """The release gate on the planted universe's latest test window: the model trained where
+    the signal was absent (its targets carry nothing the features show, as if shuffled) fails
+    against the planted champion; the planted model passes against it and against itself."""
+    from candlecast.modeling.training.gate import compare
+
+    champion, folds, panel = planted
+    blind, _, _ = absent
+    refused = compare(blind, champion, panel, folds[-1], set(), "planted")
+    assert refused["verdict"] == "fail"
+    assert any(r.startswith("h1: rank ic lower") for r in refused["reasons"])
+    h1 = refused["difference"]["h1"]
+    assert h1["rank_ic_ci95"][1] < 0 and h1["rank_ic"] < -0.02
+    assert refused["champion_figures"]["h1"]["rank_ic_ci95"][0] > 0
+    assert refused["window"]["pairs"] == len(folds[-1].test)
+    passed = compare(champion, blind, panel, folds[-1], set(), "blind")
+    assert passed["verdict"] == "pass", passed["reasons"]
+    same = compare(champion, champion, panel, folds[-1], set(), "itself")
+    assert same["verdict"] == "pass" and same["difference"]["h1"]["mae_ratio"] == 0.0

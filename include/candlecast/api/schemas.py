@@ -77,6 +77,17 @@ class CandleSeries(BaseModel):
     candles: list[Candle]
 
 
+class Challenger(BaseModel):
+    model: str = Field(description="BentoML tag, name:version.")
+    trained_at: datetime | None = None
+    gate: dict = Field(
+        default_factory=dict,
+        description="Its gate against the champion: verdict (pass, fail, not_comparable), "
+        "reasons, the test window, both models' skill figures with 95 % intervals, and the "
+        "challenger-minus-champion differences with paired intervals.",
+    )
+
+
 class ServingModel(BaseModel):
     timeframe: str
     model: str = Field(description="BentoML tag, name:version.")
@@ -93,6 +104,17 @@ class ServingModel(BaseModel):
     skill: list[HorizonEvidence] = Field(
         default_factory=list,
         description="Validation evidence per horizon 1..30 as recorded with the model.",
+    )
+    stage: str | None = Field(
+        default=None, description="The version's release stage: `champion` when it is served."
+    )
+    gate: dict = Field(
+        default_factory=dict,
+        description="The gate it passed against the champion before it (empty for a first "
+        "version): verdict, reasons, window, both models' figures and the differences.",
+    )
+    challenger: Challenger | None = Field(
+        default=None, description="The newest challenger of this timeframe, not served."
     )
 
 

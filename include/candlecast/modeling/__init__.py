@@ -8,6 +8,7 @@ May import: `candlecast.ohlcv`, `candlecast.marketdata`, `candlecast.ops`, `cand
 nothing here imports it, so serving never loads training code.
 """
 
+from candlecast.modeling import releases
 from candlecast.modeling.features import (
     FEATURE_SET_VERSION,
     VOLATILITY_COLUMN,
@@ -28,6 +29,7 @@ from candlecast.modeling.predictor import Calibration, ForecastModel, ServingInp
 from candlecast.modeling.registry import (
     json_safe,
     load_model,
+    load_version,
     model_name,
     model_row_id,
     save_model,
@@ -54,7 +56,9 @@ __all__ = [
     "compute_features",
     "feature_columns",
     "json_safe",
+    "releases",
     "load_model",
+    "load_version",
     "model_name",
     "model_row_id",
     "save_model",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from collections.abc import Callable
@@ -11,10 +12,12 @@ from pathlib import Path
 import pandas as pd
 import psycopg
 
+from candlecast.modeling import releases
 from candlecast.modeling.predictor import ForecastModel
 from candlecast.settings import Settings
 from candlecast.timeframes import Timeframe, parse_timeframe
 
+log = logging.getLogger(__name__)
 MODEL_PREFIX = "candlecast"
 
 
@@ -51,9 +54,10 @@ def save_model(
     conn: psycopg.Connection,
     model: ForecastModel,
     write_report: Callable[[Path, str], None] | None = None,
+    actor: str = "train",
 ) -> str:
     """Store a trained version (and its report, written into the version's folder) and record
-    it; returns the BentoML tag."""
+    it as its timeframe's challenger (its champion when it has none); returns the BentoML tag."""
     use_model_store(settings)
     import bentoml
 
@@ -70,7 +74,7 @@ def save_model(
     }
     with bentoml.models.create(
         f"{model_name(timeframe)}:{version}",
-        labels={"stage": "candidate", "timeframe": timeframe.slug},
+        labels={"stage": "challenger", "timeframe": timeframe.slug},
         metadata=json_safe(metadata, missing="n/a"),  # BentoML metadata takes no None
     ) as stored:
         model.save(Path(stored.path))
@@ -80,13 +84,15 @@ def save_model(
     report_path = Path(bentoml.models.get(tag).path) / REPORT_FILE
     metrics = metadata["metrics"]
     with conn.transaction():
-        conn.execute(
+        row = conn.execute(
             """
             INSERT INTO models (name, version, timeframe, algorithm, feature_set_version,
                                 trained_at, train_start, train_end, n_symbols, n_train_rows, metrics,
-                                baseline_metrics, universe_size, universe_hash, report_path)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                baseline_metrics, universe_size, universe_hash, report_path,
+                                data_end)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (name, version) DO NOTHING
+            RETURNING id
             """,
             (
                 model_name(timeframe),
@@ -104,8 +110,11 @@ def save_model(
                 model.info.get("universe_size", 0),
                 model.info.get("universe_hash", ""),
                 str(report_path) if report_path.exists() else "",
+                model.info.get("data_end"),
             ),
-        )
+        ).fetchone()
+        stage = releases.register(conn, row["id"], timeframe.code, actor) if row else "challenger"
+    releases.set_store_label(tag, stage)
     return tag
 
 
@@ -119,21 +128,51 @@ def baseline_metrics(metrics: dict) -> dict:
     }
 
 
-def serving_reference(settings: Settings, timeframe: Timeframe):
-    """The version to serve, as a BentoML model reference: for now the newest one
-    (promotion arrives in a later issue and replaces only this function)."""
+def serving_reference(settings: Settings, timeframe: Timeframe, conn=None):
+    """The version to serve, as a BentoML model reference: the timeframe's champion in the
+    `models` table, or, when PostgreSQL cannot say, the newest version the model store labels
+    champion. Never simply the newest version."""
     use_model_store(settings)
     import bentoml
     from bentoml.exceptions import NotFound
 
+    name = model_name(timeframe)
     try:
-        stored = bentoml.models.get(f"{model_name(timeframe)}:latest")
+        stored = bentoml.models.list(name)
+    except NotFound:
+        stored = []
+    tag = _champion_in_database(settings, timeframe, conn) if stored else None
+    if tag is None:
+        labelled = [m for m in stored if m.info.labels.get(releases.STAGE_LABEL) == "champion"]
+        labelled.sort(key=lambda m: m.info.creation_time)
+        tag = str(labelled[-1].tag) if labelled else None
+    if tag is None:
+        raise LookupError(
+            f"no {name} model serves as champion: none in the models table, none labelled so "
+            f"in the model store at {os.environ['BENTOML_HOME']}; run the train_models DAG "
+            "first (make up does)"
+        )
+    try:
+        return bentoml.models.BentoModel(bentoml.models.get(tag).tag)
     except NotFound as error:
         raise LookupError(
-            f"no {model_name(timeframe)} model in the model store at {os.environ['BENTOML_HOME']}; "
-            "run the train_models DAG first (make up does)"
+            f"the {timeframe.code} champion {tag} is not in the model store"
         ) from error
-    return bentoml.models.BentoModel(stored.tag)
+
+
+def _champion_in_database(settings: Settings, timeframe: Timeframe, conn) -> str | None:
+    from candlecast.ops import db
+
+    try:
+        if conn is not None:
+            row = releases.champion_row(conn, timeframe)
+        else:
+            with db.connect(settings) as own:
+                row = releases.champion_row(own, timeframe)
+    except psycopg.Error as error:
+        log.warning("champion of %s read from the model store's labels: %s", timeframe.code, error)
+        return None
+    return None if row is None else f"{row['name']}:{row['version']}"
 
 
 def load_model(reference) -> ForecastModel:
@@ -141,6 +180,13 @@ def load_model(reference) -> ForecastModel:
     if stored is None:
         raise LookupError(f"model {reference.tag} is not in the model store")
     return ForecastModel.load(Path(stored.path))
+
+
+def load_version(tag: str) -> ForecastModel:
+    """A version of the model store at BENTOML_HOME by its tag."""
+    import bentoml
+
+    return ForecastModel.load(Path(bentoml.models.get(tag).path))
 
 
 def model_row_id(conn: psycopg.Connection, tag: str) -> int | None:

@@ -3,7 +3,8 @@ from a model and a candle window and its storage (`forecast`), fresh candles wit
 and a stale fallback (`candles`, `singleflight`), candle frames as Redis holds them (`codec`), the
 prediction cache (`prediction_cache`), live accuracy (`accuracy`), the /healthz checks
 (`healthz`), the other endpoints' answers (`reads`), the objects built once per
-worker (`assembly`) and the in-memory LRU they share (`lru`).
+worker (`assembly`), the in-memory LRU they share (`lru`) and the swap to a newly promoted
+champion (`releases`).
 
 May import: `candlecast.api`, `candlecast.modeling` (never its `training`), `candlecast.ohlcv`
 (the store and the cleaner; never validation), `candlecast.marketdata`, `candlecast.ops`,
@@ -35,6 +36,7 @@ from candlecast.serving.forecaster import Forecaster, ServedModel, steps_until
 from candlecast.serving.healthz import check_health
 from candlecast.serving.lru import LruCache
 from candlecast.serving.prediction_cache import PredictionCache, prediction_key
+from candlecast.serving.releases import ChampionWatcher, follow_champions
 
 __all__ = [
     "CACHED_CANDLES",
@@ -42,6 +44,7 @@ __all__ = [
     "SERVING_CANDLES",
     "ActualCloses",
     "CandleWindow",
+    "ChampionWatcher",
     "DecodedFrames",
     "Forecaster",
     "FreshCandles",
@@ -58,6 +61,7 @@ __all__ = [
     "candles_key",
     "check_health",
     "feature_window",
+    "follow_champions",
     "frame_bytes",
     "frame_from_bytes",
     "is_fresh",

@@ -9,6 +9,7 @@ from candlecast.api import (
     AccuracyReport,
     Candle,
     CandleSeries,
+    Challenger,
     Forecast,
     Health,
     ModelList,
@@ -21,6 +22,7 @@ from candlecast.api import (
     skill_evidence,
     stored_forecast,
 )
+from candlecast.modeling import releases
 from candlecast.ops import DatabaseUnavailable
 from candlecast.serving.accuracy import ActualCloses, accuracy_report
 from candlecast.serving.forecaster import Forecaster
@@ -60,8 +62,10 @@ def model_list(forecaster: Forecaster) -> ModelList:
     try:
         with forecaster.pool.connection() as conn:
             rows = model_rows(conn, list(tags.values()))
+            stages = {v["tag"]: v for v in releases.versions(conn) if v["tag"] in tags.values()}
+            challengers = {code: releases.newest_challenger(conn, code) for code in tags}
     except DatabaseUnavailable:
-        rows = {}
+        rows, stages, challengers = {}, {}, {}
     models = []
     for code, tag in tags.items():
         row = rows.get(tag, {})
@@ -77,6 +81,9 @@ def model_list(forecaster: Forecaster) -> ModelList:
                 n_symbols=row.get("n_symbols"),
                 headline=headline_metrics(row.get("metrics") or {}),
                 skill=skill_evidence((row.get("metrics") or {}).get("skill_by_horizon")),
+                stage=stages.get(tag, {}).get("stage"),
+                gate=stages.get(tag, {}).get("gate") or {},
+                challenger=_challenger(challengers.get(code)),
             )
         )
     return ModelList(models=models)
@@ -101,3 +108,9 @@ def live_accuracy(forecaster: Forecaster, store_dir: Path, timeframe: str | None
 def health(forecaster: Forecaster) -> Health:
     candles = forecaster.candles
     return check_health(forecaster.pool, candles.cache, candles.state, served_tags(forecaster))
+
+
+def _challenger(row: dict | None) -> Challenger | None:
+    if row is None:
+        return None
+    return Challenger(model=row["tag"], trained_at=row["trained_at"], gate=row["gate"] or {})

@@ -134,6 +134,7 @@ class FoldResult:
     test_raw_z: np.ndarray  # the served learners' raw prediction on the test pairs
     learners: dict = field(default_factory=dict)  # every trained learner, served or not
     metrics: dict = field(default_factory=dict)
+    baselines: TrainingBaselines | None = None
 
 
 @dataclass(frozen=True)
@@ -191,30 +192,55 @@ def measure(
     model: ForecastModel, panel: Panel, test: Pairs, baselines: TrainingBaselines, top: set
 ) -> tuple:
     """Test-window figures of a model as served and of the baselines; returns (metrics, raw z)."""
+    served = served_on(model, panel, test)
+    metrics = evaluate(
+        panel.timestamp[test.row],
+        test.horizon,
+        panel.ticker[test.row],
+        panel.forward[test.row, test.horizon - 1],
+        served.point,
+        served.confidence,
+        panel.last_return[test.row],
+        served.low,
+        served.high,
+        baselines.drift[test.horizon - 1],
+        baselines.majority,
+        top,
+        direction=served.direction,
+        score=served.raw,
+        skill=np.asarray(model.calibration.skill)[test.horizon - 1],
+    )
+    return metrics, served.raw
+
+
+@dataclass(frozen=True)
+class Served:
+    """What a model serves for (row, horizon) pairs: log-return point, 80 % band, side
+    (+1/-1), its confidence, and the raw z that ranks the coins."""
+
+    raw: np.ndarray
+    point: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    direction: np.ndarray
+    confidence: np.ndarray
+
+
+def served_on(model: ForecastModel, panel: Panel, test: Pairs) -> Served:
     raw = model.raw_z(panel.features, panel.series_start, test.row, test.horizon, panel.stride)
     point = model.calibration.point(raw, test.horizon)
     direction, confidence = sides(model.calibration.probability_up(raw, test.horizon))
     scale = panel.sigma[test.row] * np.sqrt(test.horizon)
     q10 = np.asarray(model.calibration.residual_q10)[test.horizon - 1]
     q90 = np.asarray(model.calibration.residual_q90)[test.horizon - 1]
-    metrics = evaluate(
-        panel.timestamp[test.row],
-        test.horizon,
-        panel.ticker[test.row],
-        panel.forward[test.row, test.horizon - 1],
+    return Served(
+        raw,
         point * scale,
-        confidence,
-        panel.last_return[test.row],
         (point + q10) * scale,
         (point + q90) * scale,
-        baselines.drift[test.horizon - 1],
-        baselines.majority,
-        top,
-        direction=np.where(direction == "up", 1.0, -1.0),
-        score=raw,
-        skill=np.asarray(model.calibration.skill)[test.horizon - 1],
+        np.where(direction == "up", 1.0, -1.0),
+        confidence,
     )
-    return metrics, raw
 
 
 def run_fold(panel: Panel, fold: Fold, timeframe: Timeframe, top: set) -> FoldResult:
@@ -252,6 +278,7 @@ def run_fold(panel: Panel, fold: Fold, timeframe: Timeframe, top: set) -> FoldRe
     )
     test = pairs(panel, rows_between(panel, fold.test_start, fold.test_end), None, MAX_TEST_PAIRS)
     result = FoldResult(fold, served, stacking, xgboost_alone, test, np.empty(0), learners)
+    result.baselines = baselines
     if len(test):
         result.metrics, result.test_raw_z = measure(served, panel, test, baselines, top)
         if xgboost_alone is not served:
