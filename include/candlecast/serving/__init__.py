@@ -1,8 +1,9 @@
 """Serving forecasts, independent of BentoML: one request end to end (`forecaster`), a forecast
 from a model and a candle window and its storage (`forecast`), fresh candles with single-flight
 and a stale fallback (`candles`, `singleflight`), candle frames as Redis holds them (`codec`), the
-prediction cache (`prediction_cache`), live accuracy (`accuracy`), the /healthz checks
-(`healthz`), the other endpoints' answers (`reads`), the objects built once per
+prediction cache (`prediction_cache`), the /healthz checks
+(`healthz`), the other endpoints' answers (`reads`, live accuracy among them, read from the
+`score_outcomes` DAG's tables), the objects built once per
 worker (`assembly`) and the in-memory LRU they share (`lru`).
 
 May import: `candlecast.api`, `candlecast.modeling` (never its `training`), `candlecast.ohlcv`
@@ -10,8 +11,8 @@ May import: `candlecast.api`, `candlecast.modeling` (never its `training`), `can
 `candlecast.settings`, `candlecast.timeframes`.
 """
 
+from candlecast.api import NO_OUTCOMES
 from candlecast.serving import reads
-from candlecast.serving.accuracy import NO_OUTCOMES, ActualCloses, accuracy_report
 from candlecast.serving.assembly import build_forecaster, model_references
 from candlecast.serving.candles import (
     CACHED_CANDLES,
@@ -40,7 +41,6 @@ __all__ = [
     "CACHED_CANDLES",
     "NO_OUTCOMES",
     "SERVING_CANDLES",
-    "ActualCloses",
     "CandleWindow",
     "DecodedFrames",
     "Forecaster",
@@ -53,7 +53,6 @@ __all__ = [
     "PredictionCache",
     "ProviderState",
     "ServedModel",
-    "accuracy_report",
     "build_forecaster",
     "candles_key",
     "check_health",
