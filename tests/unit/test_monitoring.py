@@ -265,3 +265,27 @@ def test_live_figures_against_a_random_walk():
     assert 0 < live["mae_ratio_to_random_walk"] < 1  # closer than "no change"
     assert live["direction_accuracy_ci95"] is None  # four target times say nothing
     assert live["ece"] == pytest.approx((abs(0.6 - 1) + abs(0.7 - 0) + abs(0.55 - 1)) / 3)
+
+
+def test_a_coin_outside_the_store_is_scored_from_the_provider(market):
+    """X:BTCUSDT has no series in this store: its realised closes come from the (sample)
+    provider, its still-open candle left for later."""
+    from candlecast.marketdata import SampleProvider
+    from candlecast.settings import SAMPLE_DATA_DIR
+
+    sample = SampleProvider(SAMPLE_DATA_DIR)
+    at = pd.Timestamp("2025-06-02 10:00", tz="UTC")
+    truth = sample.fetch_candles("X:BTCUSDT", HOUR, at, at + pd.Timedelta(hours=40))
+    closes = truth.set_index("timestamp")["close"]
+    last = float(sample.fetch_candles("X:BTCUSDT", HOUR, at, at + HOUR.offset)["close"].iloc[0])
+    with db.connect(market["at"](at)) as conn:
+        model = add_model(conn, "honest")
+        symbol = add_symbol(conn, "X:BTCUSDT")
+        serve(conn, model, symbol, at, last, [last] * 30, "up")
+    now = at + pd.Timedelta(hours=5, minutes=30)  # steps 1-4 closed, step 5 still open
+    result = run_score_outcomes(market["at"](now))
+    assert (result["due"], result["scored"]) == (4, 4)
+    outcomes = outcome_table(market["at"](now))
+    assert set(outcomes["source"]) == {"provider"} and list(outcomes["step"]) == [1, 2, 3, 4]
+    for row in outcomes.itertuples():
+        assert row.actual_close == pytest.approx(closes[pd.Timestamp(row.target_at)])

@@ -19,10 +19,10 @@ PENDING_STEPS = """
     SELECT st.prediction_id, st.step, st.timestamp AS target_at, st.close AS predicted_close,
            st.close_low_80, st.close_high_80, st.direction, st.confidence,
            p.model_id, p.symbol_id, p.timeframe, p.last_close, s.ticker
-    FROM prediction_steps st
-    JOIN predictions p ON p.id = st.prediction_id
+    FROM predictions p
+    JOIN prediction_steps st ON st.prediction_id = p.id
     JOIN symbols s ON s.id = p.symbol_id
-    WHERE st.timestamp < %(now)s
+    WHERE p.outcomes_pending AND p.last_candle_at < %(now)s AND st.timestamp < %(now)s
       AND NOT EXISTS (SELECT 1 FROM prediction_outcomes o
                       WHERE o.prediction_id = st.prediction_id AND o.step = st.step)
 """
@@ -132,6 +132,13 @@ def _json_value(value):
     return value if isinstance(value, int | float | bool | type(None)) else str(value)
 
 
+SETTLED = """
+    UPDATE predictions p SET outcomes_pending = false
+    WHERE p.id = ANY(%s::uuid[])
+      AND (SELECT count(*) FROM prediction_outcomes o WHERE o.prediction_id = p.id) = p.steps
+"""
+
+
 def score_outcomes(conn: psycopg.Connection, candles: RealisedCandles) -> ScoringRun:
     """One scoring pass as of `candles.now`, in the caller's transaction."""
     run = ScoringRun()
@@ -144,4 +151,6 @@ def score_outcomes(conn: psycopg.Connection, candles: RealisedCandles) -> Scorin
     run.scored = len(written)
     run.waiting = run.due - len(outcomes)
     run.touched = set(written)
+    if not outcomes.empty:
+        conn.execute(SETTLED, ([str(i) for i in outcomes["prediction_id"].unique()],))
     return run

@@ -40,6 +40,11 @@ def upgrade() -> None:
             FOREIGN KEY (prediction_id, step)
                 REFERENCES prediction_steps (prediction_id, step) ON DELETE CASCADE
         );
+        -- A forecast is pending until each of its steps has an outcome: the hourly scan reads
+        -- only pending forecasts, not every step ever served.
+        ALTER TABLE predictions ADD COLUMN outcomes_pending BOOLEAN NOT NULL DEFAULT true;
+        CREATE INDEX predictions_outcomes_pending_idx ON predictions (last_candle_at)
+            WHERE outcomes_pending;
         CREATE INDEX prediction_outcomes_model_idx ON prediction_outcomes (model_id, closed_at);
         CREATE INDEX prediction_outcomes_closed_idx ON prediction_outcomes (closed_at);
 
@@ -115,6 +120,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE predictions DROP COLUMN outcomes_pending")
     op.execute(
         "DROP TABLE paper_pauses, paper_positions, paper_signals, sent_reports, drift_alerts, "
         "outcome_rolling, prediction_outcomes"
