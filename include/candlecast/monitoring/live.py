@@ -33,7 +33,24 @@ def live_accuracy(conn: psycopg.Connection, candles: RealisedCandles, rules: Dri
     }
 
 
+MONITOR_LOCK_KEY = 0x6F7574636F6D  # pg advisory lock id: "outcom"
+
+
 def monitor(
+    conn: psycopg.Connection, candles: RealisedCandles, rules: DriftRules, alert: Alert
+) -> dict:
+    """One pass; a second pass (the DAG and the CLI at once) waits for the first to finish, so
+    the ledger's decisions are taken once, in time order."""
+    conn.execute("SELECT pg_advisory_lock(%s)", (MONITOR_LOCK_KEY,))
+    try:
+        return _monitor(conn, candles, rules, alert)
+    finally:
+        conn.rollback()  # a failed pass leaves nothing half-written
+        conn.execute("SELECT pg_advisory_unlock(%s)", (MONITOR_LOCK_KEY,))
+        conn.commit()
+
+
+def _monitor(
     conn: psycopg.Connection, candles: RealisedCandles, rules: DriftRules, alert: Alert
 ) -> dict:
     scoring = score_outcomes(conn, candles)

@@ -30,7 +30,7 @@ CANDIDATES = """
     JOIN prediction_steps st ON st.prediction_id = p.id AND st.step = %(step)s
     JOIN symbols s ON s.id = p.symbol_id
     WHERE NOT p.stale AND st.direction = 'up' AND st.confidence >= %(threshold)s
-      AND p.generated_at <= %(now)s
+      AND p.last_candle_at < %(now)s
       AND NOT EXISTS (SELECT 1 FROM paper_signals g WHERE g.prediction_id = p.id)
     ORDER BY p.last_candle_at, st.confidence DESC, s.ticker
 """
