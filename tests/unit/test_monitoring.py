@@ -231,7 +231,7 @@ def test_the_report_carries_the_figures_and_is_sent_once(market):
     assert first["sent"] is True and second["sent"] is False
     assert [m["text"] for m in market["sink"].messages] == [text]
     assert "Forecasts served: 6 (1h 6)" in text and "closed in the period): 138" in text
-    assert "1h candlecast-1h:honest: n=138 · direction 1.000" in text
+    assert "1h candlecast-1h:honest: n=138 · direction 1.000" in text and "(test 0.550)" in text
     assert "h1 1.000" in text and "h6 1.000" in text and "h30" not in text
     assert "Best coins (direction accuracy)" in text and "Drift: none" in text
     png = Path(first["plot"]).read_bytes()

@@ -20,7 +20,8 @@ MIN_COIN_OUTCOMES = 5
 SHOWN_COINS = 3
 
 OUTCOMES = """
-    SELECT o.*, m.name || ':' || m.version AS model, s.ticker
+    SELECT o.*, m.name || ':' || m.version AS model, s.ticker,
+           m.metrics -> 'test' -> 'all' AS test
     FROM prediction_outcomes o JOIN models m ON m.id = o.model_id JOIN symbols s ON s.id = o.symbol_id
     WHERE o.closed_at > %(start)s AND o.closed_at <= %(end)s
 """
@@ -110,12 +111,16 @@ def _accuracy_lines(outcomes: pd.DataFrame) -> list[str]:
     for code, by_timeframe in outcomes.groupby("timeframe", sort=False):
         for model, group in by_timeframe.groupby("model"):
             whole = figures(group)
+            test = group["test"].iloc[0] or {}
             lines.append(
                 f"  {code} {model}: n={len(group)} · direction {_num(whole['direction_accuracy'])}"
-                f"{_ci(whole['direction_accuracy_ci95'])} · MAE/random walk "
-                f"{_num(whole['mae_ratio_to_random_walk'])}{_ci(whole['mae_ratio_ci95'])} · "
-                f"80 % band {_num(whole['interval80_coverage'], 2)} · calibration: mean "
-                f"confidence {_num(whole['mean_confidence'])}, ECE {_num(whole['ece'])}"
+                f"{_ci(whole['direction_accuracy_ci95'])} (test "
+                f"{_num(test.get('direction_accuracy'))}) · MAE/random walk "
+                f"{_num(whole['mae_ratio_to_random_walk'])}{_ci(whole['mae_ratio_ci95'])} (test "
+                f"{_num(test.get('mae_ratio_to_random_walk'))}) · 80 % band "
+                f"{_num(whole['interval80_coverage'], 2)} (test "
+                f"{_num(test.get('interval80_coverage'), 2)}) · calibration: mean confidence "
+                f"{_num(whole['mean_confidence'])}, ECE {_num(whole['ece'])}"
             )
             buckets = []
             for bucket, steps in HORIZONS.items():
@@ -143,10 +148,10 @@ def _coin_lines(outcomes: pd.DataFrame) -> list[str]:
     def shown(rows) -> str:
         return ", ".join(f"{t} {r['mean']:.2f} (n={int(r['size'])})" for t, r in rows.iterrows())
 
-    return [
-        f"Best coins (direction accuracy): {shown(by_coin.head(SHOWN_COINS))}",
-        f"Worst coins: {shown(by_coin.iloc[::-1].head(SHOWN_COINS))}",
-    ]
+    best = by_coin.head(min(SHOWN_COINS, (len(by_coin) + 1) // 2))
+    worst = by_coin.iloc[len(best) :].iloc[::-1].head(SHOWN_COINS)
+    lines = [f"Best coins (direction accuracy): {shown(best)}"]
+    return lines + ([f"Worst coins: {shown(worst)}"] if len(worst) else [])
 
 
 def _ledger_lines(ledger: pd.DataFrame, start, end) -> list[str]:
