@@ -17,7 +17,7 @@ import psycopg
 from candlecast.modeling.training.evaluation import (
     block_bootstrap_ci,
     expected_calibration_error,
-    rank_ic,
+    ic_by_timestamp,
 )
 
 HORIZONS = {"h1": (1,), "h6": (6,), "h30": (30,), "all": tuple(range(1, 31))}
@@ -49,8 +49,32 @@ UPSERT = """
 """
 
 
-def figures(outcomes: pd.DataFrame) -> dict:
-    """Live figures of a set of outcomes (none of them empty)."""
+def ic_groups(outcomes: pd.DataFrame) -> pd.Series:
+    """Rank IC across coins per (target time, step) with enough coins, indexed like that; a
+    group lies within one close day and one step, so every cell takes whole groups of it."""
+    stamps = pd.DatetimeIndex(outcomes["target_at"]).as_unit("ns").asi8
+    key = stamps * 31 + outcomes["step"].to_numpy(np.int64)
+    predicted = np.log(outcomes["predicted_close"].to_numpy(float) / outcomes["last_close"])
+    actual = np.log(outcomes["actual_close"].to_numpy(float) / outcomes["last_close"])
+    keys, ic = ic_by_timestamp(key, predicted.to_numpy(), actual.to_numpy())
+    return pd.Series(ic, index=keys)
+
+
+def _ic_summary(ic: pd.Series) -> dict:
+    """As training's rank_ic: the mean with a moving-block interval over the groups."""
+    if len(ic) < 2:
+        return {"rank_ic": None, "rank_ic_ci95": None, "ic_periods": int(len(ic))}
+    values = ic.to_numpy(float)
+    return {
+        "rank_ic": float(values.mean()),
+        "rank_ic_ci95": block_bootstrap_ci(ic.index.to_numpy(), values, np.ones(len(values))),
+        "ic_periods": int(len(values)),
+    }
+
+
+def figures(outcomes: pd.DataFrame, ic: pd.Series | None = None) -> dict:
+    """Live figures of a set of outcomes (none of them empty); `ic`: their groups' rank ICs
+    when already computed (`ic_groups`)."""
     stamps = pd.DatetimeIndex(outcomes["target_at"]).as_unit("ns").asi8
     moved = outcomes["hit"].notna().to_numpy()
     hit = outcomes["hit"].fillna(False).astype(bool).to_numpy()
@@ -58,10 +82,7 @@ def figures(outcomes: pd.DataFrame) -> dict:
     random_walk = np.abs(outcomes["random_walk_error"].to_numpy(float))
     inside = outcomes["inside_80"].astype(bool).to_numpy(float)
     confidence = outcomes["confidence"].to_numpy(float)
-    ic_key = stamps * 31 + outcomes["step"].to_numpy(np.int64)  # across coins, per target and step
-    predicted = np.log(outcomes["predicted_close"].to_numpy(float) / outcomes["last_close"])
-    actual = np.log(outcomes["actual_close"].to_numpy(float) / outcomes["last_close"])
-    ic = rank_ic(ic_key, predicted, actual)
+    ic = _ic_summary(ic_groups(outcomes) if ic is None else ic)
     return _clean(
         {
             "direction_accuracy": float(hit[moved].mean()) if moved.any() else None,
@@ -112,9 +133,14 @@ def rolling_rows(
     outcomes: pd.DataFrame, days: Iterable[pd.Timestamp], tests: dict[int, dict]
 ) -> list[dict]:
     """One row per model, horizon bucket, window and day that has outcomes."""
-    outcomes = outcomes.assign(day=outcomes["closed_at"].dt.tz_convert("UTC").dt.normalize())
+    outcomes = outcomes.assign(
+        day=outcomes["closed_at"].dt.tz_convert("UTC").dt.normalize(),
+        ic_key=pd.DatetimeIndex(outcomes["target_at"]).as_unit("ns").asi8 * 31
+        + outcomes["step"].to_numpy(np.int64),
+    )
     rows = []
     for model_id, by_model in outcomes.groupby("model_id"):
+        model_ic = ic_groups(by_model)
         for day in sorted(set(days)):
             for window in WINDOWS:
                 start = day - pd.Timedelta(days=window - 1)
@@ -133,7 +159,9 @@ def rolling_rows(
                             "n": len(group),
                             "predictions": int(group["prediction_id"].nunique()),
                             "coins": int(group["symbol_id"].nunique()),
-                            "figures": figures(group)
+                            "figures": figures(
+                                group, model_ic[model_ic.index.isin(group["ic_key"].unique())]
+                            )
                             | {"test": tests.get(int(model_id), {}).get(bucket, {})},
                         }
                     )
