@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 import bentoml
 from fastapi import FastAPI
@@ -91,10 +91,27 @@ class Candlecast:
 
     @bentoml.api(route="/accuracy", input_spec=AccuracyRequest)
     @answers_errors
-    def accuracy(self, timeframe: str | None) -> AccuracyReport:
-        """Live accuracy per timeframe and model version, from stored forecasts whose target
-        candles have closed (n=0 with a note until then)."""
-        return reads.live_accuracy(self.forecaster, settings.store_dir, timeframe)
+    def accuracy(
+        self,
+        timeframe: str | None,
+        model: str | None,
+        horizon: str | None,
+        start: date | None,
+        end: date | None,
+        window_days: int,
+    ) -> AccuracyReport:
+        """Live accuracy per timeframe, model version, horizon and day (trailing window), with
+        intervals and the version's test-window figures, as scored by `score_outcomes` (no rows,
+        with a note, until then)."""
+        filters = AccuracyRequest(
+            timeframe=timeframe,
+            model=model,
+            horizon=horizon,
+            start=start,
+            end=end,
+            window_days=window_days,
+        )
+        return reads.live_accuracy(self.forecaster, filters)
 
     @health_app.get("/healthz", response_model=Health, tags=["Infrastructure"])
     def healthz(self):

@@ -193,6 +193,21 @@ def cmd_train(args) -> None:
         _print(train_and_register(get_settings(), parse_timeframe(code).code))
 
 
+def cmd_score_outcomes(args) -> None:
+    from candlecast.pipeline import run_score_outcomes
+
+    _print(run_score_outcomes(get_settings()))
+
+
+def cmd_report(args) -> None:
+    from candlecast.pipeline import report_period_end, run_report
+
+    settings = get_settings()
+    result = run_report(settings, args.kind, report_period_end(settings, args.date))
+    print(result["report"])
+    print(f"\n(saved {result['text']} and {result['plot']})", file=sys.stderr)
+
+
 def cmd_keys_create(args) -> None:
     from candlecast.api import keys as api_keys
     from candlecast.ops import db
@@ -427,6 +442,13 @@ def main(argv: list[str] | None = None) -> int:
     train = sub.add_parser("train", help="train and register models")
     train.add_argument("--timeframe", action="append", default=[])
     train.set_defaults(func=cmd_train)
+    sub.add_parser(
+        "score-outcomes", help="score closed forecast steps, rolling figures, drift, paper ledger"
+    ).set_defaults(func=cmd_score_outcomes)
+    report = sub.add_parser("report", help="the daily or weekly report (text; PNG saved beside)")
+    report.add_argument("kind", choices=["daily", "weekly"])
+    report.add_argument("--date", help="the day it ends with, YYYY-MM-DD (default: now)")
+    report.set_defaults(func=cmd_report)
     _add_keys_commands(sub)
     _add_quarantine_commands(sub)
     _add_models_commands(sub)

@@ -288,3 +288,62 @@ def release_action(
     )  # rows first: a version marked pruned that is still stored is harmless
     releases.delete_from_store(pruned)
     return {"pruned": pruned, "kept_challengers_per_timeframe": keep}
+
+
+def run_score_outcomes(settings: Settings) -> dict:
+    """Score every forecast step whose target candle has closed, refresh the rolling figures,
+    alert drift and run the paper ledger (the `score_outcomes` DAG)."""
+    from candlecast.monitoring import DriftRules, RealisedCandles, monitor
+
+    provider = get_provider(settings)
+    candles = RealisedCandles(CandleStore(settings.store_dir), provider, provider.now())
+    rules = DriftRules(
+        settings.candlecast_drift_min_outcomes, settings.candlecast_drift_window_days
+    )
+    with db.connect(settings) as conn:
+        return monitor(conn, candles, rules, send_alert)
+
+
+def report_period_end(settings: Settings, day: str | None = None) -> pd.Timestamp:
+    """The end of `day` (YYYY-MM-DD, UTC), or the provider's now to the hour."""
+    if day is None:
+        return get_provider(settings).now().floor("h")
+    try:
+        return pd.Timestamp(day, tz="UTC").normalize() + pd.Timedelta(days=1)
+    except ValueError as error:
+        raise ValueError(f"--date must be a day like 2025-09-19, got {day!r}") from error
+
+
+def due_reports(settings: Settings, period_end: pd.Timestamp) -> list[str]:
+    """The daily report always; the weekly one on Sunday at the last report hour or later."""
+    last_hour = max(int(h) for h in settings.candlecast_report_hours.split(","))
+    weekly = period_end.weekday() == 6 and period_end.hour >= last_hour
+    return ["daily", "weekly"] if weekly else ["daily"]
+
+
+def run_report(settings: Settings, kind: str, period_end: pd.Timestamp, send: bool = False) -> dict:
+    """Build and save one report (text and PNG under CANDLECAST_HOME/reports); with `send`,
+    post its text to Slack once per kind and period (a re-run sends nothing)."""
+    from candlecast.monitoring import build_report, save_report
+    from candlecast.ops.alerting import post_to_slack
+
+    with db.connect(settings) as conn:
+        report = build_report(conn, kind, period_end)
+        text_path, plot_path = save_report(report, settings.reports_dir)
+        sent = False
+        if send:
+            claimed = conn.execute(
+                "INSERT INTO sent_reports (kind, period_end, text_path, plot_path) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING kind",
+                (kind, report.period_end, str(text_path), str(plot_path)),
+            ).fetchone()
+            conn.commit()
+            sent = bool(claimed) and post_to_slack(report.text)
+    return {
+        "kind": kind,
+        "period_end": str(report.period_end),
+        "text": str(text_path),
+        "plot": str(plot_path),
+        "sent": sent,
+        "report": report.text,
+    }

@@ -119,6 +119,22 @@ class Settings(BaseSettings):
     def retrain_min_new_candles(self, timeframe_code: str) -> int:
         return {**RETRAIN_DEFAULTS, **self.candlecast_retrain_min_new_candles}[timeframe_code]
 
+    candlecast_drift_min_outcomes: int = Field(
+        default=200,
+        ge=1,
+        description="Live outcomes a version needs in the drift window before drift can alert.",
+    )
+    candlecast_drift_window_days: Literal[1, 7, 30] = Field(
+        default=7,
+        description="Trailing days of outcomes the drift checks and emergency stops read.",
+    )
+    candlecast_report_hours: str = Field(
+        default="7,19",
+        pattern=r"^([01]?\d|2[0-3])(,([01]?\d|2[0-3]))*$",
+        description="UTC hours of the daily report (comma-separated); the weekly one goes out "
+        "on Sunday at the last of them.",
+    )
+
     @property
     def home(self) -> Path:
         return self.candlecast_home.expanduser().resolve()
@@ -135,6 +151,10 @@ class Settings(BaseSettings):
     def gx_dir(self) -> Path:
         """Great Expectations project: suites, kept results, Data Docs."""
         return self.home / "gx"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
 
     @property
     def run_dir(self) -> Path:

@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
-EXPECTED = {"symbol_sync", "ohlcv_update", "train_models", "data_health", "quarantine_review"}
+EXPECTED = {
+    "symbol_sync",
+    "ohlcv_update",
+    "train_models",
+    "data_health",
+    "quarantine_review",
+    "score_outcomes",
+    "reports",
+}
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +58,7 @@ def test_assets_chain_the_dags(dagbag):
     assert "candlecast://ohlcv" in outlets("ohlcv_update")
     assert "candlecast://symbols" in str(dagbag.dags["ohlcv_update"].timetable.asset_condition)
     assert "candlecast://ohlcv" in str(dagbag.dags["train_models"].timetable.asset_condition)
+    assert "candlecast://ohlcv" in str(dagbag.dags["score_outcomes"].timetable.asset_condition)
 
 
 def test_dag_files_import_fast_and_light():
@@ -58,7 +67,7 @@ def test_dag_files_import_fast_and_light():
 import sys, time, importlib.util
 HEAVY = ("xgboost", "great_expectations", "bentoml", "talib", "sklearn", "pandas", "psycopg")
 start = time.perf_counter()
-for name in ("symbol_sync", "ohlcv_update", "train_models", "data_health", "quarantine_review"):
+for name in {sorted(EXPECTED)!r}:
     spec = importlib.util.spec_from_file_location(name, "{DAGS_DIR}/" + name + ".py")
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
 elapsed = time.perf_counter() - start

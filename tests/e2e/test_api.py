@@ -215,6 +215,8 @@ def test_stored_predictions_can_be_read_back(bento_url):
         ("/symbols/search", {"query": "btc", "limit": 51}, 400, "limit"),
         ("/symbols/search", {"query": None}, 400, "query"),
         ("/accuracy", {"timeframe": "1y"}, 400, "timeframe"),
+        ("/accuracy", {"horizon": "h2"}, 400, "horizon"),
+        ("/accuracy", {"start": "2025-09-10", "end": "2025-09-01"}, 400, "after end"),
         ("/predict", {"symbol": "X:BTCUSDT", "timeframe": "1d", "steps": -3}, 400, "steps"),
         ("/predict", {"symbol": "X:BTCUSDT", "timeframe": "1d", "steps": 2.5}, 400, "steps"),
         ("/predict", {"symbol": "X:BTCUSDT", "timeframe": 1}, 400, "timeframe"),
@@ -238,7 +240,9 @@ def test_accuracy_without_outcomes_says_so(bento_url):
 
 def test_accuracy_scores_forecasts_whose_candles_have_closed(bento_url, conn, settings):
     """A forecast made as of 40 days before the data ends, stored by the serving code, is
-    scored against the Parquet store: all 30 targets have closed."""
+    scored by the monitoring workflow against the Parquet store (all 30 targets have closed)
+    and /accuracy reads the figures back."""
+    from candlecast.pipeline import run_score_outcomes
     from candlecast.serving import CandleWindow
 
     timeframe = TIMEFRAMES["1d"]
@@ -259,7 +263,17 @@ def test_accuracy_scores_forecasts_whose_candles_have_closed(bento_url, conn, se
     symbol_id = conn.execute("SELECT id FROM symbols WHERE ticker = 'X:SOLUSDT'").fetchone()["id"]
     persist_forecast(conn, forecast, symbol_id, model_row_id(conn, served["model"]))
     conn.commit()
-    body = call(bento_url, "/accuracy", {"timeframe": "1d"}).json()
+    assert run_score_outcomes(settings)["scored"] >= 30
+    last_close_day = (pd.Timestamp(forecast.steps[-1].timestamp) + pd.Timedelta(days=1)).date()
+    request = {
+        "timeframe": "1d",
+        "model": served["model"],
+        "horizon": "all",
+        "window_days": 30,
+        "start": str(last_close_day),
+        "end": str(last_close_day),
+    }
+    body = call(bento_url, "/accuracy", request).json()
     (row,) = body["rows"]
     assert row["model"] == served["model"] and row["n"] == 30 and row["predictions"] == 1
     actual = history.set_index("timestamp")["close"]
@@ -269,6 +283,17 @@ def test_accuracy_scores_forecasts_whose_candles_have_closed(bento_url, conn, se
     ]
     assert row["direction_accuracy"] == pytest.approx(sum(expected_hits) / 30)
     assert 0 <= row["interval_80_coverage"] <= 1 and row["mae_ratio_to_random_walk"] > 0
+    assert row["test"]["direction_accuracy"] == pytest.approx(
+        served_test_accuracy(conn, served["model"])
+    )
+
+
+def served_test_accuracy(conn, tag: str) -> float:
+    return conn.execute(
+        "SELECT (metrics -> 'test' -> 'all' ->> 'direction_accuracy')::float8 AS a FROM models "
+        "WHERE name || ':' || version = %s",
+        (tag,),
+    ).fetchone()["a"]
 
 
 def test_health_reports_every_dependency(bento_url):

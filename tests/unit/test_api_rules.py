@@ -1,4 +1,4 @@
-"""API rules that need no server: predict_until → steps, headline metrics, accuracy figures."""
+"""API rules that need no server: predict_until → steps, headline metrics, cache keys."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import pytest
 
 from candlecast.api import BadInput, headline_metrics, normalise_ticker
 from candlecast.serving import prediction_key, steps_until
-from candlecast.serving.accuracy import _figures
 from candlecast.timeframes import TIMEFRAMES
 
 NOW = pd.Timestamp("2025-09-19 23:00", tz="UTC")
@@ -54,24 +53,6 @@ def test_headline_metrics_read_whatever_layout_exists():
     assert headline_metrics({"h30": {"mae_ratio": 1.1}}) == {"h30": {"mae_ratio": 1.1}}
     assert headline_metrics({"test": {"all": {"n": 3}}}) == {}
     assert headline_metrics([]) == {}
-
-
-def test_accuracy_figures_against_a_random_walk():
-    outcomes = pd.DataFrame(
-        {
-            "id": ["a", "a", "b", "b"],
-            "last_close": [100.0] * 4,
-            "close": [110.0, 105.0, 95.0, 101.0],
-            "actual": [108.0, 99.0, 90.0, 100.0],  # right, wrong, right, unmoved (skipped)
-            "close_low_80": [100.0, 100.0, 92.0, 99.0],
-            "close_high_80": [120.0, 110.0, 99.0, 103.0],
-        }
-    )
-    figures = _figures(outcomes)
-    assert figures["predictions"] == 2 and figures["n"] == 4
-    assert figures["direction_accuracy"] == pytest.approx(2 / 3)
-    assert figures["interval_80_coverage"] == pytest.approx(2 / 4)
-    assert 0 < figures["mae_ratio_to_random_walk"] < 1  # closer than "no change"
 
 
 def test_prediction_key_changes_with_every_part():

@@ -8,7 +8,7 @@ def test_migrations_are_idempotent(database_url, conn):
     db.migrate(database_url)
     db.migrate(database_url)
     version = conn.execute(f"SELECT version_num FROM {db.VERSION_TABLE}").fetchall()
-    assert version == [{"version_num": "0005"}]
+    assert version == [{"version_num": "0006"}]
     tables = {
         r["table_name"]
         for r in conn.execute(
@@ -16,6 +16,7 @@ def test_migrations_are_idempotent(database_url, conn):
         ).fetchall()
     }
     assert {"symbols", "models", "predictions", "prediction_steps", "api_keys"} <= tables
+    assert {"prediction_outcomes", "outcome_rolling", "drift_alerts", "paper_positions"} <= tables
 
 
 def test_timeframe_check_uses_capital_month(conn):

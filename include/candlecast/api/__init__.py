@@ -1,12 +1,14 @@
 """The prediction API's wire: request bodies (`requests`), response bodies with the forecast
-(`schemas`), their OpenAPI examples (`examples`), the errors it answers with (`errors`), its reads
-from PostgreSQL (`queries`), API keys (`keys`), per-key token buckets (`throttle`) and the ASGI
-middleware that puts keys and limits in front of every endpoint (`middleware`).
+(`schemas`), live accuracy read from the monitoring tables (`accuracy`), their OpenAPI examples
+(`examples`), the errors it answers with (`errors`), its reads from PostgreSQL (`queries`), API
+keys (`keys`), per-key token buckets (`throttle`) and the ASGI middleware that puts keys and
+limits in front of every endpoint (`middleware`).
 
 May import: `candlecast.ops`, `candlecast.settings`, `candlecast.timeframes`. The schemas describe
 the wire and never reach into `candlecast.serving` (an import contract says so).
 """
 
+from candlecast.api.accuracy import NO_OUTCOMES, accuracy_from_tables
 from candlecast.api.errors import (
     ApiError,
     BadInput,
@@ -65,6 +67,7 @@ from candlecast.api.schemas import (
 from candlecast.api.throttle import AsyncTokenBucket, Decision, TokenBucket, bucket_key
 
 __all__ = [
+    "NO_OUTCOMES",
     "AccessMiddleware",
     "AccuracyReport",
     "AccuracyRequest",
@@ -100,6 +103,7 @@ __all__ = [
     "Unavailable",
     "Unprocessable",
     "active_keys",
+    "accuracy_from_tables",
     "answers_errors",
     "bucket_key",
     "close_matches",

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from candlecast.api.examples import PREDICTION_ID, example, schema_example
 from candlecast.timeframes import MAX_STEPS, parse_timeframe
@@ -94,8 +94,32 @@ class PredictionLatestRequest(BaseModel):
 
 
 class AccuracyRequest(BaseModel):
-    model_config = ConfigDict(**schema_example({"timeframe": "1d"}))
+    model_config = ConfigDict(
+        **schema_example({"timeframe": "1d", "horizon": "all", "window_days": 7})
+    )
 
     timeframe: TimeframeCode | None = Field(
         default=None, description="One timeframe, or every timeframe when absent."
     )
+    model: str | None = Field(
+        default=None,
+        max_length=120,
+        description="One model version (tag, e.g. candlecast-1d:20250919t230000z), or all.",
+    )
+    horizon: Literal["h1", "h6", "h30", "all"] | None = Field(
+        default=None, description="One horizon bucket, or all four when absent."
+    )
+    start: date | None = Field(default=None, description="First day (UTC) of rows shown.")
+    end: date | None = Field(
+        default=None,
+        description="Last day (UTC) of rows shown. Without start and end: each version's newest day.",
+    )
+    window_days: Literal[1, 7, 30] = Field(
+        default=7, description="Trailing days of outcomes each row's figures cover."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AccuracyRequest:
+        if self.start and self.end and self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}")
+        return self

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -127,11 +127,25 @@ class ModelList(BaseModel):
 class AccuracyRow(BaseModel):
     timeframe: str
     model: str
+    horizon: str = Field(default="all", description="h1, h6, h30 (that step) or all (1-30).")
+    day: date | None = Field(default=None, description="UTC day the window ends with.")
+    window_days: int = Field(default=7, description="Trailing days of outcomes counted.")
     predictions: int = Field(description="Stored predictions with at least one closed target.")
     n: int = Field(description="Forecast steps whose target candle has closed and is known.")
+    coins: int = 0
     direction_accuracy: float | None
+    direction_accuracy_ci95: list[float] | None = None
     mae_ratio_to_random_walk: float | None
+    mae_ratio_ci95: list[float] | None = None
     interval_80_coverage: float | None
+    interval_80_coverage_ci95: list[float] | None = None
+    ece: float | None = None
+    rank_ic: float | None = Field(
+        default=None, description="Across coins per target time, where enough coins were scored."
+    )
+    test: dict[str, float | list[float] | None] = Field(
+        default_factory=dict, description="The version's own test-window figures, for comparison."
+    )
 
 
 class AccuracyReport(BaseModel):

@@ -27,12 +27,21 @@ def send_alert(title: str, lines: list[str], max_lines: int = 20) -> None:
     )
     text = "\n".join([f":rotating_light: candlecast: {title}", *(f"• {line}" for line in shown)])
     log.warning("ALERT %s", text)
+    post_to_slack(text)
+
+
+def post_to_slack(text: str) -> bool:
+    """The text as one Slack message when the connection is configured; never raises.
+    Returns whether it was delivered."""
     url = slack_webhook_url()
-    if url:
-        try:
-            httpx.post(url, json={"text": text}, timeout=10).raise_for_status()
-        except httpx.HTTPError as error:
-            log.error("could not deliver the alert to Slack: %s", type(error).__name__)
+    if not url:
+        return False
+    try:
+        httpx.post(url, json={"text": text}, timeout=10).raise_for_status()
+    except httpx.HTTPError as error:
+        log.error("could not deliver the message to Slack: %s", type(error).__name__)
+        return False
+    return True
 
 
 def task_failure_alert(context) -> None:

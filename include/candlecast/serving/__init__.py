@@ -1,18 +1,18 @@
 """Serving forecasts, independent of BentoML: one request end to end (`forecaster`), a forecast
 from a model and a candle window and its storage (`forecast`), fresh candles with single-flight
 and a stale fallback (`candles`, `singleflight`), candle frames as Redis holds them (`codec`), the
-prediction cache (`prediction_cache`), live accuracy (`accuracy`), the /healthz checks
-(`healthz`), the other endpoints' answers (`reads`), the objects built once per
-worker (`assembly`), the in-memory LRU they share (`lru`) and the swap to a newly promoted
-champion (`releases`).
+prediction cache (`prediction_cache`), the /healthz checks (`healthz`), the other endpoints' answers
+(`reads`, live accuracy among them, read from the `score_outcomes` DAG's tables), the objects
+built once per worker (`assembly`), the in-memory LRU they share (`lru`) and the swap to a newly
+promoted champion (`releases`).
 
 May import: `candlecast.api`, `candlecast.modeling` (never its `training`), `candlecast.ohlcv`
 (the store and the cleaner; never validation), `candlecast.marketdata`, `candlecast.ops`,
 `candlecast.settings`, `candlecast.timeframes`.
 """
 
+from candlecast.api import NO_OUTCOMES
 from candlecast.serving import reads
-from candlecast.serving.accuracy import NO_OUTCOMES, ActualCloses, accuracy_report
 from candlecast.serving.assembly import build_forecaster, model_references
 from candlecast.serving.candles import (
     CACHED_CANDLES,
@@ -42,7 +42,6 @@ __all__ = [
     "CACHED_CANDLES",
     "NO_OUTCOMES",
     "SERVING_CANDLES",
-    "ActualCloses",
     "CandleWindow",
     "ChampionWatcher",
     "DecodedFrames",
@@ -56,7 +55,6 @@ __all__ = [
     "PredictionCache",
     "ProviderState",
     "ServedModel",
-    "accuracy_report",
     "build_forecaster",
     "candles_key",
     "check_health",

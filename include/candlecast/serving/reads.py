@@ -3,10 +3,9 @@ search, candles, the models served, stored forecasts, live accuracy and health."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from candlecast.api import (
     AccuracyReport,
+    AccuracyRequest,
     Candle,
     CandleSeries,
     Challenger,
@@ -15,6 +14,7 @@ from candlecast.api import (
     ModelList,
     ServingModel,
     SymbolSearchResult,
+    accuracy_from_tables,
     headline_metrics,
     latest_forecast,
     model_rows,
@@ -24,7 +24,6 @@ from candlecast.api import (
 )
 from candlecast.modeling import releases
 from candlecast.ops import DatabaseUnavailable
-from candlecast.serving.accuracy import ActualCloses, accuracy_report
 from candlecast.serving.forecaster import Forecaster
 from candlecast.serving.healthz import check_health
 from candlecast.timeframes import Timeframe
@@ -99,10 +98,10 @@ def latest_prediction(forecaster: Forecaster, symbol: str, timeframe: str) -> Fo
         return latest_forecast(conn, symbol, timeframe)
 
 
-def live_accuracy(forecaster: Forecaster, store_dir: Path, timeframe: str | None) -> AccuracyReport:
-    closes = ActualCloses(store_dir, forecaster.candles.cache)
+def live_accuracy(forecaster: Forecaster, request: AccuracyRequest) -> AccuracyReport:
+    """The rolling figures the `score_outcomes` DAG keeps, filtered as asked."""
     with forecaster.pool.connection() as conn:
-        return accuracy_report(conn, closes, forecaster.candles.provider.now(), timeframe)
+        return accuracy_from_tables(conn, request, forecaster.candles.provider.now())
 
 
 def health(forecaster: Forecaster) -> Health:

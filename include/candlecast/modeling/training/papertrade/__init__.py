@@ -1,21 +1,26 @@
 """Paper trading of a model's direction signals under seed document 002's rules (`rules`), on
 checked inputs (`inputs`), simulated in time order across coins (`simulate`), with its figures
-beside buy-and-hold (`results`)."""
+beside buy-and-hold (`results`). One position's entry-to-exit (`simulate_position`) is also
+what the forward ledger of served forecasts (`candlecast.monitoring.paper`) runs."""
 
+from candlecast.modeling.training.papertrade.inputs import Series
 from candlecast.modeling.training.papertrade.results import (
     BuyAndHold,
     PaperTradeResult,
     downsample_curve,
     summarise_trades,
 )
-from candlecast.modeling.training.papertrade.rules import TradingRules
-from candlecast.modeling.training.papertrade.simulate import paper_trade
+from candlecast.modeling.training.papertrade.rules import TRADE_COLUMNS, TradingRules
+from candlecast.modeling.training.papertrade.simulate import paper_trade, simulate_position
 
 __all__ = [
+    "TRADE_COLUMNS",
     "BuyAndHold",
     "PaperTradeResult",
+    "Series",
     "TradingRules",
     "downsample_curve",
     "paper_trade",
+    "simulate_position",
     "summarise_trades",
 ]

@@ -108,7 +108,7 @@ def _simulate(
         while len(held) < rules.max_positions and row < end:
             coin = int(eligible.coin[row])
             if coin not in held:
-                trade = _trade(tickers[coin], series[coin], int(entry_index[row]), rules)
+                trade = simulate_position(tickers[coin], series[coin], int(entry_index[row]), rules)
                 held[coin] = trade[3]
                 trades.append(trade)
             row += 1
@@ -134,7 +134,9 @@ def _entry_indices(eligible: Signals, series: list[Series]) -> np.ndarray:
     return index
 
 
-def _trade(ticker: str, coin: Series, entry: int, rules: TradingRules) -> tuple:
+def simulate_position(ticker: str, coin: Series, entry: int, rules: TradingRules) -> tuple:
+    """One long position entered at the close of candle `entry`, as a TRADE_COLUMNS tuple;
+    reason `end_of_data` when the candles end before an exit (the forward ledger: still open)."""
     entry_price = float(coin.close[entry])
     exit_index, exit_price, reason = _exit(coin, entry, entry_price, rules)
     exit_value = rules.stake * exit_price / entry_price

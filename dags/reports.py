@@ -1,0 +1,43 @@
+"""
+### reports
+
+At the report hours (`CANDLECAST_REPORT_HOURS`, UTC, default 07:00 and 19:00): the daily report
+of the 24 hours to now, and on Sunday at the last report hour the weekly one of the 7 days to
+now. Forecasts served and scored, accuracy and MAE against the random walk by timeframe, version
+and horizon (beside each version's test window), calibration, best and worst coins, drift
+alerts, the paper ledger's P&L. The text goes to Slack (connection `candlecast_slack`) once per
+report; it and one PNG (daily: accuracy by horizon; weekly: the ledger's equity) are saved under
+`$CANDLECAST_HOME/reports/`. `candlecast report daily|weekly [--date D]` prints the same text.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from candlecast.orchestration import dag_kwargs
+from candlecast.settings import Settings
+
+HOURS = Settings().candlecast_report_hours
+
+
+@dag(
+    schedule=CronTriggerTimetable(f"0 {HOURS} * * *", timezone="UTC"),
+    **dag_kwargs(__doc__, owner="data-team", tags=["monitoring"]),
+)
+def reports():
+    @task
+    def send() -> list[dict]:
+        from candlecast.pipeline import due_reports, report_period_end, run_report
+
+        settings = Settings()
+        end = report_period_end(settings)
+        return [
+            {k: v for k, v in run_report(settings, kind, end, send=True).items() if k != "report"}
+            for kind in due_reports(settings, end)
+        ]
+
+    send()
+
+
+reports()
