@@ -1,5 +1,6 @@
 """The prediction API's wire: request bodies (`requests`), response bodies with the forecast
-(`schemas`), their OpenAPI examples (`examples`), the errors it answers with (`errors`), its reads
+(`schemas`), their OpenAPI examples (`examples`), the errors it answers with (`errors`), request
+bodies checked at the door (`contract`), the OpenAPI document and docs page (`openapi`), its reads
 from PostgreSQL (`queries`), API keys (`keys`), per-key token buckets (`throttle`) and the ASGI
 middleware that puts keys and limits in front of every endpoint (`middleware`).
 
@@ -7,13 +8,16 @@ May import: `candlecast.ops`, `candlecast.settings`, `candlecast.timeframes`. Th
 the wire and never reach into `candlecast.serving` (an import contract says so).
 """
 
+from candlecast.api.contract import REQUEST_MODELS, RequestContract, body_problems
 from candlecast.api.errors import (
     ApiError,
     BadInput,
+    ErrorBody,
     NotFound,
     Unavailable,
     Unprocessable,
     answers_errors,
+    validation_error_body,
 )
 from candlecast.api.keys import (
     ApiKey,
@@ -27,6 +31,7 @@ from candlecast.api.keys import (
     revoke_key,
 )
 from candlecast.api.middleware import AccessMiddleware, HealthRoute
+from candlecast.api.openapi import ApiDocs, candlecast_openapi
 from candlecast.api.queries import (
     close_matches,
     find_symbol,
@@ -40,6 +45,7 @@ from candlecast.api.queries import (
 from candlecast.api.requests import (
     AccuracyRequest,
     CandlesRequest,
+    ModelsRequest,
     PredictionGetRequest,
     PredictionLatestRequest,
     PredictRequest,
@@ -64,7 +70,15 @@ from candlecast.api.schemas import (
 from candlecast.api.throttle import AsyncTokenBucket, Decision, TokenBucket, bucket_key
 
 __all__ = [
+    "REQUEST_MODELS",
     "AccessMiddleware",
+    "ApiDocs",
+    "ErrorBody",
+    "ModelsRequest",
+    "RequestContract",
+    "body_problems",
+    "candlecast_openapi",
+    "validation_error_body",
     "AccuracyReport",
     "AccuracyRequest",
     "AccuracyRow",
