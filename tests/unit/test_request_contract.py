@@ -8,7 +8,13 @@ import re
 
 import pytest
 
-from candlecast.api import REQUEST_MODELS, PredictRequest, body_problems, validation_error_body
+from candlecast.api import (
+    REQUEST_MODELS,
+    PredictRequest,
+    body_problems,
+    candlecast_openapi,
+    validation_error_body,
+)
 from candlecast.api.requests import SYMBOL_PATTERN, TIMEFRAME_PATTERN, normalise_ticker
 from candlecast.timeframes import TimeframeError, parse_timeframe
 
@@ -86,7 +92,10 @@ def test_each_operation_accepts_its_documented_example(route):
 
 
 def test_the_predict_schema_states_steps_xor_predict_until():
-    schema = PredictRequest.model_json_schema()
+    generated = {"PredictRequestIODescriptor": PredictRequest.model_json_schema()}
+    spec = candlecast_openapi({"paths": {}, "components": {"schemas": generated}})
+    schema = spec["components"]["schemas"]["PredictRequest"]
     assert schema["not"] == {"required": ["steps", "predict_until"]}
+    assert schema["maxProperties"] == 3 == len(schema["required"]) + 1
     assert "default" not in schema["properties"]["steps"]
     assert body_problems(PredictRequest, b'{"symbol": "btcusdt", "timeframe": "1d"}') is None

@@ -11,6 +11,7 @@ import json
 
 from candlecast import __version__
 from candlecast.api.errors import ErrorBody
+from candlecast.api.requests import STEPS_XOR_UNTIL
 from candlecast.api.schemas import SKILL_MEANING
 
 DESCRIPTION = f"""\
@@ -103,7 +104,19 @@ HEADERS = {
     "401": {"WWW-Authenticate": "Bearer"},
     "429": {"Retry-After": "Seconds until the key's bucket holds a token again."},
 }
-BENTOML_SCHEMAS = ("TaskStatusResponse", "InvalidArgument", "NotFound", "InternalServerError")
+BENTOML_SCHEMAS = (  # BentoML's and FastAPI's own, which no candlecast operation answers with
+    "TaskStatusResponse",
+    "InvalidArgument",
+    "NotFound",
+    "InternalServerError",
+    "HTTPValidationError",
+    "ValidationError",
+)
+PROBES = {
+    "/livez": "200 while the server process is alive.",
+    "/readyz": "200 once the service has loaded its models and can answer.",
+    "/metrics": "Prometheus metrics of the server (text format).",
+}
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <key>"},
     "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
@@ -129,18 +142,21 @@ def _schema_name(name: str) -> str:
     return name.removesuffix("IODescriptor")
 
 
-def _rename_refs(node, renames: dict[str, str]):
+def _ours(node, renames: dict[str, str]):
+    """References and titles by our schema names, wherever they are in the document."""
     if isinstance(node, dict):
-        return {
-            key: (
-                "#/components/schemas/" + renames.get(value.rsplit("/", 1)[-1], value[21:])
-                if key == "$ref" and isinstance(value, str) and value.startswith("#/components/")
-                else _rename_refs(value, renames)
-            )
-            for key, value in node.items()
-        }
+        out = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                name = value.rsplit("/", 1)[-1]
+                out[key] = f"#/components/schemas/{renames.get(name, name)}"
+            elif key == "title" and isinstance(value, str):
+                out[key] = _schema_name(value)
+            else:
+                out[key] = _ours(value, renames)
+        return out
     if isinstance(node, list):
-        return [_rename_refs(item, renames) for item in node]
+        return [_ours(item, renames) for item in node]
     return node
 
 
@@ -164,12 +180,25 @@ def _responses(path: str, generated: dict) -> dict:
     return responses
 
 
+def _by_reference(body: dict, names: set[str]) -> None:
+    """BentoML writes the request and answer schemas inline: a reference to the component
+    instead, so a rule added there (steps xor predict_until) holds for the operation too."""
+    for media in body.get("content", {}).values():
+        title = media.get("schema", {}).get("title")
+        if title in names:
+            media["schema"] = {"$ref": f"#/components/schemas/{title}"}
+
+
 def _operation(path: str, operation: dict, renames: dict[str, str]) -> dict:
     tag, operation_id, summary = OPERATIONS[path]
-    operation = _rename_refs(operation, renames)
+    operation = _ours(operation, renames)
+    for body in (operation.get("requestBody", {}), operation.get("responses", {}).get("200", {})):
+        _by_reference(body, set(renames.values()))
     operation.pop("x-bentoml-name", None)
     operation.pop("parameters", None)  # none of ours takes parameters
     operation.update(tags=[tag], operationId=operation_id, summary=summary)
+    if path in PROBES:
+        operation["description"] = PROBES[path]
     operation["responses"] = _responses(path, operation.get("responses", {}))
     if path not in OPEN_OPERATIONS:
         operation["security"] = [{}, {"bearer": []}, {"apiKey": []}]
@@ -187,10 +216,9 @@ def candlecast_openapi(spec: dict) -> dict:
     for name in BENTOML_SCHEMAS:
         schemas.pop(name, None)
     renames = {name: _schema_name(name) for name in schemas}
-    schemas = {renames[name]: _rename_refs(schema, renames) for name, schema in schemas.items()}
-    for name, schema in schemas.items():
-        if schema.get("title", "").endswith("IODescriptor"):
-            schema["title"] = name
+    schemas = {renames[name]: _ours(schema, renames) for name, schema in schemas.items()}
+    if "PredictRequest" in schemas:
+        schemas["PredictRequest"].update(STEPS_XOR_UNTIL)
     schemas.update(_error_schemas())
     spec["components"]["schemas"] = schemas
     spec["components"]["securitySchemes"] = SECURITY_SCHEMES
@@ -241,25 +269,32 @@ class ApiDocs:
         self.app = app
         self._document: bytes | None = None
 
-    async def _generated(self, scope) -> dict:
+    async def _generated(self, scope) -> tuple[int, bytes]:
         chunks: list[bytes] = []
+        status = 500
 
         async def receive():
             return {"type": "http.request", "body": b"", "more_body": False}
 
         async def capture(message):
-            if message["type"] == "http.response.body":
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
 
         await self.app({**scope, "method": "GET"}, receive, capture)
-        return json.loads(b"".join(chunks))
+        return status, b"".join(chunks)
 
     async def __call__(self, scope, receive, send) -> None:
         path = scope.get("path") if scope["type"] == "http" else None
         if path == "/docs.json" and scope["method"] in ("GET", "HEAD"):
             if self._document is None:
-                spec = candlecast_openapi(await self._generated(scope))
-                self._document = json.dumps(spec).encode()
+                status, generated = await self._generated(scope)
+                if status != 200:  # BentoML could not build it: its answer, unchanged
+                    await self.app(scope, receive, send)
+                    return
+                self._document = json.dumps(candlecast_openapi(json.loads(generated))).encode()
             await _send(send, self._document, b"application/json", scope["method"])
         elif path == "/" and scope["method"] in ("GET", "HEAD"):
             await _send(send, DOCS_PAGE.encode(), b"text/html; charset=utf-8", scope["method"])

@@ -70,18 +70,18 @@ Symbol = Annotated[
     AfterValidator(normalise_ticker),
 ]
 
-# Both given is refused, and said so in the schema (OpenAPI 3.0 has no "dependentRequired").
-STEPS_XOR_UNTIL = {"not": {"required": ["steps", "predict_until"]}}
+# Both given is refused, and the OpenAPI document says so twice (3.0 has no "dependentRequired"):
+# as a `not`, and as `maxProperties: 3`, which generators honour (symbol and timeframe are
+# required, no other field is allowed, so a third is steps or predict_until, never both). Added
+# there, as BentoML's schema objects take no "not".
+STEPS_XOR_UNTIL = {"not": {"required": ["steps", "predict_until"]}, "maxProperties": 3}
 
 
 class PredictRequest(BaseModel):
     model_config = ConfigDict(
         strict=True,
         extra="forbid",
-        json_schema_extra={
-            "example": {"symbol": "X:BTCUSDT", "timeframe": "1d", "steps": 30},
-            **STEPS_XOR_UNTIL,
-        },
+        json_schema_extra={"example": {"symbol": "X:BTCUSDT", "timeframe": "1d", "steps": 30}},
     )
 
     symbol: Symbol
