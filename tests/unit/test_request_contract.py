@@ -10,11 +10,13 @@ import pytest
 
 from candlecast.api import (
     REQUEST_MODELS,
+    ErrorBody,
     PredictRequest,
     body_problems,
     candlecast_openapi,
     validation_error_body,
 )
+from candlecast.api.openapi import ERROR_EXAMPLES, ERRORS
 from candlecast.api.requests import SYMBOL_PATTERN, TIMEFRAME_PATTERN, normalise_ticker
 from candlecast.timeframes import TimeframeError, parse_timeframe
 
@@ -99,3 +101,9 @@ def test_the_predict_schema_states_steps_xor_predict_until():
     assert schema["maxProperties"] == 3 == len(schema["required"]) + 1
     assert "default" not in schema["properties"]["steps"]
     assert body_problems(PredictRequest, b'{"symbol": "btcusdt", "timeframe": "1d"}') is None
+
+
+def test_every_documented_error_example_is_an_error_body():
+    for status, example in ERROR_EXAMPLES.items():
+        assert ErrorBody.model_validate(example).error, status
+        assert status in ERRORS

@@ -93,6 +93,34 @@ ERRORS = {  # status: what it means, in the document
     "429": "Past the key's rate limit: retry after `Retry-After` seconds.",
     "503": "The market data provider, the database or the key store is unavailable.",
 }
+ERROR_EXAMPLES = {
+    "400": {
+        "error": "steps: Input should be less than or equal to 30",
+        "field": "steps",
+        "detail": [{"field": "steps", "error": "Input should be less than or equal to 30"}],
+    },
+    "401": {"error": "invalid or revoked API key"},
+    "404": {
+        "error": "unknown symbol 'X:BTCUSDC'; did you mean X:BTCUSDT?",
+        "field": "symbol",
+        "matches": ["X:BTCUSDT"],
+    },
+    "413": {"error": "request body over 1048576 bytes", "field": "body"},
+    "415": {"error": "send the body as application/json", "field": "body"},
+    "422": {
+        "error": "X:NEWUSDT has 20 closed 1d candles; the features need at least 40",
+        "field": "symbol",
+        "needed": 40,
+        "have": 20,
+    },
+    "429": {
+        "error": "rate limit of API key 3f9c0a1b2d4e exceeded (600/min, burst 60); retry after 2 s"
+    },
+    "503": {
+        "error": "market data unavailable: the provider cannot be reached and no 1d candles "
+        "of X:BTCUSDT are cached"
+    },
+}
 COMMON_ERRORS = ("400", "401", "413", "415", "429", "503")
 OPERATION_ERRORS = {
     "/predict": ("404", "422"),
@@ -126,7 +154,12 @@ SECURITY_SCHEMES = {
 def _error_response(status: str) -> dict:
     response = {
         "description": ERRORS[status],
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/Error"},
+                "example": ERROR_EXAMPLES[status],
+            }
+        },
     }
     if status in HEADERS:
         response["headers"] = {
@@ -212,6 +245,7 @@ def candlecast_openapi(spec: dict) -> dict:
     spec = copy.deepcopy(spec)
     spec["info"] = {"title": "candlecast", "version": __version__, "description": DESCRIPTION}
     spec["tags"] = TAGS
+    spec["servers"] = [{"url": ".", "description": "this server"}]
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     for name in BENTOML_SCHEMAS:
         schemas.pop(name, None)
