@@ -44,7 +44,9 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 import pandas as pd
+import psycopg
 import redis
+from psycopg.types.json import Jsonb
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1]))
@@ -196,8 +198,25 @@ class Provider:
         self.process.wait(timeout=30)
 
 
-def prepare(home: Path, fake: Provider) -> dict:
-    """sync-symbols, update and train on the top symbols of a fresh home; returns its env."""
+def reuse_models(env: dict, source_home: Path, source_database: str) -> None:
+    """The model store of a home already trained (and its `models` rows), instead of training:
+    the serving path is the same whatever the models were trained on."""
+    shutil.copytree(source_home / "bentoml", env["BENTOML_HOME"], dirs_exist_ok=True)
+    with psycopg.connect(source_database) as source, psycopg.connect(env["DATABASE_URL"]) as target:
+        rows = source.execute("SELECT * FROM models").fetchall()
+        columns = [c.name for c in source.execute("SELECT * FROM models LIMIT 0").description]
+        with target.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO models ({', '.join(columns)}) "
+                f"VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT DO NOTHING",
+                [[Jsonb(v) if isinstance(v, dict | list) else v for v in row] for row in rows],
+            )
+        target.commit()
+
+
+def prepare(home: Path, fake: Provider, models_from: tuple[Path, str] | None = None) -> dict:
+    """sync-symbols, update and train (or reuse models) on the top symbols of a fresh home;
+    returns its env."""
     env = {
         **os.environ,
         "CANDLECAST_HOME": str(home),
@@ -216,7 +235,10 @@ def prepare(home: Path, fake: Provider) -> dict:
     started = time.perf_counter()
     run_cli(env, "sync-symbols")
     run_cli(env, "update", "--top", str(TRAINED))
-    run_cli(env, "train")  # the service serves all five timeframes, so it needs five models
+    if models_from is None:
+        run_cli(env, "train")  # the service serves all five timeframes: it needs five models
+    else:
+        reuse_models(env, *models_from)
     run_cli(env, "update", "--top", str(N_SYMBOLS), "--timeframe", TIMEFRAME)  # (c): in store
     print(f"stack ready in {time.perf_counter() - started:.0f} s (sync, update, train)")
     return env
@@ -345,7 +367,15 @@ def report(results: dict[str, dict[int, dict]], baseline: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1, help="measurements on one stack")
-    runs = parser.parse_args().runs
+    parser.add_argument(
+        "--models-from",
+        nargs=2,
+        metavar=("HOME", "DATABASE_URL"),
+        help="reuse the five models trained in HOME (rows in DATABASE_URL) instead of training",
+    )
+    args = parser.parse_args()
+    runs = args.runs
+    models_from = (Path(args.models_from[0]), args.models_from[1]) if args.models_from else None
     work = Path(tempfile.mkdtemp(prefix="cc-bench-api-"))
     home = work / "home"
     provider_dir = Path(tempfile.gettempdir()) / "candlecast-bench" / "provider"
@@ -353,7 +383,7 @@ def main() -> None:
     fake = Provider(provider_dir)
     every: list[dict[str, float]] = []
     try:
-        env = prepare(home, fake)
+        env = prepare(home, fake, models_from)
         baseline = min(recursive_baseline_ms() for _ in range(3))
         for run in range(runs):
             results = measure(env, work)
