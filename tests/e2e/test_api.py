@@ -329,7 +329,8 @@ def test_swagger_try_it_out_examples_are_answered(bento_url):
     spec = httpx.get(f"{bento_url}/docs.json", timeout=30).json()
     for route in API_ROUTES:
         request = spec["paths"][route]["post"]["requestBody"]["content"]["application/json"]
-        response = call(bento_url, route, request["schema"].get("example", {}))
+        example = resolve(spec, request["schema"])["example"]
+        response = call(bento_url, route, example)
         expected = 404 if route == "/predictions/get" else 200
         assert response.status_code == expected, (route, response.text[:500])
     page = httpx.get(f"{bento_url}/", timeout=30).text
