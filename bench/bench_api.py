@@ -295,7 +295,7 @@ def peer(env: dict, key: str, bodies: list[dict]) -> dict[int, dict]:
     workers = env.get("CANDLECAST_API_WORKERS", "2")
     command = [str(BIN / "uvicorn"), "--app-dir", str(PROJECT_DIR / "bench"), "peer_app:app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", workers]
-    command += ["--log-level", "warning", "--no-access-log"]
+    command += ["--log-level", "warning", "--no-access-log", "--timeout-keep-alive", "75"]
     process = subprocess.Popen(command, env=env, cwd=PROJECT_DIR, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
