@@ -12,26 +12,41 @@ and without the feature cache as well (b*: features computed for every forecast,
 case). Requests carry an API key (limits far above the load), so key checks and the Redis token
 bucket are part of every figure. The load generator shares the 2 cores with the server.
 
-Baseline in the same run: the seeds' recursive 30-step approach, which appends each predicted
+The store holds every series (`update --top 120 --timeframe 1h`), so (c) is a cold symbol of
+the universe: its tail read from the Parquet store, only newer candles asked of the provider
+(none here: the store is up to date), features computed afresh (each level asks series of its
+own, so no level reuses another's features).
+
+Baselines in the same run, as ratios: the in-process floor of the same forecast (fresh candles
+from Redis, features, model, JSON body; no HTTP: bench/api_floor.py, goal (b) p50 <= 1.5x it);
+a peer, a minimal uvicorn + FastAPI app calling the same forecast function with the same storage
+(bench/peer_app.py, goal: (b) at 32 clients >= 1.0x its throughput); (c) p50 <= 1.5x (b)'s;
+(a) p50 <= 0.2x (b)'s; and the seeds' recursive 30-step approach, which appends each predicted
 candle and recomputes the features 30 times (features only: a lower bound of its cost).
+`--runs N` measures N times on one stack and prints min/median/max of each ratio.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import aiohttp
 import numpy as np
 import pandas as pd
+import psycopg
 import redis
+from psycopg.types.json import Jsonb
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1]))
@@ -43,7 +58,7 @@ from candlecast.ops import embedded  # noqa: E402
 from candlecast.serving import SERVING_CANDLES  # noqa: E402
 from candlecast.settings import SAMPLE_DATA_DIR  # noqa: E402
 from candlecast.timeframes import TIMEFRAMES  # noqa: E402
-from tests.support.bento_server import running_bento  # noqa: E402
+from tests.support.bento_server import free_port, running_bento  # noqa: E402
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -183,8 +198,25 @@ class Provider:
         self.process.wait(timeout=30)
 
 
-def prepare(home: Path, fake: Provider) -> dict:
-    """sync-symbols, update and train on the top symbols of a fresh home; returns its env."""
+def reuse_models(env: dict, source_home: Path, source_database: str) -> None:
+    """The model store of a home already trained (and its `models` rows), instead of training:
+    the serving path is the same whatever the models were trained on."""
+    shutil.copytree(source_home / "bentoml", env["BENTOML_HOME"], dirs_exist_ok=True)
+    with psycopg.connect(source_database) as source, psycopg.connect(env["DATABASE_URL"]) as target:
+        rows = source.execute("SELECT * FROM models").fetchall()
+        columns = [c.name for c in source.execute("SELECT * FROM models LIMIT 0").description]
+        with target.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO models ({', '.join(columns)}) "
+                f"VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT DO NOTHING",
+                [[Jsonb(v) if isinstance(v, dict | list) else v for v in row] for row in rows],
+            )
+        target.commit()
+
+
+def prepare(home: Path, fake: Provider, models_from: tuple[Path, str] | None = None) -> dict:
+    """sync-symbols, update and train (or reuse models) on the top symbols of a fresh home;
+    returns its env."""
     env = {
         **os.environ,
         "CANDLECAST_HOME": str(home),
@@ -203,7 +235,11 @@ def prepare(home: Path, fake: Provider) -> dict:
     started = time.perf_counter()
     run_cli(env, "sync-symbols")
     run_cli(env, "update", "--top", str(TRAINED))
-    run_cli(env, "train")  # the service serves all five timeframes, so it needs five models
+    if models_from is None:
+        run_cli(env, "train")  # the service serves all five timeframes: it needs five models
+    else:
+        reuse_models(env, *models_from)
+    run_cli(env, "update", "--top", str(N_SYMBOLS), "--timeframe", TIMEFRAME)  # (c): in store
     print(f"stack ready in {time.perf_counter() - started:.0f} s (sync, update, train)")
     return env
 
@@ -221,13 +257,17 @@ def measure(env: dict, work: Path) -> dict[str, dict[int, dict]]:
         for clients in CLIENTS:
             results["a"][clients] = asyncio.run(load(url, key, cached_bodies, clients, True))
     with running_bento(uncached, work / "serve-uncached.log", ready_seconds=300) as url:
-        for clients in CLIENTS:
-            drop_candles(env["REDIS_URL"])
-            results["c"][clients] = asyncio.run(load(url, key, body, clients, False))
-            if cached_candles(env["REDIS_URL"]) != len(body):  # each one fetched in this level
-                raise SystemExit("cold candles were not fetched and cached by the service")
+        drop_candles(env["REDIS_URL"])
+        share = len(body) // len(CLIENTS)
+        for level, clients in enumerate(CLIENTS):  # series of its own: cold features too
+            cold = body[level * share : (level + 1) * share]
+            results["c"][clients] = asyncio.run(load(url, key, cold, clients, False))
+            if cached_candles(env["REDIS_URL"]) != (level + 1) * share:
+                raise SystemExit("cold candles were not read and cached by the service")
         for clients in CLIENTS:  # the candles of (c) are cached now
             results["b"][clients] = asyncio.run(load(url, key, uncached_bodies, clients, False))
+    results["floor"] = in_process_floor(uncached, tickers)
+    results["peer"] = peer(uncached, key, uncached_bodies)
     no_feature_cache = {**uncached, "CANDLECAST_FEATURE_CACHE_ENTRIES": "0"}
     with running_bento(
         no_feature_cache, work / "serve-no-feature-cache.log", ready_seconds=300
@@ -237,18 +277,79 @@ def measure(env: dict, work: Path) -> dict[str, dict[int, dict]]:
     return results
 
 
+def in_process_floor(env: dict, tickers: list[str]) -> dict:
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_DIR / "bench" / "api_floor.py"), TIMEFRAME, "1500", *tickers],
+        env=env,
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def peer(env: dict, key: str, bodies: list[dict]) -> dict[int, dict]:
+    """The peer app on the same cores, workers as the Bento's, loaded like (b)."""
+    port = free_port()
+    workers = env.get("CANDLECAST_API_WORKERS", "2")
+    command = [str(BIN / "uvicorn"), "--app-dir", str(PROJECT_DIR / "bench"), "peer_app:app"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", workers]
+    command += ["--log-level", "warning", "--no-access-log", "--timeout-keep-alive", "75"]
+    process = subprocess.Popen(command, env=env, cwd=PROJECT_DIR, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while not _answers(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the peer app did not start")
+            time.sleep(0.5)
+        asyncio.run(load(url, key, bodies[:240], 8, False))  # warm both workers
+        return {c: asyncio.run(load(url, key, bodies, c, False)) for c in CLIENTS}
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/docs", timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def ratios(results: dict) -> dict[str, float]:
+    b1, b32 = results["b"][1], results["b"][32]
+    return {
+        "(b) p50 / floor p50 (goal <= 1.5)": b1["p50"] / results["floor"]["floor"],
+        "(b) / peer throughput at 32 (goal >= 1.0)": b32["rps"] / results["peer"][32]["rps"],
+        "(c) cold p50 / (b) p50 (goal <= 1.5)": results["c"][1]["p50"] / b1["p50"],
+        "(a) cached p50 / (b) p50 (goal <= 0.2)": results["a"][1]["p50"] / b1["p50"],
+    }
+
+
 def report(results: dict[str, dict[int, dict]], baseline: float) -> None:
     titles = {
         "a": "cached forecast",
         "b": "uncached forecast, cached candles (features reused until the series' next candle)",
         "b*": "uncached forecast, cached candles, features computed for every forecast",
-        "c": "cold candles from the loopback provider",
+        "c": "cold symbol of the universe: its tail from the store, features afresh",
+        "peer": "peer: uvicorn + FastAPI calling the same forecast function, as (b)",
     }
     print(f"POST /predict {TIMEFRAME}, 30 steps, {os.cpu_count()} cores, client on the same cores")
-    for case in ("a", "b", "b*", "c"):
+    for case in ("a", "b", "b*", "c", "peer"):
         print(f"{titles[case]}:")
         for clients in CLIENTS:
             print_row(case, clients, results[case][clients])
+    floor = results["floor"]
+    print(
+        f"in-process floor (candles from Redis, features, model, JSON; no HTTP): p50 "
+        f"{floor['floor']:.2f} ms; with storage (symbol check, rows written): "
+        f"{floor['floor_with_storage']:.2f} ms"
+    )
+    for name, value in ratios(results).items():
+        print(f"  {name}: {value:.2f}")
     print(
         "closed-loop clients: mean latency = clients / throughput (Little's law), so at 32 "
         "clients 300 req/s means ~107 ms; latency goals can hold only at low concurrency"
@@ -264,20 +365,41 @@ def report(results: dict[str, dict[int, dict]], baseline: float) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1, help="measurements on one stack")
+    parser.add_argument(
+        "--models-from",
+        nargs=2,
+        metavar=("HOME", "DATABASE_URL"),
+        help="reuse the five models trained in HOME (rows in DATABASE_URL) instead of training",
+    )
+    args = parser.parse_args()
+    runs = args.runs
+    models_from = (Path(args.models_from[0]), args.models_from[1]) if args.models_from else None
     work = Path(tempfile.mkdtemp(prefix="cc-bench-api-"))
     home = work / "home"
     provider_dir = Path(tempfile.gettempdir()) / "candlecast-bench" / "provider"
     build(provider_dir, N_SYMBOLS)
     fake = Provider(provider_dir)
+    every: list[dict[str, float]] = []
     try:
-        results = measure(prepare(home, fake), work)
+        env = prepare(home, fake, models_from)
         baseline = min(recursive_baseline_ms() for _ in range(3))
+        for run in range(runs):
+            results = measure(env, work)
+            print(f"--- run {run + 1} of {runs}")
+            report(results, baseline)
+            every.append({**ratios(results), "(b) req/s at 32": results["b"][32]["rps"]})
     finally:
         fake.stop()
         embedded.stop_postgres(home)
         embedded.stop_redis(home)
         shutil.rmtree(work, ignore_errors=True)
-    report(results, baseline)
+    if runs > 1:
+        print(f"--- over {runs} runs: min / median / max")
+        for name in every[0]:
+            values = sorted(r[name] for r in every)
+            print(f"  {name}: {values[0]:.2f} / {float(np.median(values)):.2f} / {values[-1]:.2f}")
 
 
 if __name__ == "__main__":

@@ -13,15 +13,18 @@ from candlecast.api import (
     AccessMiddleware,
     AccuracyReport,
     AccuracyRequest,
+    ApiDocs,
     CandleSeries,
     CandlesRequest,
     Forecast,
     Health,
     HealthRoute,
     ModelList,
+    ModelsRequest,
     PredictionGetRequest,
     PredictionLatestRequest,
     PredictRequest,
+    RequestContract,
     SymbolSearchRequest,
     SymbolSearchResult,
     answers_errors,
@@ -42,7 +45,8 @@ health_app = FastAPI(title="candlecast health", docs_url=None, redoc_url=None, o
     traffic={"timeout": 60},
 )
 class Candlecast:
-    """Crypto OHLC forecasts on fresh candles. Errors are JSON `{"error": ..., "field": ...}`."""
+    """Crypto OHLC forecasts on fresh candles. Errors are JSON `{"error": ..., "field": ...}`;
+    the OpenAPI document and docs page are candlecast.api.openapi's."""
 
     models = model_references(settings)
 
@@ -70,7 +74,7 @@ class Candlecast:
         """The newest closed candles, from the same fresh-candle path as /predict."""
         return reads.candle_series(self.forecaster, symbol, TIMEFRAMES[timeframe], limit)
 
-    @bentoml.api(route="/models")
+    @bentoml.api(route="/models", input_spec=ModelsRequest)
     @answers_errors
     def serving_models(self) -> ModelList:
         """The champion served per timeframe with the headline metrics recorded at training, its
@@ -121,5 +125,7 @@ class Candlecast:
         return JSONResponse(health.model_dump(mode="json"), status_code=status)
 
 
+Candlecast.add_asgi_middleware(RequestContract)  # every 400 in our error body
 Candlecast.add_asgi_middleware(HealthRoute, health_app=health_app)
 Candlecast.add_asgi_middleware(AccessMiddleware)
+Candlecast.add_asgi_middleware(ApiDocs)  # our /docs.json and Swagger UI page

@@ -9,6 +9,7 @@ import httpx
 import pandas as pd
 import pytest
 
+from candlecast import __version__
 from candlecast.api import headline_metrics
 from candlecast.modeling import ForecastModel, model_row_id
 from candlecast.ohlcv import CandleStore
@@ -111,19 +112,19 @@ def test_predict_until_is_turned_into_steps(bento_url):
 
 
 @pytest.mark.parametrize(
-    ("body", "needle"),
-    [
-        ({"predict_until": "2020-01-01T00:00:00Z"}, "predict_until"),
-        ({"predict_until": "2030-01-01T00:00:00Z"}, "more than 30"),
-        ({"predict_until": "2025-09-25T00:00:00Z", "steps": 3}, "not both"),
-        ({"predict_until": "next tuesday"}, "predict_until"),
+    ("body", "status", "needle"),
+    [  # 400: the body breaks its schema; 422: a valid body that cannot be served now
+        ({"predict_until": "2020-01-01T00:00:00Z"}, 422, "in the past"),
+        ({"predict_until": "2030-01-01T00:00:00Z"}, 422, "more than 30"),
+        ({"predict_until": "2025-09-25T00:00:00Z", "steps": 3}, 400, "not both"),
+        ({"predict_until": "next tuesday"}, 400, "predict_until"),
     ],
 )
-def test_bad_predict_until_is_a_400_naming_the_field(bento_url, conn, body, needle):
+def test_bad_predict_until_is_refused_naming_the_field(bento_url, conn, body, status, needle):
     before = count_predictions(conn)
     response = call(bento_url, "/predict", {"symbol": "X:BTCUSDT", "timeframe": "1d", **body})
-    assert response.status_code == 400, response.text
-    assert needle in response.text and "predict_until" in response.text
+    assert response.status_code == status, response.text
+    assert needle in response.text and response.json()["field"] == "predict_until"
     assert count_predictions(conn) == before
 
 
@@ -312,18 +313,39 @@ API_ROUTES = (
 )  # fmt: skip
 
 
-def test_openapi_documents_every_endpoint_with_examples(bento_url):
-    spec = httpx.get(f"{bento_url}/docs.json", timeout=30).json()
-    assert set(API_ROUTES) | {"/healthz"} <= set(spec["paths"])
-    assert spec["paths"]["/healthz"]["get"]["responses"]["200"]
+def resolve(spec: dict, schema: dict) -> dict:
+    ref = schema.get("$ref")
+    return spec["components"]["schemas"][ref.rsplit("/", 1)[-1]] if ref else schema
+
+
+def test_openapi_documents_every_endpoint_with_examples_and_errors(bento_url):
+    text = httpx.get(f"{bento_url}/docs.json", timeout=30).text
+    for boilerplate in ("IODescriptor", "created with BentoML", "BentoML Team", "Service APIs"):
+        assert boilerplate not in text, boilerplate
+    spec = json.loads(text)
+    assert spec["info"]["title"] == "candlecast" and spec["info"]["version"] == __version__
+    for needle in ("Authorization: Bearer", '"error"', "`stale", "`skill`", "422"):
+        assert needle in spec["info"]["description"], needle
+    assert set(spec["paths"]) == set(API_ROUTES) | {"/healthz", "/livez", "/readyz", "/metrics"}
+    assert spec["paths"]["/healthz"]["get"]["responses"]["503"]
     assert "example" in spec["components"]["schemas"]["Health"]
     for route in API_ROUTES:
         operation = spec["paths"][route]["post"]
-        answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        answer = resolve(
+            spec, operation["responses"]["200"]["content"]["application/json"]["schema"]
+        )
         assert "example" in answer, route
-        assert operation["description"], route
-        request = operation["requestBody"]["content"]["application/json"]["schema"]
-        assert "example" in request or not request.get("properties"), route
+        assert operation["description"] and operation["summary"], route
+        request = resolve(spec, operation["requestBody"]["content"]["application/json"]["schema"])
+        assert "example" in request and request["additionalProperties"] is False, route
+        for status in ("400", "401", "429", "503"):
+            error = operation["responses"][status]["content"]["application/json"]["schema"]
+            assert error == {"$ref": "#/components/schemas/Error"}, (route, status)
+    predict = spec["paths"]["/predict"]["post"]
+    request = resolve(spec, predict["requestBody"]["content"]["application/json"]["schema"])
+    assert request["not"] == {"required": ["steps", "predict_until"]}
+    assert {"404", "422"} <= set(predict["responses"]) and "500" not in predict["responses"]
+    assert set(spec["components"]["schemas"]["Error"]["properties"]) >= {"error", "field"}
 
 
 def test_swagger_try_it_out_examples_are_answered(bento_url):
@@ -332,7 +354,10 @@ def test_swagger_try_it_out_examples_are_answered(bento_url):
     spec = httpx.get(f"{bento_url}/docs.json", timeout=30).json()
     for route in API_ROUTES:
         request = spec["paths"][route]["post"]["requestBody"]["content"]["application/json"]
-        response = call(bento_url, route, request["schema"].get("example", {}))
+        example = resolve(spec, request["schema"])["example"]
+        response = call(bento_url, route, example)
         expected = 404 if route == "/predictions/get" else 200
         assert response.status_code == expected, (route, response.text[:500])
-    assert "swagger-ui" in httpx.get(f"{bento_url}/", timeout=30).text
+    page = httpx.get(f"{bento_url}/", timeout=30).text
+    assert "swagger-ui" in page and "<title>candlecast API</title>" in page
+    assert "googletagmanager" not in page and "bentoml" not in page.lower()

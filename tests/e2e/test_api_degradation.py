@@ -1,6 +1,7 @@
 """Degradation over real `bentoml serve`: a second Bento on its own Redis and PostgreSQL (both
 started here, killed and restarted mid-test) and the Polygon wire contract on loopback (the fake
-provider, made to fail). Single-flight is counted at the provider."""
+provider, made to fail). Single-flight is counted at the provider. The Bento has a home of its
+own whose store holds only the series a test puts there: the others come from the provider."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ import pytest
 import redis
 from psycopg.types.json import Jsonb
 
+from candlecast.ohlcv import CandleStore
 from candlecast.ops import REDIS_RETRY_PAUSE_SECONDS, db, embedded
 from candlecast.serving import candles_key, frame_bytes, frame_from_bytes
 from candlecast.settings import SAMPLE_DATA_DIR, Settings
+from candlecast.timeframes import TIMEFRAMES
 from tests.support.bento_server import running_bento
 from tests.support.fake_provider import FakeProvider, Fault
 
@@ -99,10 +102,27 @@ def fake(provider_data):
         yield provider
 
 
+STORE_BEHIND = 3  # days the seeded 1d series lags the provider
+
+
 @pytest.fixture(scope="module")
-def degraded_bento(stack_environment, dag_runs, own_postgres, own_redis, fake, tmp_path_factory):
+def own_store(tmp_path_factory, settings, dag_runs) -> CandleStore:
+    """The Bento's home: its store holds X:BTCUSDT 1d three days behind, X:ETHUSDT 1w whole."""
+    home = tmp_path_factory.mktemp("home2")
+    session, store = CandleStore(settings.store_dir), CandleStore(home / "store")
+    day, week = TIMEFRAMES["1d"], TIMEFRAMES["1w"]
+    store.write("X:BTCUSDT", day, session.read("X:BTCUSDT", day).iloc[:-STORE_BEHIND])
+    store.write("X:ETHUSDT", week, session.read("X:ETHUSDT", week))
+    return store
+
+
+@pytest.fixture(scope="module")
+def degraded_bento(
+    stack_environment, dag_runs, own_postgres, own_redis, fake, own_store, tmp_path_factory
+):
     env = {
         **stack_environment,
+        "CANDLECAST_HOME": str(own_store.root.parent),
         "DATABASE_URL": own_postgres[1],
         "REDIS_URL": own_redis.url,
         "CANDLECAST_PROVIDER": "polygon",
@@ -147,6 +167,40 @@ def test_concurrent_requests_for_one_series_make_one_provider_call(degraded_bent
         "persisted"
     ]
     assert aggregate_calls(fake, "X:BTCUSDT", "4/hour") == 1  # the forecast used the cache
+
+
+def aggregate_starts(fake: FakeProvider, ticker: str, span: str) -> list[pd.Timestamp]:
+    """The `from` of each aggregates request (Unix ms or a date)."""
+    starts = []
+    for _, path, _ in fake.requests(f"/v2/aggs/ticker/{ticker}/range/{span}/"):
+        start = path.split("?")[0].split("/")[8]
+        starts.append(
+            pd.Timestamp(int(start), unit="ms", tz="UTC")
+            if start.isdigit()
+            else pd.Timestamp(start, tz="UTC")
+        )
+    return starts
+
+
+def test_a_cold_series_in_the_store_asks_the_provider_only_for_newer_candles(
+    degraded_bento, fake, own_store
+):
+    stored_last = own_store.read("X:BTCUSDT", TIMEFRAMES["1d"])["timestamp"].iloc[-1]
+    body = call(degraded_bento, "/predict", {"symbol": "X:BTCUSDT", "timeframe": "1d"}).json()
+    assert aggregate_starts(fake, "X:BTCUSDT", "1/day") == [stored_last + pd.Timedelta(days=1)]
+    # the answer stands on the newest candles, the store's tail topped up by the provider's
+    assert pd.Timestamp(body["last_candle_at"]) == stored_last + pd.Timedelta(days=STORE_BEHIND)
+    assert body["stale"] is False and body["persisted"] is True
+    candles = call(
+        degraded_bento, "/candles", {"symbol": "X:BTCUSDT", "timeframe": "1d", "limit": 1000}
+    ).json()["candles"]
+    stamps = pd.to_datetime([c["timestamp"] for c in candles], utc=True)
+    assert len(candles) == 1000 and stamps.is_monotonic_increasing and stamps.is_unique
+    assert len(aggregate_starts(fake, "X:BTCUSDT", "1/day")) == 1  # now cached
+    # a stored series already up to date asks the provider nothing at all
+    week = call(degraded_bento, "/predict", {"symbol": "X:ETHUSDT", "timeframe": "1w"})
+    assert week.status_code == 200 and week.json()["stale"] is False
+    assert fake.requests("/v2/aggs/ticker/X:ETHUSDT/") == []
 
 
 def test_too_little_history_is_a_422_naming_needed_and_have(degraded_bento, own_postgres):

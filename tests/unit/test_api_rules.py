@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from candlecast.api import BadInput, headline_metrics, normalise_ticker
+from candlecast.api import Unprocessable, headline_metrics, normalise_ticker
 from candlecast.serving import prediction_key, steps_until
 from candlecast.timeframes import TIMEFRAMES
 
@@ -28,9 +28,9 @@ def test_predict_until_counts_candles_after_the_last_one(until, steps):
 
 
 def test_predict_until_in_the_past_or_too_far_names_the_field():
-    with pytest.raises(BadInput, match="in the past") as past:
+    with pytest.raises(Unprocessable, match="in the past") as past:
         steps_until(TIMEFRAMES["1d"], LAST_1D, pd.Timestamp("2025-09-19T12:00Z"), NOW)
-    with pytest.raises(BadInput, match="more than 30") as far:
+    with pytest.raises(Unprocessable, match="more than 30") as far:
         steps_until(TIMEFRAMES["1d"], LAST_1D, pd.Timestamp("2025-10-19T00:00Z"), NOW)
     assert past.value.field == far.value.field == "predict_until"
     assert steps_until(TIMEFRAMES["1M"], pd.Timestamp("2025-08-01", tz="UTC"),

@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from candlecast.marketdata import SampleProvider
+from candlecast.ohlcv import CandleStore
 from candlecast.ops import GuardedRedis, serving_redis_client
 from candlecast.serving import (
     CACHED_CANDLES,
@@ -188,3 +189,64 @@ def test_without_redis_a_worker_reports_its_own_record():
     assert state.last_failure() == "ConnectionError: provider down"
     state.succeeded()
     assert state.last_failure() is None
+
+
+class RecordingProvider(CountingProvider):
+    """Also records the start of each request."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.starts: list[pd.Timestamp] = []
+
+    def fetch_candles(self, ticker, timeframe, start, end):
+        self.starts.append(start)
+        return super().fetch_candles(ticker, timeframe, start, end)
+
+
+def seeded_store(tmp_path, provider, behind: int) -> tuple[CandleStore, pd.DataFrame]:
+    """X:BTCUSDT 1h in a store of its own, `behind` candles short of the provider's."""
+    now = provider.now()
+    full = SampleProvider(SAMPLE_DATA_DIR).fetch_candles(
+        "X:BTCUSDT", H1, now - pd.Timedelta(hours=3000), now
+    )
+    full = full[full["timestamp"] < H1.floor(now)].reset_index(drop=True)  # closed candles
+    store = CandleStore(tmp_path / "store")
+    store.write("X:BTCUSDT", H1, full.iloc[: len(full) - behind])
+    return store, full
+
+
+def test_a_cold_series_in_the_store_asks_only_for_the_candles_after_its_tail(guarded, tmp_path):
+    provider = RecordingProvider()
+    store, full = seeded_store(tmp_path, provider, behind=5)
+    candles = FreshCandles(provider, guarded, 3600, 300, store)
+    window = candles.get("X:BTCUSDT", H1)
+    assert provider.starts == [full["timestamp"].iloc[-5]]  # the first candle the store lacks
+    assert window.source == "provider" and not window.stale
+    expected = full.iloc[-CACHED_CANDLES:].reset_index(drop=True)
+    pd.testing.assert_frame_equal(window.frame[expected.columns], expected, check_dtype=False)
+    assert candles.get("X:BTCUSDT", H1).source == "cache" and provider.calls == 1
+
+
+def test_a_fresh_store_tail_needs_no_provider_call(guarded, tmp_path):
+    provider = RecordingProvider()
+    store, full = seeded_store(tmp_path, provider, behind=0)
+    window = FreshCandles(provider, guarded, 3600, 300, store).get("X:BTCUSDT", H1)
+    assert provider.calls == 0 and window.source == "store" and not window.stale
+    assert window.last_candle_at == full["timestamp"].iloc[-1] and len(window.frame) == 1000
+
+
+def test_provider_down_serves_the_store_tail_as_stale(guarded, tmp_path):
+    provider = RecordingProvider()
+    provider.broken = True
+    store, full = seeded_store(tmp_path, provider, behind=3)
+    window = FreshCandles(provider, guarded, 3600, 300, store).get("X:BTCUSDT", H1)
+    assert window.stale and window.source == "stale-store"
+    assert window.last_candle_at == full["timestamp"].iloc[-4]
+
+
+def test_a_store_further_behind_than_the_window_asks_for_the_whole_window(guarded, tmp_path):
+    provider = RecordingProvider()
+    store, full = seeded_store(tmp_path, provider, behind=CACHED_CANDLES + 10)
+    window = FreshCandles(provider, guarded, 3600, 300, store).get("X:BTCUSDT", H1)
+    assert provider.starts == [H1.next_open(H1.floor(provider.now()), -CACHED_CANDLES)]
+    assert window.last_candle_at == full["timestamp"].iloc[-1] and len(window.frame) == 1000

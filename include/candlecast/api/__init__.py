@@ -1,21 +1,25 @@
 """The prediction API's wire: request bodies (`requests`), response bodies with the forecast
 (`schemas`), live accuracy read from the monitoring tables (`accuracy`), their OpenAPI examples
-(`examples`), the errors it answers with (`errors`), its reads from PostgreSQL (`queries`), API
-keys (`keys`), per-key token buckets (`throttle`) and the ASGI middleware that puts keys and
-limits in front of every endpoint (`middleware`).
+(`examples`), the errors it answers with (`errors`), request bodies checked at the door
+(`contract`), the OpenAPI document and docs page (`openapi`), its reads from PostgreSQL
+(`queries`), API keys (`keys`), per-key token buckets (`throttle`) and the ASGI middleware that
+puts keys and limits in front of every endpoint (`middleware`).
 
 May import: `candlecast.ops`, `candlecast.settings`, `candlecast.timeframes`. The schemas describe
 the wire and never reach into `candlecast.serving` (an import contract says so).
 """
 
 from candlecast.api.accuracy import NO_OUTCOMES, accuracy_from_tables
+from candlecast.api.contract import REQUEST_MODELS, RequestContract, body_problems
 from candlecast.api.errors import (
     ApiError,
     BadInput,
+    ErrorBody,
     NotFound,
     Unavailable,
     Unprocessable,
     answers_errors,
+    validation_error_body,
 )
 from candlecast.api.keys import (
     ApiKey,
@@ -29,6 +33,7 @@ from candlecast.api.keys import (
     revoke_key,
 )
 from candlecast.api.middleware import AccessMiddleware, HealthRoute
+from candlecast.api.openapi import ApiDocs, candlecast_openapi
 from candlecast.api.queries import (
     close_matches,
     find_symbol,
@@ -42,6 +47,7 @@ from candlecast.api.queries import (
 from candlecast.api.requests import (
     AccuracyRequest,
     CandlesRequest,
+    ModelsRequest,
     PredictionGetRequest,
     PredictionLatestRequest,
     PredictRequest,
@@ -68,7 +74,15 @@ from candlecast.api.throttle import AsyncTokenBucket, Decision, TokenBucket, buc
 
 __all__ = [
     "NO_OUTCOMES",
+    "REQUEST_MODELS",
     "AccessMiddleware",
+    "ApiDocs",
+    "ErrorBody",
+    "ModelsRequest",
+    "RequestContract",
+    "body_problems",
+    "candlecast_openapi",
+    "validation_error_body",
     "AccuracyReport",
     "AccuracyRequest",
     "AccuracyRow",

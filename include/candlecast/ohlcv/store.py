@@ -52,6 +52,16 @@ class CandleStore:
             return empty_candles()
         return pq.read_table(path, schema=SCHEMA).to_pandas()
 
+    def tail(self, ticker: str, timeframe: Timeframe, rows: int) -> pd.DataFrame:
+        """The newest `rows` candles of a series (empty when the store has none): only they are
+        converted to pandas."""
+        path = self.path(ticker, timeframe)
+        try:
+            table = pq.read_table(path, schema=SCHEMA)
+        except FileNotFoundError:
+            return empty_candles()
+        return table.slice(max(0, table.num_rows - rows)).to_pandas()
+
     def last_timestamp(self, ticker: str, timeframe: Timeframe) -> pd.Timestamp | None:
         path = self.path(ticker, timeframe)
         if not path.exists():

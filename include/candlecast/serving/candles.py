@@ -5,6 +5,10 @@ Freshness is judged by content: a copy is fresh when its newest candle is the ti
 closed candle as of the provider's now (the candle before it is accepted for a short grace after
 each close, while the provider publishes), or when the provider was asked after that close and
 simply has nothing newer (checked again after `recheck_seconds`).
+
+A series the Parquet store holds starts from the store's tail: only the candles after it are
+asked of the provider (none when the tail is already fresh by the same rule), so a symbol's
+first request costs one small request, not ~1000 candles.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from candlecast.marketdata import MarketDataProvider
-from candlecast.ohlcv import clean_candles
+from candlecast.ohlcv import CandleStore, clean_candles
 from candlecast.ops import GuardedRedis
 from candlecast.serving.codec import DecodedFrames, candles_key, frame_bytes
 from candlecast.serving.singleflight import SingleFlight
@@ -58,7 +62,7 @@ class CandleWindow:
     frame: pd.DataFrame
     now: pd.Timestamp
     stale: bool
-    source: str  # cache | provider | stale-cache
+    source: str  # cache | store | provider | stale-cache | stale-store
 
     @property
     def last_candle_at(self) -> pd.Timestamp:
@@ -147,8 +151,10 @@ class FreshCandles:
         cache: GuardedRedis,
         keep_seconds: int,
         recheck_seconds: float,
+        store: CandleStore | None = None,
     ) -> None:
         self.provider = provider
+        self.store = store
         self.cache = cache
         self.keep_seconds = keep_seconds
         self.recheck_seconds = recheck_seconds
@@ -202,27 +208,56 @@ class FreshCandles:
             return None
         return CandleWindow(ticker, timeframe, cached[0], now, True, "stale-cache")
 
+    def _stored(self, ticker: str, timeframe: Timeframe) -> pd.DataFrame | None:
+        """The store's newest candles of the series, or None (not stored, unreadable)."""
+        if self.store is None:
+            return None
+        try:
+            tail = self.store.tail(ticker, timeframe, CACHED_CANDLES)
+        except (OSError, ValueError) as error:  # a damaged file: the provider path still works
+            log.warning("store tail of %s %s unreadable: %s", ticker, timeframe.code, error)
+            return None
+        return None if tail.empty else tail
+
+    def _cache(self, key: str, frame: pd.DataFrame, metadata: dict[str, str]) -> None:
+        self.cache.call("set", key, frame_bytes(frame, metadata), ex=self.keep_seconds)
+
     def _fetch(self, ticker: str, timeframe: Timeframe, now, key: str) -> CandleWindow:
         start = timeframe.next_open(timeframe.floor(now), -CACHED_CANDLES)
+        stored = self._stored(ticker, timeframe)
+        if stored is not None:
+            if is_fresh(timeframe, stored["timestamp"].iloc[-1], now):  # nothing newer closed
+                self._cache(key, stored, {"source": "store"})
+                return CandleWindow(ticker, timeframe, stored, now, False, "store")
+            after = timeframe.next_open(stored["timestamp"].iloc[-1])
+            # further behind than the window: the whole window is asked, as for no store
+            start, stored = (after, stored) if after > start else (start, None)
         with self._calls_lock:
             self.provider_calls += 1
         try:
             raw = self.provider.fetch_candles(ticker, timeframe, start, now)
         except LookupError as error:
-            raise NoCandles(str(error)) from error
+            if stored is None:
+                raise NoCandles(str(error)) from error
+            raw = stored.iloc[:0]  # nothing after the stored tail
         except Exception as error:  # any provider failure: serve what is cached, if anything
             log.warning("provider failed for %s %s: %s", ticker, timeframe.code, error)
             self.state.failed(error)
             stale = self._stale(ticker, timeframe, now, key)
-            if stale is None:
-                raise MarketDataUnavailable(ticker, timeframe) from error
-            return stale
+            if stale is not None:
+                return stale
+            if stored is not None:
+                return CandleWindow(ticker, timeframe, stored, now, True, "stale-store")
+            raise MarketDataUnavailable(ticker, timeframe) from error
         self.state.succeeded()
         frame, _ = clean_candles(raw, timeframe, now, label=ticker)
+        if stored is not None:
+            frame = pd.concat([stored, frame], ignore_index=True).drop_duplicates(
+                "timestamp", keep="last"
+            )
         if frame.empty:
             raise NoCandles(f"the provider has no {timeframe.code} candles for {ticker}")
         frame = frame.iloc[-CACHED_CANDLES:].reset_index(drop=True)
-        payload = frame_bytes(frame, {"fetched_at": now.isoformat()})
-        self.cache.call("set", key, payload, ex=self.keep_seconds)
+        self._cache(key, frame, {"fetched_at": now.isoformat()})
         fresh = is_fresh(timeframe, frame["timestamp"].iloc[-1], now)
         return CandleWindow(ticker, timeframe, frame, now, not fresh, "provider")

@@ -49,11 +49,12 @@ def unknown_symbol(ticker: str, matches: list[str]) -> NotFound:
 def steps_until(
     timeframe: Timeframe, last_candle_at: pd.Timestamp, until: datetime, now: pd.Timestamp
 ) -> int:
-    """Steps after the last candle up to the candle that contains `until`."""
+    """Steps after the last candle up to the candle that contains `until`. A time in the past or
+    too far ahead is a valid request that cannot be served now: 422, not 400."""
     until = pd.Timestamp(until)
     until = until.tz_localize("UTC") if until.tzinfo is None else until.tz_convert("UTC")
     if until <= now:
-        raise BadInput(
+        raise Unprocessable(
             f"predict_until {until.isoformat()} is in the past (now is {now.isoformat()})",
             field="predict_until",
         )
@@ -61,7 +62,7 @@ def steps_until(
     while stamp < target:
         stamp, steps = timeframe.next_open(stamp), steps + 1
         if steps > MAX_STEPS:
-            raise BadInput(
+            raise Unprocessable(
                 f"predict_until {until.isoformat()} is more than {MAX_STEPS} {timeframe.code} "
                 f"candles after the last closed candle ({pd.Timestamp(last_candle_at).isoformat()})",
                 field="predict_until",

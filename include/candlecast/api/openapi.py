@@ -1,0 +1,342 @@
+"""The OpenAPI document and the docs page as candlecast's: BentoML's generated document rewritten
+(what candlecast is, how to authenticate, the error body, what `stale` and `skill` mean, the
+project's version, a summary per operation, our schema names, every error status each operation
+can answer with) and a Swagger UI page of our own at `/` (BentoML's loads a tag manager and
+links to BentoML)."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+from candlecast import __version__
+from candlecast.api.errors import ErrorBody
+from candlecast.api.requests import STEPS_XOR_UNTIL
+from candlecast.api.schemas import SKILL_MEANING
+
+DESCRIPTION = f"""\
+**candlecast** forecasts crypto prices: for any provider ticker (`X:BTCUSDT`, or `btcusdt`) and
+timeframe (`1h`, `4h`, `1d`, `1w`, `1M`) it answers the next 1–30 candles (open, high, low,
+close, an 80 % interval of the close, the more likely direction and its probability) from the
+newest closed candles, with one model per timeframe trained across all coins.
+
+Every operation is a `POST` with a JSON body, except `GET /healthz`. Forecasts are stored:
+`/predictions/get` and `/predictions/latest` read them back, `/accuracy` scores them once their
+candles have closed.
+
+### Authentication
+While no API key exists (local use) the API is open: `GET /healthz` says `access: open`. Once a
+key exists every operation but the probes and this page wants one, as
+`Authorization: Bearer <key>` or `X-API-Key: <key>` (click **Authorize**). No key or a revoked
+one is a `401`; past the key's limit a `429` with `Retry-After` (seconds).
+
+### Errors
+Every error is JSON of one shape: `{{"error": "what went wrong", "field": "the field at fault"}}`,
+and for a body that fails validation `detail`, every problem as `{{"field", "error"}}`. `400`:
+the body does not match its schema (bad JSON, not an object, a wrong type, a value out of
+range, an unknown field, both `steps` and `predict_until`); `404`: an unknown symbol (with
+`matches`, close tickers) or prediction; `422`: a valid request that cannot be served now (too
+little history, with `needed` and `have`; a `predict_until` in the past or more than 30
+candles ahead); `503`: the market data provider, the database or the key store unavailable.
+
+### Fresh candles and `stale`
+A forecast uses the newest closed candles. `stale: true` means they are older than the
+timeframe's last closed candle: the provider could not be reached (the forecast is made on the
+cached candles) or has nothing newer yet; `data_age_seconds` says how old the newest candle is.
+
+### `skill`
+Each step says whether its horizon has validated skill. {SKILL_MEANING} `confidence` is the
+calibrated probability of the `direction` it names, never below 0.5.
+"""
+
+TAGS = [
+    {"name": "Forecasts", "description": "Forecasts of the next candles, and stored ones."},
+    {"name": "Market data", "description": "Symbols and the candles forecasts are made on."},
+    {"name": "Models", "description": "The models served and how their forecasts fare."},
+    {"name": "Infrastructure", "description": "Health, probes and metrics."},
+]
+
+OPERATIONS = {  # path: (tag, operationId, one-line summary)
+    "/predict": ("Forecasts", "predict", "Forecast the next 1–30 candles of a symbol"),
+    "/predictions/get": ("Forecasts", "get_prediction", "A stored forecast by its id"),
+    "/predictions/latest": (
+        "Forecasts",
+        "latest_prediction",
+        "The newest stored forecast of a symbol and timeframe",
+    ),
+    "/symbols/search": ("Market data", "search_symbols", "Find symbols by ticker or name"),
+    "/candles": ("Market data", "candles", "The newest closed candles of a symbol"),
+    "/models": ("Models", "models", "The model served per timeframe, with its evidence"),
+    "/accuracy": ("Models", "accuracy", "Live accuracy of stored forecasts"),
+    "/healthz": ("Infrastructure", "health", "PostgreSQL, Redis, models and provider health"),
+    "/livez": ("Infrastructure", "livez", "Liveness probe"),
+    "/readyz": ("Infrastructure", "readyz", "Readiness probe"),
+    "/metrics": ("Infrastructure", "metrics", "Prometheus metrics"),
+}
+OPEN_OPERATIONS = {"/healthz", "/livez", "/readyz", "/metrics"}
+REQUIRED_BODIES = {
+    "/predict",
+    "/symbols/search",
+    "/candles",
+    "/predictions/get",
+    "/predictions/latest",
+}
+
+ERRORS = {  # status: what it means, in the document
+    "400": "The body does not match the schema; `field` names the first problem, `detail` all.",
+    "401": "A key is required (one exists) and none, an unknown or a revoked one was sent.",
+    "404": "Unknown symbol (with `matches`) or prediction.",
+    "413": "The body is over 1 MiB.",
+    "415": "The body is not sent as application/json.",
+    "422": "A valid request that cannot be served now (too little history: `needed`, `have`; "
+    "`predict_until` in the past or too far ahead).",
+    "429": "Past the key's rate limit: retry after `Retry-After` seconds.",
+    "503": "The market data provider, the database or the key store is unavailable.",
+}
+ERROR_EXAMPLES = {
+    "400": {
+        "error": "steps: Input should be less than or equal to 30",
+        "field": "steps",
+        "detail": [{"field": "steps", "error": "Input should be less than or equal to 30"}],
+    },
+    "401": {"error": "invalid or revoked API key"},
+    "404": {
+        "error": "unknown symbol 'X:BTCUSDC'; did you mean X:BTCUSDT?",
+        "field": "symbol",
+        "matches": ["X:BTCUSDT"],
+    },
+    "413": {"error": "request body over 1048576 bytes", "field": "body"},
+    "415": {"error": "send the body as application/json", "field": "body"},
+    "422": {
+        "error": "X:NEWUSDT has 20 closed 1d candles; the features need at least 40",
+        "field": "symbol",
+        "needed": 40,
+        "have": 20,
+    },
+    "429": {
+        "error": "rate limit of API key 3f9c0a1b2d4e exceeded (600/min, burst 60); retry after 2 s"
+    },
+    "503": {
+        "error": "market data unavailable: the provider cannot be reached and no 1d candles "
+        "of X:BTCUSDT are cached"
+    },
+}
+COMMON_ERRORS = ("400", "401", "413", "415", "429", "503")
+OPERATION_ERRORS = {
+    "/predict": ("404", "422"),
+    "/candles": ("404", "422"),
+    "/predictions/get": ("404",),
+    "/predictions/latest": ("404",),
+}
+HEADERS = {
+    "401": {"WWW-Authenticate": "Bearer"},
+    "429": {"Retry-After": "Seconds until the key's bucket holds a token again."},
+}
+BENTOML_SCHEMAS = (  # BentoML's and FastAPI's own, which no candlecast operation answers with
+    "TaskStatusResponse",
+    "InvalidArgument",
+    "NotFound",
+    "InternalServerError",
+    "HTTPValidationError",
+    "ValidationError",
+)
+PROBES = {
+    "/livez": "200 while the server process is alive.",
+    "/readyz": "200 once the service has loaded its models and can answer.",
+    "/metrics": "Prometheus metrics of the server (text format).",
+}
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <key>"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+}
+
+
+def _error_response(status: str) -> dict:
+    response = {
+        "description": ERRORS[status],
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/Error"},
+                "example": ERROR_EXAMPLES[status],
+            }
+        },
+    }
+    if status in HEADERS:
+        response["headers"] = {
+            name: {"description": text, "schema": {"type": "string"}, "required": True}
+            for name, text in HEADERS[status].items()
+        }
+    return response
+
+
+def _schema_name(name: str) -> str:
+    """BentoML names a method's IO models `<Model>IODescriptor` (or `<method>_input/_output`);
+    ours are the models' own names."""
+    return name.removesuffix("IODescriptor")
+
+
+def _ours(node, renames: dict[str, str]):
+    """References and titles by our schema names, wherever they are in the document."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                name = value.rsplit("/", 1)[-1]
+                out[key] = f"#/components/schemas/{renames.get(name, name)}"
+            elif key == "title" and isinstance(value, str):
+                out[key] = _schema_name(value)
+            else:
+                out[key] = _ours(value, renames)
+        return out
+    if isinstance(node, list):
+        return [_ours(item, renames) for item in node]
+    return node
+
+
+def _error_schemas() -> dict:
+    schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    definitions = schema.pop("$defs", {})
+    return {"Error": {**schema, "title": "Error"}, **definitions}
+
+
+def _responses(path: str, generated: dict) -> dict:
+    if path == "/healthz":
+        ok = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}
+        return {
+            "200": {"description": "Every part ok, or degraded.", **ok},
+            "503": {"description": "No model can serve.", **ok},
+        }
+    responses = {"200": generated.get("200", {})}
+    if path not in OPEN_OPERATIONS:
+        for status in sorted(COMMON_ERRORS + OPERATION_ERRORS.get(path, ())):
+            responses[status] = _error_response(status)
+    return responses
+
+
+def _by_reference(body: dict, names: set[str]) -> None:
+    """BentoML writes the request and answer schemas inline: a reference to the component
+    instead, so a rule added there (steps xor predict_until) holds for the operation too."""
+    for media in body.get("content", {}).values():
+        title = media.get("schema", {}).get("title")
+        if title in names:
+            media["schema"] = {"$ref": f"#/components/schemas/{title}"}
+
+
+def _operation(path: str, operation: dict, renames: dict[str, str]) -> dict:
+    tag, operation_id, summary = OPERATIONS[path]
+    operation = _ours(operation, renames)
+    for body in (operation.get("requestBody", {}), operation.get("responses", {}).get("200", {})):
+        _by_reference(body, set(renames.values()))
+    operation.pop("x-bentoml-name", None)
+    operation.pop("parameters", None)  # none of ours takes parameters
+    operation.update(tags=[tag], operationId=operation_id, summary=summary)
+    if path in PROBES:
+        operation["description"] = PROBES[path]
+    operation["responses"] = _responses(path, operation.get("responses", {}))
+    if path not in OPEN_OPERATIONS:
+        operation["security"] = [{}, {"bearer": []}, {"apiKey": []}]
+        if path in REQUIRED_BODIES:  # elsewhere no body reads as {}
+            operation["requestBody"]["required"] = True
+    return operation
+
+
+def candlecast_openapi(spec: dict) -> dict:
+    """BentoML's generated document, made candlecast's."""
+    spec = copy.deepcopy(spec)
+    spec["info"] = {"title": "candlecast", "version": __version__, "description": DESCRIPTION}
+    spec["tags"] = TAGS
+    spec["servers"] = [{"url": ".", "description": "this server"}]
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    for name in BENTOML_SCHEMAS:
+        schemas.pop(name, None)
+    renames = {name: _schema_name(name) for name in schemas}
+    schemas = {renames[name]: _ours(schema, renames) for name, schema in schemas.items()}
+    if "PredictRequest" in schemas:
+        schemas["PredictRequest"].update(STEPS_XOR_UNTIL)
+    schemas.update(_error_schemas())
+    spec["components"]["schemas"] = schemas
+    spec["components"]["securitySchemes"] = SECURITY_SCHEMES
+    paths = {}
+    for path, item in spec.get("paths", {}).items():
+        if path in OPERATIONS:
+            paths[path] = {
+                method: _operation(path, operation, renames) for method, operation in item.items()
+            }
+    spec["paths"] = paths
+    return spec
+
+
+DOCS_PAGE = """<!DOCTYPE html>
+<html lang="en">
+  <head>
+    <meta charset="UTF-8">
+    <title>candlecast API</title>
+    <link rel="stylesheet" type="text/css" href="./static_content/swagger-ui.css" />
+    <link rel="icon" href="data:," />
+  </head>
+  <body>
+    <div id="swagger-ui"></div>
+    <script src="./static_content/swagger-ui-bundle.js" charset="UTF-8"></script>
+    <script>
+      window.onload = function () {
+        window.ui = SwaggerUIBundle({
+          url: "./docs.json",
+          dom_id: "#swagger-ui",
+          deepLinking: true,
+          displayOperationId: false,
+          defaultModelsExpandDepth: 0,
+          presets: [SwaggerUIBundle.presets.apis],
+          layout: "BaseLayout",
+        });
+      };
+    </script>
+  </body>
+</html>
+"""
+
+
+class ApiDocs:
+    """ASGI middleware: `/docs.json` is BentoML's document rewritten once per process; `/` is
+    our page."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self._document: bytes | None = None
+
+    async def _generated(self, scope) -> tuple[int, bytes]:
+        chunks: list[bytes] = []
+        status = 500
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def capture(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app({**scope, "method": "GET"}, receive, capture)
+        return status, b"".join(chunks)
+
+    async def __call__(self, scope, receive, send) -> None:
+        path = scope.get("path") if scope["type"] == "http" else None
+        if path == "/docs.json" and scope["method"] in ("GET", "HEAD"):
+            if self._document is None:
+                status, generated = await self._generated(scope)
+                if status != 200:  # BentoML could not build it: its answer, unchanged
+                    await self.app(scope, receive, send)
+                    return
+                self._document = json.dumps(candlecast_openapi(json.loads(generated))).encode()
+            await _send(send, self._document, b"application/json", scope["method"])
+        elif path == "/" and scope["method"] in ("GET", "HEAD"):
+            await _send(send, DOCS_PAGE.encode(), b"text/html; charset=utf-8", scope["method"])
+        else:
+            await self.app(scope, receive, send)
+
+
+async def _send(send, body: bytes, content_type: bytes, method: str) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
