@@ -92,7 +92,7 @@ class Candlecast:
     def accuracy(self, timeframe: str | None) -> AccuracyReport:
         """Live accuracy per timeframe and model version, from stored forecasts whose target
         candles have closed (n=0 with a note until then)."""
-        return reads.live_accuracy(self.forecaster, settings.store_dir, timeframe)
+        return reads.live_accuracy(self.forecaster, settings.store_location, timeframe)
 
     @health_app.get("/healthz", response_model=Health, tags=["Infrastructure"])
     def healthz(self):

@@ -7,7 +7,7 @@ import logging
 import pandas as pd
 
 from candlecast.marketdata import get_provider
-from candlecast.ohlcv import CandleStore, quality, reporting
+from candlecast.ohlcv import open_store, quality, reporting
 from candlecast.ohlcv.ingest import update_many
 from candlecast.ohlcv.symbols import SymbolsRejected, sync_symbols, top_symbols, trainable
 from candlecast.ops import db
@@ -82,7 +82,7 @@ def update_batch(
     held candles to quarantine. Returns small JSON-safe counts and findings (for XCom)."""
     run_id = run_id or cli_run_id()
     provider = get_provider(settings)
-    store = CandleStore(settings.store_dir)
+    store = open_store(settings.store_location)
     now = provider.now()
     series = [(ticker, parse_timeframe(code)) for ticker in tickers for code in timeframes]
     start = None if since is None else pd.Timestamp(since, tz="UTC")
@@ -138,7 +138,7 @@ def review_quarantine(settings: Settings, action: str, entry_id: int | None = No
         if entry_id is None:
             raise ValueError(f"{action} needs an entry_id (see the list action)")
         if action == "release":
-            store = CandleStore(settings.store_dir)
+            store = open_store(settings.store_location)
             return quarantine.release(conn, store, int(entry_id), get_provider(settings).now())
         if action == "discard":
             return quarantine.discard(conn, int(entry_id))
@@ -152,7 +152,7 @@ def run_data_health(settings: Settings, checked_at: pd.Timestamp | None = None) 
     now = provider.now()
     with db.connect(settings) as conn:
         universe = top_symbols(conn, settings.candlecast_top_n)
-        reports = health.check_all(CandleStore(settings.store_dir), universe, now)
+        reports = health.check_all(open_store(settings.store_location), universe, now)
         alerts = {
             r.timeframe
             for r in reports
@@ -175,7 +175,7 @@ def train_and_register(settings: Settings, timeframe_code: str) -> dict:
     from candlecast.modeling.training import report_writer, run_paper_trading, train_timeframe
 
     timeframe = parse_timeframe(timeframe_code)
-    store = CandleStore(settings.store_dir)
+    store = open_store(settings.store_location)
     tickers = trainable(store.tickers(timeframe))
     if not tickers:  # before the first ohlcv_update, e.g. a weekly run on a fresh install
         log.warning("no %s series in the store yet: nothing to train", timeframe.code)

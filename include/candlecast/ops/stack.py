@@ -1,8 +1,11 @@
 """`candlecast up` / `candlecast down`: the whole local stack, started once and stopped cleanly.
 
-Started: embedded PostgreSQL/Redis (only when DATABASE_URL/REDIS_URL are unset), Airflow
-standalone on :8080 and `bentoml serve` on :3000, each in its own process group with a pidfile
-under $CANDLECAST_HOME/run. `down` stops exactly those and nothing else.
+Started: embedded PostgreSQL/Redis (only when DATABASE_URL/REDIS_URL are unset), Airflow on :8080
+and `bentoml serve` on :3000, each in its own process group with a pidfile under
+$CANDLECAST_HOME/run. Airflow is `airflow standalone` (LocalExecutor) by default; with the
+CeleryExecutor it is its components (api-server, scheduler, dag-processor, triggerer) and N
+`airflow celery worker` processes, Redis the broker and PostgreSQL the result backend. `down`
+stops exactly those and nothing else.
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ from pathlib import Path
 import psycopg
 
 from candlecast.ops.stack_env import stack_env
+from candlecast.ops.workers import celery_env, worker_argv, worker_env
 from candlecast.settings import Settings
 
 AIRFLOW_PORT, BENTO_PORT = 8080, 3000
+AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+WORKER_PREFIX = "celery-worker-"
 DAG_IDS = ("symbol_sync", "ohlcv_update", "train_models")  # the chain `up` waits for
 OTHER_DAG_IDS = ("data_health",)
 
@@ -45,13 +51,15 @@ def _port_in_use(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _start(name: str, argv: list[str], port: int, env: dict, run_dir: Path, log_dir: Path) -> bool:
+def _start(
+    name: str, argv: list[str], port: int | None, env: dict, run_dir: Path, log_dir: Path
+) -> bool:
     """Start argv in a new session unless its pidfile names a live process."""
     pidfile = run_dir / f"{name}.pid"
     if _pid_alive(pidfile):
         print(f"· {name} already running (pid {pidfile.read_text().strip()})")
         return False
-    if _port_in_use(port):
+    if port is not None and _port_in_use(port):
         raise RuntimeError(
             f"port {port} is in use by a process candlecast did not start; "
             f"stop it and run `make up` again"
@@ -158,9 +166,53 @@ def _run_pipeline_once(env: dict, timeout: float = 1800) -> None:
     raise RuntimeError(f"the DAGs did not finish within {timeout:.0f} s")
 
 
-def up(settings: Settings, project_dir: Path) -> None:
+def airflow_env(settings: Settings, project_dir: Path, executor: str, **kwargs) -> dict:
+    """The shared environment of a stack's processes; with Celery, its broker and backend."""
+    shared = stack_env(settings, project_dir, **kwargs)
+    if executor == "celery":
+        shared |= celery_env(
+            shared["REDIS_URL"], shared["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], AIRFLOW_PORT
+        )
+    elif executor != "local":
+        raise ValueError(f"executor {executor!r}: use 'local' or 'celery'")
+    return shared
+
+
+def start_airflow(
+    env: dict, run_dir: Path, log_dir: Path, executor: str, workers: int, port: int = AIRFLOW_PORT
+) -> None:
+    """`airflow standalone`, or the Celery stack: its components and `workers` workers."""
+    if executor == "local":
+        _start("airflow", [_bin("airflow"), "standalone"], port, env, run_dir, log_dir)
+        return
+    if workers < 1:
+        raise ValueError("the CeleryExecutor needs at least one worker (WORKERS=1 or more)")
+    for component in AIRFLOW_COMPONENTS:
+        argv = [_bin("airflow"), component]
+        _start(
+            f"airflow-{component}",
+            argv,
+            port if component == "api-server" else None,
+            env,
+            run_dir,
+            log_dir,
+        )
+    for n in range(1, workers + 1):
+        name = f"{WORKER_PREFIX}{n}"
+        argv = worker_argv(_bin("airflow"), name, concurrency=2)
+        _start(name, argv, None, {**env, **worker_env(name)}, run_dir, log_dir)
+
+
+def stop_airflow(run_dir: Path) -> list[str]:
+    """Stop the workers first (they finish nothing new once the scheduler is gone), then the rest."""
+    workers = sorted(p.stem for p in run_dir.glob(f"{WORKER_PREFIX}*.pid"))
+    names = [*workers, "airflow", *(f"airflow-{c}" for c in AIRFLOW_COMPONENTS)]
+    return [name for name in names if _stop(name, run_dir)]
+
+
+def up(settings: Settings, project_dir: Path, executor: str = "local", workers: int = 2) -> None:
     started = time.monotonic()
-    shared = stack_env(settings, project_dir)
+    shared = airflow_env(settings, project_dir, executor)
     env = {**os.environ, **shared}
     env["AIRFLOW__API__HOST"] = "127.0.0.1"
     env["AIRFLOW__API__PORT"] = str(AIRFLOW_PORT)
@@ -173,7 +225,7 @@ def up(settings: Settings, project_dir: Path) -> None:
     _airflow("db", "migrate", env=env)
     _airflow("pools", "set", "market_data_api", "4", "Market data provider concurrency", env=env)
     _airflow("dags", "reserialize", env=env)
-    _start("airflow", [_bin("airflow"), "standalone"], AIRFLOW_PORT, env, run_dir, log_dir)
+    start_airflow(env, run_dir, log_dir, executor, workers)
     _wait_http(f"http://127.0.0.1:{AIRFLOW_PORT}/api/v2/monitor/health", 240, "Airflow")
     _run_pipeline_once(env)
     _start(
@@ -215,7 +267,8 @@ def down(settings: Settings) -> None:
     from candlecast.ops.embedded import stop_postgres, stop_redis
 
     run_dir = settings.run_dir
-    stopped = [name for name in ("bento", "airflow") if _stop(name, run_dir)]
+    stopped = ["bento"] if _stop("bento", run_dir) else []
+    stopped += stop_airflow(run_dir)
     if settings.redis_url is None and stop_redis(settings.home):
         stopped.append("redis (embedded)")
     if settings.database_url is None and stop_postgres(settings.home):

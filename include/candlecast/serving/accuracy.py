@@ -11,7 +11,7 @@ import pandas as pd
 import psycopg
 
 from candlecast.api import AccuracyReport, AccuracyRow
-from candlecast.ohlcv import CandleStore
+from candlecast.ohlcv import open_store
 from candlecast.ops import GuardedRedis
 from candlecast.serving.codec import candles_key, frame_from_bytes
 from candlecast.timeframes import TIMEFRAMES
@@ -93,8 +93,8 @@ def accuracy_report(
 
 
 class ActualCloses:
-    def __init__(self, store_dir: Path, cache: GuardedRedis) -> None:
-        self.store = CandleStore(store_dir)
+    def __init__(self, store_location: Path | str, cache: GuardedRedis) -> None:
+        self.store = open_store(store_location)
         self.cache = cache
 
     def __call__(self, ticker: str, timeframe_code: str) -> pd.Series:

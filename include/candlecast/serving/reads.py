@@ -92,8 +92,10 @@ def latest_prediction(forecaster: Forecaster, symbol: str, timeframe: str) -> Fo
         return latest_forecast(conn, symbol, timeframe)
 
 
-def live_accuracy(forecaster: Forecaster, store_dir: Path, timeframe: str | None) -> AccuracyReport:
-    closes = ActualCloses(store_dir, forecaster.candles.cache)
+def live_accuracy(
+    forecaster: Forecaster, store_location: Path | str, timeframe: str | None
+) -> AccuracyReport:
+    closes = ActualCloses(store_location, forecaster.candles.cache)
     with forecaster.pool.connection() as conn:
         return accuracy_report(conn, closes, forecaster.candles.provider.now(), timeframe)
 
