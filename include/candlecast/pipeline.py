@@ -171,7 +171,7 @@ def run_data_health(settings: Settings, checked_at: pd.Timestamp | None = None) 
 
 
 def train_and_register(settings: Settings, timeframe_code: str) -> dict:
-    from candlecast.modeling import save_model
+    from candlecast.modeling import publish_model, save_model
     from candlecast.modeling.training import report_writer, run_paper_trading, train_timeframe
 
     timeframe = parse_timeframe(timeframe_code)
@@ -194,6 +194,7 @@ def train_and_register(settings: Settings, timeframe_code: str) -> dict:
         report = conn.execute(
             "SELECT report_path FROM models WHERE name || ':' || version = %s", (tag,)
         ).fetchone()
+    published = publish_model(settings, tag)  # with CANDLECAST_STORE_URL: for every replica
     headline = model.info["metrics"]["test"].get("all", {})
     skilled = [h for h, skill in enumerate(model.calibration.skill, start=1) if skill]
     log.info("registered %s on %d symbols, skill at %s: %s", tag, len(tickers), skilled, headline)
@@ -202,6 +203,7 @@ def train_and_register(settings: Settings, timeframe_code: str) -> dict:
         "n_symbols": len(tickers),
         "skilled_horizons": skilled,
         "report": report["report_path"] if report else None,
+        "published": published["archive"] if published else None,
         "test_rank_ic_h1": model.info["metrics"]["test"].get("h1", {}).get("rank_ic"),
         "direction_accuracy": headline.get("direction_accuracy"),
         "mae_ratio_to_random_walk": headline.get("mae_ratio_to_random_walk"),

@@ -1,6 +1,7 @@
 """Models, the side serving shares: the scale-free features (`features`, one function for training
 and serving), the base learners (`learners`), the trained forecaster as served (`predictor`) and
-the model registry (`registry`: the BentoML model store and the `models` rows).
+the model registry (`registry`: the BentoML model store and the `models` rows), the models
+through the object store for replicas on other hosts (`model_sync`).
 
 May import: `candlecast.ohlcv`, `candlecast.marketdata`, `candlecast.ops`, `candlecast.settings`,
 `candlecast.timeframes`. Training lives in `candlecast.modeling.training`, above this package;
@@ -21,6 +22,7 @@ from candlecast.modeling.learners import (
     RidgeLearner,
     XGBoostLearner,
 )
+from candlecast.modeling.model_sync import publish_model, pull_models
 from candlecast.modeling.predictor import Calibration, ForecastModel, ServingInputs, sides
 from candlecast.modeling.registry import (
     json_safe,
@@ -50,6 +52,8 @@ __all__ = [
     "load_model",
     "model_name",
     "model_row_id",
+    "publish_model",
+    "pull_models",
     "save_model",
     "serving_reference",
     "sides",
