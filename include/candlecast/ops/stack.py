@@ -10,6 +10,7 @@ stops exactly those and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -78,32 +79,41 @@ def _start(
     return True
 
 
-def _stop(name: str, run_dir: Path) -> bool:
-    pidfile = run_dir / f"{name}.pid"
-    pid = _pid_alive(pidfile)
-    if pid is None:
-        pidfile.unlink(missing_ok=True)
+def _group_alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
         return False
-    for sig, wait in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.2)
-        else:
-            continue
-        break
-    pidfile.unlink(missing_ok=True)
     return True
 
 
-def _wait_http(url: str, timeout: float, what: str) -> None:
+def _stop_all(names: list[str], run_dir: Path) -> list[str]:
+    """SIGTERM to each named process group at once, SIGKILL to those still up after 30 s."""
+    running = {}
+    for name in names:
+        pidfile = run_dir / f"{name}.pid"
+        pid = _pid_alive(pidfile)
+        if pid is None:
+            pidfile.unlink(missing_ok=True)
+        else:
+            running[name] = pid
+    for sig, wait in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 5.0)):
+        for pid in running.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and any(map(_group_alive, running.values())):
+            time.sleep(0.2)
+    for name in running:
+        (run_dir / f"{name}.pid").unlink(missing_ok=True)
+    return list(running)
+
+
+def _stop(name: str, run_dir: Path) -> bool:
+    return bool(_stop_all([name], run_dir))
+
+
+def wait_http(url: str, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -134,7 +144,7 @@ def _run_states(airflow_url: str, dag_id: str, run_type: str | None = None) -> l
     return [row[0] for row in rows]
 
 
-def _run_pipeline_once(env: dict, timeout: float = 1800) -> None:
+def run_pipeline_once(env: dict, timeout: float = 1800) -> None:
     airflow_url = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     if "success" in _run_states(airflow_url, "train_models", "asset_triggered"):
         print("· the DAGs have run before: models are trained (trigger symbol_sync to refresh)")
@@ -166,12 +176,16 @@ def _run_pipeline_once(env: dict, timeout: float = 1800) -> None:
     raise RuntimeError(f"the DAGs did not finish within {timeout:.0f} s")
 
 
-def airflow_env(settings: Settings, project_dir: Path, executor: str, **kwargs) -> dict:
-    """The shared environment of a stack's processes; with Celery, its broker and backend."""
+def airflow_env(
+    settings: Settings, project_dir: Path, executor: str, port: int = AIRFLOW_PORT, **kwargs
+) -> dict:
+    """The shared environment of a stack's processes (the API server on `port`); with Celery,
+    its broker and result backend."""
     shared = stack_env(settings, project_dir, **kwargs)
+    shared["AIRFLOW__API__HOST"], shared["AIRFLOW__API__PORT"] = "127.0.0.1", str(port)
     if executor == "celery":
         shared |= celery_env(
-            shared["REDIS_URL"], shared["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], AIRFLOW_PORT
+            shared["REDIS_URL"], shared["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], port
         )
     elif executor != "local":
         raise ValueError(f"executor {executor!r}: use 'local' or 'celery'")
@@ -179,9 +193,16 @@ def airflow_env(settings: Settings, project_dir: Path, executor: str, **kwargs) 
 
 
 def start_airflow(
-    env: dict, run_dir: Path, log_dir: Path, executor: str, workers: int, port: int = AIRFLOW_PORT
+    env: dict,
+    run_dir: Path,
+    log_dir: Path,
+    executor: str,
+    workers: int,
+    port: int = AIRFLOW_PORT,
+    concurrency: int = 2,
 ) -> None:
-    """`airflow standalone`, or the Celery stack: its components and `workers` workers."""
+    """`airflow standalone`, or the Celery stack: its components and `workers` workers of
+    `concurrency` task slots each."""
     if executor == "local":
         _start("airflow", [_bin("airflow"), "standalone"], port, env, run_dir, log_dir)
         return
@@ -199,23 +220,21 @@ def start_airflow(
         )
     for n in range(1, workers + 1):
         name = f"{WORKER_PREFIX}{n}"
-        argv = worker_argv(_bin("airflow"), name, concurrency=2)
+        argv = worker_argv(_bin("airflow"), name, concurrency)
         _start(name, argv, None, {**env, **worker_env(name)}, run_dir, log_dir)
 
 
 def stop_airflow(run_dir: Path) -> list[str]:
     """Stop the workers first (they finish nothing new once the scheduler is gone), then the rest."""
     workers = sorted(p.stem for p in run_dir.glob(f"{WORKER_PREFIX}*.pid"))
-    names = [*workers, "airflow", *(f"airflow-{c}" for c in AIRFLOW_COMPONENTS)]
-    return [name for name in names if _stop(name, run_dir)]
+    stopped = _stop_all(workers, run_dir)
+    return stopped + _stop_all(["airflow", *(f"airflow-{c}" for c in AIRFLOW_COMPONENTS)], run_dir)
 
 
 def up(settings: Settings, project_dir: Path, executor: str = "local", workers: int = 2) -> None:
     started = time.monotonic()
     shared = airflow_env(settings, project_dir, executor)
     env = {**os.environ, **shared}
-    env["AIRFLOW__API__HOST"] = "127.0.0.1"
-    env["AIRFLOW__API__PORT"] = str(AIRFLOW_PORT)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     run_dir, log_dir = settings.run_dir, settings.home / "logs"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -226,8 +245,8 @@ def up(settings: Settings, project_dir: Path, executor: str = "local", workers: 
     _airflow("pools", "set", "market_data_api", "4", "Market data provider concurrency", env=env)
     _airflow("dags", "reserialize", env=env)
     start_airflow(env, run_dir, log_dir, executor, workers)
-    _wait_http(f"http://127.0.0.1:{AIRFLOW_PORT}/api/v2/monitor/health", 240, "Airflow")
-    _run_pipeline_once(env)
+    wait_http(f"http://127.0.0.1:{AIRFLOW_PORT}/api/v2/monitor/health", 240, "Airflow")
+    run_pipeline_once(env)
     _start(
         "bento",
         [
@@ -246,7 +265,7 @@ def up(settings: Settings, project_dir: Path, executor: str = "local", workers: 
         run_dir,
         log_dir,
     )
-    _wait_http(f"http://127.0.0.1:{BENTO_PORT}/readyz", 180, "the Bento")
+    wait_http(f"http://127.0.0.1:{BENTO_PORT}/readyz", 180, "the Bento")
     passwords = Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
     login = json.loads(passwords.read_text()) if passwords.exists() else {}
     body = '{"symbol": "X:BTCUSDT", "timeframe": "1d", "steps": 30}'

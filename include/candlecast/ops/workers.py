@@ -41,6 +41,9 @@ def celery_env(redis_url: str, airflow_sqlalchemy_url: str, api_port: int) -> di
         "AIRFLOW__CELERY__BROKER_URL": celery_broker_url(redis_url),
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{airflow_sqlalchemy_url}",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        # a worker's calls to the Execution API wait out a busy API server (training on the
+        # same cores) rather than fail the task
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
     }
 
 
