@@ -276,7 +276,13 @@ def up(settings: Settings, project_dir: Path, executor: str = "local", workers: 
         + f"\n  Bento API    http://localhost:{BENTO_PORT}  (Swagger UI at /)\n"
         f"  Forecast:    curl -s -X POST http://localhost:{BENTO_PORT}/predict "
         f"-H 'Content-Type: application/json' -d '{body}'\n"
-        f"  Model store: BENTOML_HOME={env['BENTOML_HOME']} .venv/bin/bentoml models list\n"
+        f"  Executor:    {shared['AIRFLOW__CORE__EXECUTOR']}"
+        + (
+            f", {workers} Celery workers (logs {log_dir}/{WORKER_PREFIX}*.log)\n"
+            if executor == "celery"
+            else "\n"
+        )
+        + f"  Model store: BENTOML_HOME={env['BENTOML_HOME']} .venv/bin/bentoml models list\n"
         f"  Data Docs:   {settings.gx_dir / 'gx/uncommitted/data_docs/local_site/index.html'}\n"
         "  Stop:        make down"
     )
