@@ -61,7 +61,7 @@ def celery_stack(
     settings: Settings,
     workers: int,
     extra_env: dict,
-    timeout: float = 1500,
+    timeout: float = 2400,
     concurrency: int = 2,
     through_training: bool = True,
 ) -> Iterator[dict]:
