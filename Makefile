@@ -18,8 +18,10 @@ $(STAMP): requirements.txt requirements-dev.txt requirements.lock.txt pyproject.
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
+# `make up EXECUTOR=celery WORKERS=2`: Airflow on the CeleryExecutor with two local workers.
 up: install
-	$(VENV)/bin/candlecast up --project-dir $(CURDIR)
+	$(VENV)/bin/candlecast up --project-dir $(CURDIR) \
+	  $(if $(EXECUTOR),--executor $(EXECUTOR)) $(if $(WORKERS),--workers $(WORKERS))
 
 down:
 	@test -x $(VENV)/bin/candlecast && $(VENV)/bin/candlecast down || echo "nothing to stop"

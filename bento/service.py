@@ -29,11 +29,13 @@ from candlecast.api import (
     SymbolSearchResult,
     answers_errors,
 )
+from candlecast.modeling import pull_models
 from candlecast.serving import build_forecaster, follow_champions, model_references, reads
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
 
 settings = Settings()
+pull_models(settings)  # CANDLECAST_STORE_URL set: the published models, no shared disk
 health_app = FastAPI(title="candlecast health", docs_url=None, redoc_url=None, openapi_url=None)
 
 

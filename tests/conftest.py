@@ -86,3 +86,26 @@ def fresh_database_url(database_url):
     yield with_database(database_url, name)
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def s3(home):
+    """A loopback S3-API server (moto server mode); its AWS variables are set for the session,
+    so every client this process and its children create reach it."""
+    from tests.support.s3_server import S3Server
+
+    with S3Server(home / "moto.log") as server:
+        saved = {k: os.environ.get(k) for k in server.env}
+        os.environ.update(server.env)
+        yield server
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture
+def store_url(s3) -> str:
+    """A bucket of its own on the loopback S3 server, with a prefix (as in production)."""
+    return s3.create_bucket(f"cc-{uuid.uuid4().hex[:12]}") + "/candlecast"

@@ -47,7 +47,10 @@ def cmd_up(args) -> None:
 
     from candlecast.ops import up
 
-    up(get_settings(), Path(args.project_dir).resolve())
+    settings = get_settings()
+    executor = args.executor or settings.candlecast_executor
+    workers = args.workers or settings.candlecast_celery_workers
+    up(settings, Path(args.project_dir).resolve(), executor, workers)
 
 
 def cmd_down(args) -> None:
@@ -142,9 +145,9 @@ def cmd_backfill(args) -> None:
 
 
 def cmd_store_info(args) -> None:
-    from candlecast.ohlcv import CandleStore
+    from candlecast.ohlcv import open_store
 
-    store = CandleStore(get_settings().store_dir)
+    store = open_store(get_settings().store_location)
     codes = [parse_timeframe(t).code for t in args.timeframe] or list(TIMEFRAME_CODES)
     print(
         f"{'timeframe':<9} {'series':>6} {'rows':>10} {'first candle':<26} "
@@ -165,11 +168,11 @@ def cmd_store_info(args) -> None:
 
 def cmd_store_export(args) -> None:
     from candlecast.api import normalise_ticker
-    from candlecast.ohlcv import CandleStore
+    from candlecast.ohlcv import open_store
 
     ticker, timeframe = normalise_ticker(args.symbol), parse_timeframe(args.timeframe)
-    store = CandleStore(get_settings().store_dir)
-    if not store.path(ticker, timeframe).exists():
+    store = open_store(get_settings().store_location)
+    if not store.exists(ticker, timeframe):
         raise RuntimeError(f"the store has no {ticker} {timeframe.code} series")
     frame = store.read(ticker, timeframe)
     if args.output is None:
@@ -267,7 +270,7 @@ def cmd_keys_revoke(args) -> None:
 
 def cmd_quarantine(args) -> None:
     from candlecast.marketdata import get_provider
-    from candlecast.ohlcv import CandleStore, quarantine
+    from candlecast.ohlcv import open_store, quarantine
     from candlecast.ops import db
 
     settings = get_settings()
@@ -290,7 +293,7 @@ def cmd_quarantine(args) -> None:
             _print(quarantine.show(conn, args.id))
         elif args.quarantine_command == "release":
             now = get_provider(settings).now()
-            _print(quarantine.release(conn, CandleStore(settings.store_dir), args.id, now))
+            _print(quarantine.release(conn, open_store(settings.store_location), args.id, now))
         else:
             _print(quarantine.discard(conn, args.id))
 
@@ -407,6 +410,12 @@ def main(argv: list[str] | None = None) -> int:
     env.set_defaults(func=cmd_env)
     up = sub.add_parser("up", help="start the local stack and run the DAGs once")
     up.add_argument("--project-dir", default=".")
+    up.add_argument(
+        "--executor", choices=["local", "celery"], help="default: CANDLECAST_EXECUTOR (local)"
+    )
+    up.add_argument(
+        "--workers", type=int, help="Celery workers (default: CANDLECAST_CELERY_WORKERS, 2)"
+    )
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop what `up` started").set_defaults(func=cmd_down)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)

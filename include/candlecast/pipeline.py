@@ -8,7 +8,7 @@ import logging
 import pandas as pd
 
 from candlecast.marketdata import get_provider
-from candlecast.ohlcv import CandleStore, quality, reporting
+from candlecast.ohlcv import open_store, quality, reporting
 from candlecast.ohlcv.ingest import update_many
 from candlecast.ohlcv.symbols import SymbolsRejected, sync_symbols, top_symbols, trainable
 from candlecast.ops import db
@@ -83,7 +83,7 @@ def update_batch(
     held candles to quarantine. Returns small JSON-safe counts and findings (for XCom)."""
     run_id = run_id or cli_run_id()
     provider = get_provider(settings)
-    store = CandleStore(settings.store_dir)
+    store = open_store(settings.store_location)
     now = provider.now()
     series = [(ticker, parse_timeframe(code)) for ticker in tickers for code in timeframes]
     start = None if since is None else pd.Timestamp(since, tz="UTC")
@@ -139,7 +139,7 @@ def review_quarantine(settings: Settings, action: str, entry_id: int | None = No
         if entry_id is None:
             raise ValueError(f"{action} needs an entry_id (see the list action)")
         if action == "release":
-            store = CandleStore(settings.store_dir)
+            store = open_store(settings.store_location)
             return quarantine.release(conn, store, int(entry_id), get_provider(settings).now())
         if action == "discard":
             return quarantine.discard(conn, int(entry_id))
@@ -153,7 +153,7 @@ def run_data_health(settings: Settings, checked_at: pd.Timestamp | None = None) 
     now = provider.now()
     with db.connect(settings) as conn:
         universe = top_symbols(conn, settings.candlecast_top_n)
-        reports = health.check_all(CandleStore(settings.store_dir), universe, now)
+        reports = health.check_all(open_store(settings.store_location), universe, now)
         alerts = {
             r.timeframe
             for r in reports
@@ -172,12 +172,12 @@ def run_data_health(settings: Settings, checked_at: pd.Timestamp | None = None) 
 
 
 def train_and_register(settings: Settings, timeframe_code: str, actor: str = "train") -> dict:
-    from candlecast.modeling import releases, save_model
+    from candlecast.modeling import publish_model, releases, save_model
     from candlecast.modeling.training import report_writer, run_paper_trading, train_timeframe
     from candlecast.modeling.training.gate import gate_against_champion
 
     timeframe = parse_timeframe(timeframe_code)
-    store = CandleStore(settings.store_dir)
+    store = open_store(settings.store_location)
     tickers = trainable(store.tickers(timeframe))
     if not tickers:  # before the first ohlcv_update, e.g. a weekly run on a fresh install
         log.warning("no %s series in the store yet: nothing to train", timeframe.code)
@@ -198,6 +198,7 @@ def train_and_register(settings: Settings, timeframe_code: str, actor: str = "tr
         report = conn.execute(
             "SELECT report_path FROM models WHERE name || ':' || version = %s", (tag,)
         ).fetchone()
+    published = publish_model(settings, tag)  # with CANDLECAST_STORE_URL: for every replica
     headline = model.info["metrics"]["test"].get("all", {})
     skilled = [h for h, skill in enumerate(model.calibration.skill, start=1) if skill]
     log.info("registered %s on %d symbols, skill at %s: %s", tag, len(tickers), skilled, headline)
@@ -207,6 +208,7 @@ def train_and_register(settings: Settings, timeframe_code: str, actor: str = "tr
         "n_symbols": len(tickers),
         "skilled_horizons": skilled,
         "report": report["report_path"] if report else None,
+        "published": published["archive"] if published else None,
         "test_rank_ic_h1": model.info["metrics"]["test"].get("h1", {}).get("rank_ic"),
         "direction_accuracy": headline.get("direction_accuracy"),
         "mae_ratio_to_random_walk": headline.get("mae_ratio_to_random_walk"),
@@ -238,7 +240,7 @@ def training_due(settings: Settings, timeframe_code: str, run_type: str) -> dict
         champion = releases.champion_row(conn, timeframe)
     if champion is None or champion["data_end"] is None:
         return {"due": True, "reason": "no champion with a known data end"}
-    store = CandleStore(settings.store_dir)
+    store = open_store(settings.store_location)
     newest = max(
         (s for s in (store.last_timestamp(t, timeframe) for t in store.tickers(timeframe)) if s),
         default=None,
@@ -296,7 +298,7 @@ def run_score_outcomes(settings: Settings) -> dict:
     from candlecast.monitoring import DriftRules, RealisedCandles, monitor
 
     provider = get_provider(settings)
-    candles = RealisedCandles(CandleStore(settings.store_dir), provider, provider.now())
+    candles = RealisedCandles(open_store(settings.store_location), provider, provider.now())
     rules = DriftRules(
         settings.candlecast_drift_min_outcomes, settings.candlecast_drift_window_days
     )

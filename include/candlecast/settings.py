@@ -17,7 +17,10 @@ RETRAIN_DEFAULTS = {"1h": 168, "4h": 42, "1d": 7, "1w": 1, "1M": 1}
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An empty variable (NAME= in an env file, `${NAME:-}` in compose) counts as unset.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     database_url: str | None = Field(
         default=None,
@@ -45,7 +48,19 @@ class Settings(BaseSettings):
         "is outlasted, not counted against POLYGON_MAX_RETRIES.",
     )
     candlecast_home: Path = Field(default=Path(".candlecast"), description="All local state.")
+    candlecast_store_url: str | None = Field(
+        default=None,
+        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$",
+        description="The stores on an S3-compatible object store (s3://bucket/prefix): the "
+        "Parquet store and the published models. Unset: files under CANDLECAST_HOME.",
+    )
     candlecast_provider: Literal["auto", "sample", "polygon"] = "auto"
+    candlecast_executor: Literal["local", "celery"] = Field(
+        default="local",
+        description="Airflow's executor in `make up`: local (standalone) or celery (Redis "
+        "broker, PostgreSQL results, CANDLECAST_CELERY_WORKERS workers).",
+    )
+    candlecast_celery_workers: int = Field(default=2, ge=1, le=16)
     candlecast_sample_dir: Path = SAMPLE_DATA_DIR
     candlecast_now: datetime | None = Field(
         default=None,
@@ -142,6 +157,13 @@ class Settings(BaseSettings):
     @property
     def store_dir(self) -> Path:
         return self.home / "store"
+
+    @property
+    def store_location(self) -> Path | str:
+        """Where the Parquet store lives: `s3://bucket/prefix/store` or the local folder."""
+        if self.candlecast_store_url:
+            return self.candlecast_store_url.rstrip("/") + "/store"
+        return self.store_dir
 
     @property
     def bentoml_home(self) -> Path:

@@ -162,13 +162,15 @@ class PolygonClient:
         return self.base_url.copy_with(path=given.path, query=str(query).encode())
 
     async def _get_once(self, client: httpx.AsyncClient, url: httpx.URL) -> dict:
-        if self.limiter is not None:
-            await self.limiter.acquire()
+        slot = await self.limiter.acquire() if self.limiter is not None else None
         self.requests_made += 1
         try:
             response = await client.get(url)
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as error:
             raise ProviderTransientError(f"{type(error).__name__} on {url.path}") from error
+        finally:
+            if slot is not None:
+                self.limiter.complete(slot)
         if response.status_code != 200:
             raise classify(response)
         try:

@@ -2,6 +2,12 @@
 
 The window is kept as a sorted set of request times (Redis server clock), so concurrent tasks on
 any number of processes never exceed `limit` requests in any `window` seconds.
+
+A request is counted from the moment it takes its slot until `window` seconds after it completed:
+while in flight its entry sits in the future (its deadline), and `complete` moves it to the time
+the answer came back. However long a starved process takes between taking a slot and its request
+reaching the provider, that arrival lies between the two, so the provider's own window never
+holds more than `limit` requests.
 """
 
 from __future__ import annotations
@@ -18,13 +24,29 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local window = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], math.floor(window / 1000) + 1000)
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.floor((window + tonumber(ARGV[4])) / 1000) + 1000)
   return 0
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return tonumber(oldest[2]) + window - now
+local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
+if oldest > now then
+  return 100000  -- every slot is in flight: look again when one may have completed
+end
+return math.max(oldest + window - now, 1000)
 """
+
+# The answer came back: the request counts from now on, for one window.
+_COMPLETE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[1])
+end
+return 0
+"""
+
+# A request still in flight after this long (a killed process) stops holding its slot.
+IN_FLIGHT_SECONDS = 300.0
 
 # The provider counts a request when it arrives, a little after we count it: keep a margin.
 SAFETY_MARGIN_SECONDS = 1.0
@@ -36,19 +58,27 @@ class SlidingWindowLimiter:
         self.key = key
         self.limit = limit
         self.window_us = int((window_seconds + SAFETY_MARGIN_SECONDS) * 1_000_000)
+        self.in_flight_us = int(IN_FLIGHT_SECONDS * 1_000_000)
         self._script = client.register_script(_ACQUIRE)
+        self._complete = client.register_script(_COMPLETE)
 
-    def _try(self) -> float:
+    def _try(self, token: str) -> float:
         """0 when a slot was taken, else seconds to wait before trying again."""
-        wait_us = int(
-            self._script(keys=[self.key], args=[self.limit, self.window_us, uuid.uuid4().hex])
-        )
-        return wait_us / 1_000_000
+        args = [self.limit, self.window_us, token, self.in_flight_us]
+        return int(self._script(keys=[self.key], args=args)) / 1_000_000
 
-    async def acquire(self) -> None:
-        while (wait := self._try()) > 0:
+    async def acquire(self) -> str:
+        """Take a slot; returns its token, to hand to `complete` when the answer is back."""
+        token = uuid.uuid4().hex
+        while (wait := self._try(token)) > 0:
             await asyncio.sleep(wait + 0.01)
+        return token
 
-    def acquire_blocking(self) -> None:
-        while (wait := self._try()) > 0:
+    def acquire_blocking(self) -> str:
+        token = uuid.uuid4().hex
+        while (wait := self._try(token)) > 0:
             time.sleep(wait + 0.01)
+        return token
+
+    def complete(self, token: str) -> None:
+        self._complete(keys=[self.key], args=[token])

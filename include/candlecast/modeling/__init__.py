@@ -1,7 +1,8 @@
 """Models, the side serving shares: the scale-free features (`features`, one function for training
 and serving; `market`: the benchmarks they measure a coin against), the base learners
-(`learners`), the trained forecaster as served (`predictor`) and the model registry (`registry`:
-the BentoML model store and the `models` rows).
+(`learners`), the trained forecaster as served (`predictor`), the model registry (`registry`:
+the BentoML model store and the `models` rows) and the models through the object store for
+replicas on other hosts (`model_sync`).
 
 May import: `candlecast.ohlcv`, `candlecast.marketdata`, `candlecast.ops`, `candlecast.settings`,
 `candlecast.timeframes`. Training lives in `candlecast.modeling.training`, above this package;
@@ -25,6 +26,7 @@ from candlecast.modeling.learners import (
     XGBoostLearner,
 )
 from candlecast.modeling.market import BENCHMARK_BASES, MarketContext, choose_benchmarks
+from candlecast.modeling.model_sync import publish_model, pull_models
 from candlecast.modeling.predictor import Calibration, ForecastModel, ServingInputs, sides
 from candlecast.modeling.registry import (
     json_safe,
@@ -61,6 +63,8 @@ __all__ = [
     "load_version",
     "model_name",
     "model_row_id",
+    "publish_model",
+    "pull_models",
     "save_model",
     "serving_reference",
     "sides",

@@ -1,6 +1,7 @@
-"""The OHLCV data: the Parquet store, one definition of a clean candle series, moves judged on
-each series' own scale, Great Expectations validation, incremental ingestion, the symbol
-universe, data health, quality records, the review of held candles and the run's report.
+"""The OHLCV data: the Parquet store (a local folder, or an S3-compatible object store in
+`object_store`), one definition of a clean candle series, moves judged on each series' own scale,
+Great Expectations validation, incremental ingestion, the symbol universe, data health, quality
+records, the review of held candles and the run's report.
 
 May import: `candlecast.marketdata`, `candlecast.ops`, `candlecast.settings`,
 `candlecast.timeframes`.
@@ -13,17 +14,20 @@ workflows only: importing this package never loads GX.
 
 from candlecast.ohlcv import data_health, moves, quality, quarantine, reporting
 from candlecast.ohlcv.cleaning import CleaningReport, clean_candles, drop_unclosed
+from candlecast.ohlcv.object_store import ObjectCandleStore, open_store
 from candlecast.ohlcv.store import CandleStore, describe_series, merge_candles, ticker_filename
 
 __all__ = [
     "CandleStore",
     "CleaningReport",
+    "ObjectCandleStore",
     "clean_candles",
     "data_health",
     "describe_series",
     "drop_unclosed",
     "merge_candles",
     "moves",
+    "open_store",
     "quality",
     "quarantine",
     "reporting",

@@ -51,7 +51,7 @@ def check_timeframe(
     stale_before = timeframe.next_open(last_closed, -2)
     report = HealthReport(timeframe.code, len(tickers), 0)
     for ticker in tickers:
-        if not store.path(ticker, timeframe).exists():
+        if not store.exists(ticker, timeframe):
             continue
         frame = store.read(ticker, timeframe)  # one read: coverage, staleness, gaps, spikes
         info = describe_series(frame["timestamp"], timeframe)

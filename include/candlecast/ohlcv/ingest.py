@@ -183,7 +183,7 @@ def _store_series(
     fresh, _ = clean_candles(batch[keep], timeframe, now, label=ticker)
     written, rows = store.merge_write(ticker, timeframe, fresh, timeframe.retention_start(now))
     result.status, result.rows_stored = ("written" if written else "unchanged"), rows
-    result.path = str(store.path(ticker, timeframe))
+    result.path = store.location(ticker, timeframe)
     if not fresh.empty:
         result.first, result.last = (
             fresh["timestamp"].iloc[0].isoformat(),

@@ -46,6 +46,17 @@ class CandleStore:
     def path(self, ticker: str, timeframe: Timeframe) -> Path:
         return self.root / timeframe.slug / ticker_filename(ticker)
 
+    def location(self, ticker: str, timeframe: Timeframe) -> str:
+        """Where the series lives, for logs and reports (a path here, a URI on an object store)."""
+        return str(self.path(ticker, timeframe))
+
+    def exists(self, ticker: str, timeframe: Timeframe) -> bool:
+        return self.path(ticker, timeframe).exists()
+
+    def row_count(self, ticker: str, timeframe: Timeframe) -> int:
+        """Candles stored, from the Parquet footer alone."""
+        return pq.ParquetFile(self.path(ticker, timeframe)).metadata.num_rows
+
     def read(self, ticker: str, timeframe: Timeframe) -> pd.DataFrame:
         path = self.path(ticker, timeframe)
         if not path.exists():

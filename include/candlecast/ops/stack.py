@@ -1,12 +1,16 @@
 """`candlecast up` / `candlecast down`: the whole local stack, started once and stopped cleanly.
 
-Started: embedded PostgreSQL/Redis (only when DATABASE_URL/REDIS_URL are unset), Airflow
-standalone on :8080 and `bentoml serve` on :3000, each in its own process group with a pidfile
-under $CANDLECAST_HOME/run. `down` stops exactly those and nothing else.
+Started: embedded PostgreSQL/Redis (only when DATABASE_URL/REDIS_URL are unset), Airflow on :8080
+and `bentoml serve` on :3000, each in its own process group with a pidfile under
+$CANDLECAST_HOME/run. Airflow is `airflow standalone` (LocalExecutor) by default; with the
+CeleryExecutor it is its components (api-server, scheduler, dag-processor, triggerer) and N
+`airflow celery worker` processes, Redis the broker and PostgreSQL the result backend. `down`
+stops exactly those and nothing else.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -20,9 +24,12 @@ from pathlib import Path
 import psycopg
 
 from candlecast.ops.stack_env import stack_env
+from candlecast.ops.workers import celery_env, worker_argv, worker_env
 from candlecast.settings import Settings
 
 AIRFLOW_PORT, BENTO_PORT = 8080, 3000
+AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+WORKER_PREFIX = "celery-worker-"
 DAG_IDS = ("symbol_sync", "ohlcv_update", "train_models")  # the chain `up` waits for
 OTHER_DAG_IDS = ("data_health",)
 
@@ -45,13 +52,15 @@ def _port_in_use(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _start(name: str, argv: list[str], port: int, env: dict, run_dir: Path, log_dir: Path) -> bool:
+def _start(
+    name: str, argv: list[str], port: int | None, env: dict, run_dir: Path, log_dir: Path
+) -> bool:
     """Start argv in a new session unless its pidfile names a live process."""
     pidfile = run_dir / f"{name}.pid"
     if _pid_alive(pidfile):
         print(f"· {name} already running (pid {pidfile.read_text().strip()})")
         return False
-    if _port_in_use(port):
+    if port is not None and _port_in_use(port):
         raise RuntimeError(
             f"port {port} is in use by a process candlecast did not start; "
             f"stop it and run `make up` again"
@@ -70,32 +79,41 @@ def _start(name: str, argv: list[str], port: int, env: dict, run_dir: Path, log_
     return True
 
 
-def _stop(name: str, run_dir: Path) -> bool:
-    pidfile = run_dir / f"{name}.pid"
-    pid = _pid_alive(pidfile)
-    if pid is None:
-        pidfile.unlink(missing_ok=True)
+def _group_alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
         return False
-    for sig, wait in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.2)
-        else:
-            continue
-        break
-    pidfile.unlink(missing_ok=True)
     return True
 
 
-def _wait_http(url: str, timeout: float, what: str) -> None:
+def _stop_all(names: list[str], run_dir: Path) -> list[str]:
+    """SIGTERM to each named process group at once, SIGKILL to those still up after 30 s."""
+    running = {}
+    for name in names:
+        pidfile = run_dir / f"{name}.pid"
+        pid = _pid_alive(pidfile)
+        if pid is None:
+            pidfile.unlink(missing_ok=True)
+        else:
+            running[name] = pid
+    for sig, wait in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 5.0)):
+        for pid in running.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and any(map(_group_alive, running.values())):
+            time.sleep(0.2)
+    for name in running:
+        (run_dir / f"{name}.pid").unlink(missing_ok=True)
+    return list(running)
+
+
+def _stop(name: str, run_dir: Path) -> bool:
+    return bool(_stop_all([name], run_dir))
+
+
+def wait_http(url: str, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -126,7 +144,7 @@ def _run_states(airflow_url: str, dag_id: str, run_type: str | None = None) -> l
     return [row[0] for row in rows]
 
 
-def _run_pipeline_once(env: dict, timeout: float = 1800) -> None:
+def run_pipeline_once(env: dict, timeout: float = 1800) -> None:
     airflow_url = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     if "success" in _run_states(airflow_url, "train_models", "asset_triggered"):
         print("· the DAGs have run before: models are trained (trigger symbol_sync to refresh)")
@@ -158,12 +176,65 @@ def _run_pipeline_once(env: dict, timeout: float = 1800) -> None:
     raise RuntimeError(f"the DAGs did not finish within {timeout:.0f} s")
 
 
-def up(settings: Settings, project_dir: Path) -> None:
+def airflow_env(
+    settings: Settings, project_dir: Path, executor: str, port: int = AIRFLOW_PORT, **kwargs
+) -> dict:
+    """The shared environment of a stack's processes (the API server on `port`); with Celery,
+    its broker and result backend."""
+    shared = stack_env(settings, project_dir, **kwargs)
+    shared["AIRFLOW__API__HOST"], shared["AIRFLOW__API__PORT"] = "127.0.0.1", str(port)
+    if executor == "celery":
+        shared |= celery_env(
+            shared["REDIS_URL"], shared["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], port
+        )
+    elif executor != "local":
+        raise ValueError(f"executor {executor!r}: use 'local' or 'celery'")
+    return shared
+
+
+def start_airflow(
+    env: dict,
+    run_dir: Path,
+    log_dir: Path,
+    executor: str,
+    workers: int,
+    port: int = AIRFLOW_PORT,
+    concurrency: int = 2,
+) -> None:
+    """`airflow standalone`, or the Celery stack: its components and `workers` workers of
+    `concurrency` task slots each."""
+    if executor == "local":
+        _start("airflow", [_bin("airflow"), "standalone"], port, env, run_dir, log_dir)
+        return
+    if workers < 1:
+        raise ValueError("the CeleryExecutor needs at least one worker (WORKERS=1 or more)")
+    for component in AIRFLOW_COMPONENTS:
+        argv = [_bin("airflow"), component]
+        _start(
+            f"airflow-{component}",
+            argv,
+            port if component == "api-server" else None,
+            env,
+            run_dir,
+            log_dir,
+        )
+    for n in range(1, workers + 1):
+        name = f"{WORKER_PREFIX}{n}"
+        argv = worker_argv(_bin("airflow"), name, concurrency)
+        _start(name, argv, None, {**env, **worker_env(name)}, run_dir, log_dir)
+
+
+def stop_airflow(run_dir: Path) -> list[str]:
+    """Stop the workers first (they finish nothing new once the scheduler is gone), then the rest."""
+    workers = sorted(p.stem for p in run_dir.glob(f"{WORKER_PREFIX}*.pid"))
+    stopped = _stop_all(workers, run_dir)
+    return stopped + _stop_all(["airflow", *(f"airflow-{c}" for c in AIRFLOW_COMPONENTS)], run_dir)
+
+
+def up(settings: Settings, project_dir: Path, executor: str = "local", workers: int = 2) -> None:
     started = time.monotonic()
-    shared = stack_env(settings, project_dir)
+    shared = airflow_env(settings, project_dir, executor)
     env = {**os.environ, **shared}
-    env["AIRFLOW__API__HOST"] = "127.0.0.1"
-    env["AIRFLOW__API__PORT"] = str(AIRFLOW_PORT)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     run_dir, log_dir = settings.run_dir, settings.home / "logs"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -173,9 +244,9 @@ def up(settings: Settings, project_dir: Path) -> None:
     _airflow("db", "migrate", env=env)
     _airflow("pools", "set", "market_data_api", "4", "Market data provider concurrency", env=env)
     _airflow("dags", "reserialize", env=env)
-    _start("airflow", [_bin("airflow"), "standalone"], AIRFLOW_PORT, env, run_dir, log_dir)
-    _wait_http(f"http://127.0.0.1:{AIRFLOW_PORT}/api/v2/monitor/health", 240, "Airflow")
-    _run_pipeline_once(env)
+    start_airflow(env, run_dir, log_dir, executor, workers)
+    wait_http(f"http://127.0.0.1:{AIRFLOW_PORT}/api/v2/monitor/health", 240, "Airflow")
+    run_pipeline_once(env)
     _start(
         "bento",
         [
@@ -194,7 +265,7 @@ def up(settings: Settings, project_dir: Path) -> None:
         run_dir,
         log_dir,
     )
-    _wait_http(f"http://127.0.0.1:{BENTO_PORT}/readyz", 180, "the Bento")
+    wait_http(f"http://127.0.0.1:{BENTO_PORT}/readyz", 180, "the Bento")
     passwords = Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
     login = json.loads(passwords.read_text()) if passwords.exists() else {}
     body = '{"symbol": "X:BTCUSDT", "timeframe": "1d", "steps": 30}'
@@ -205,7 +276,13 @@ def up(settings: Settings, project_dir: Path) -> None:
         + f"\n  Bento API    http://localhost:{BENTO_PORT}  (Swagger UI at /)\n"
         f"  Forecast:    curl -s -X POST http://localhost:{BENTO_PORT}/predict "
         f"-H 'Content-Type: application/json' -d '{body}'\n"
-        f"  Model store: BENTOML_HOME={env['BENTOML_HOME']} .venv/bin/bentoml models list\n"
+        f"  Executor:    {shared['AIRFLOW__CORE__EXECUTOR']}"
+        + (
+            f", {workers} Celery workers (logs {log_dir}/{WORKER_PREFIX}*.log)\n"
+            if executor == "celery"
+            else "\n"
+        )
+        + f"  Model store: BENTOML_HOME={env['BENTOML_HOME']} .venv/bin/bentoml models list\n"
         f"  Data Docs:   {settings.gx_dir / 'gx/uncommitted/data_docs/local_site/index.html'}\n"
         "  Stop:        make down"
     )
@@ -215,7 +292,8 @@ def down(settings: Settings) -> None:
     from candlecast.ops.embedded import stop_postgres, stop_redis
 
     run_dir = settings.run_dir
-    stopped = [name for name in ("bento", "airflow") if _stop(name, run_dir)]
+    stopped = ["bento"] if _stop("bento", run_dir) else []
+    stopped += stop_airflow(run_dir)
     if settings.redis_url is None and stop_redis(settings.home):
         stopped.append("redis (embedded)")
     if settings.database_url is None and stop_postgres(settings.home):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from candlecast.marketdata import get_provider
 from candlecast.modeling import load_model, serving_reference
-from candlecast.ohlcv import CandleStore
+from candlecast.ohlcv import open_store
 from candlecast.ops import ConnectionPool, GuardedRedis, serving_redis_client
 from candlecast.serving.candles import FreshCandles
 from candlecast.serving.forecast import InputCache
@@ -35,7 +35,7 @@ def build_forecaster(settings: Settings, references: dict) -> Forecaster:
         redis,
         settings.candlecast_candle_cache_keep_seconds,
         settings.candlecast_candle_cache_ttl_seconds,
-        CandleStore(settings.store_dir),
+        open_store(settings.store_location),
     )
     return Forecaster(
         {code: ServedModel(str(ref.tag), load_model(ref)) for code, ref in references.items()},

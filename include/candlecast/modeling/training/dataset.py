@@ -61,9 +61,7 @@ class Panel:
 
 
 def _stride(store: CandleStore, tickers: list[str], timeframe: Timeframe) -> int:
-    import pyarrow.parquet as pq
-
-    total = sum(pq.ParquetFile(store.path(t, timeframe)).metadata.num_rows for t in tickers)
+    total = sum(store.row_count(t, timeframe) for t in tickers)
     return max(1, math.ceil(total / ROW_BUDGET))
 
 
@@ -74,7 +72,7 @@ def market_context(
     market = {
         base: ticker
         for base, ticker in choose_benchmarks(tickers).items()
-        if store.path(ticker, timeframe).exists()
+        if store.exists(ticker, timeframe)
     }
     return market, stored_context(store, market, timeframe)
 
