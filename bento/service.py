@@ -109,14 +109,10 @@ class Candlecast:
         """Live accuracy per timeframe, model version, horizon and day (trailing window), with
         intervals and the version's test-window figures, as scored by `score_outcomes` (no rows,
         with a note, until then)."""
-        filters = AccuracyRequest(
-            timeframe=timeframe,
-            model=model,
-            horizon=horizon,
-            start=start,
-            end=end,
-            window_days=window_days,
-        )
+        given = {"timeframe": timeframe, "model": model, "horizon": horizon, "start": start}
+        given |= {"end": end, "window_days": window_days}
+        # Left-out filters arrive as None; the strict request model takes them as absent.
+        filters = AccuracyRequest(**{k: v for k, v in given.items() if v is not None})
         return reads.live_accuracy(self.forecaster, filters)
 
     @health_app.get("/healthz", response_model=Health, tags=["Infrastructure"])

@@ -260,7 +260,14 @@ def test_accuracy_scores_forecasts_whose_candles_have_closed(bento_url, conn, se
     past = history.iloc[: len(history) - 40].iloc[-SERVING_CANDLES:].reset_index(drop=True)
     now = timeframe.next_open(past["timestamp"].iloc[-1])
     window = CandleWindow("X:SOLUSDT", timeframe, past, now, False, "cache")
-    forecast = make_forecast(model, served["model"], window, 30)
+    # The model's market context (BTC, ETH) as the store held it at the same moment.
+    benchmarks = {
+        base: CandleWindow(
+            ticker, timeframe, _until(store.read(ticker, timeframe), now), now, False, "cache"
+        )
+        for base, ticker in model.market.items()
+    }
+    forecast = make_forecast(model, served["model"], window, 30, market_windows=benchmarks)
     symbol_id = conn.execute("SELECT id FROM symbols WHERE ticker = 'X:SOLUSDT'").fetchone()["id"]
     persist_forecast(conn, forecast, symbol_id, model_row_id(conn, served["model"]))
     conn.commit()
@@ -287,6 +294,10 @@ def test_accuracy_scores_forecasts_whose_candles_have_closed(bento_url, conn, se
     assert row["test"]["direction_accuracy"] == pytest.approx(
         served_test_accuracy(conn, served["model"])
     )
+
+
+def _until(candles: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
+    return candles[candles["timestamp"] < now].reset_index(drop=True)
 
 
 def served_test_accuracy(conn, tag: str) -> float:
