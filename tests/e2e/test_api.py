@@ -217,7 +217,7 @@ def test_stored_predictions_can_be_read_back(bento_url):
         ("/symbols/search", {"query": None}, 400, "query"),
         ("/accuracy", {"timeframe": "1y"}, 400, "timeframe"),
         ("/accuracy", {"horizon": "h2"}, 400, "horizon"),
-        ("/accuracy", {"start": "2025-09-10", "end": "2025-09-01"}, 400, "after end"),
+        ("/accuracy", {"start": "2025-09-10", "end": "2025-09-01"}, 422, "after end"),
         ("/predict", {"symbol": "X:BTCUSDT", "timeframe": "1d", "steps": -3}, 400, "steps"),
         ("/predict", {"symbol": "X:BTCUSDT", "timeframe": "1d", "steps": 2.5}, 400, "steps"),
         ("/predict", {"symbol": "X:BTCUSDT", "timeframe": 1}, 400, "timeframe"),

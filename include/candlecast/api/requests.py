@@ -19,7 +19,6 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from candlecast.api.examples import PREDICTION_ID, schema_example
@@ -184,12 +183,6 @@ class AccuracyRequest(BaseModel):
     window_days: Literal[1, 7, 30] = Field(
         default=7, description="Trailing days of outcomes each row's figures cover."
     )
-
-    @model_validator(mode="after")
-    def _ordered(self) -> AccuracyRequest:
-        if self.start and self.end and self.start > self.end:
-            raise ValueError(f"start {self.start} is after end {self.end}")
-        return self
 
 
 class ModelsRequest(BaseModel):

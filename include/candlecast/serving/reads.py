@@ -14,6 +14,7 @@ from candlecast.api import (
     ModelList,
     ServingModel,
     SymbolSearchResult,
+    Unprocessable,
     accuracy_from_tables,
     headline_metrics,
     latest_forecast,
@@ -99,7 +100,10 @@ def latest_prediction(forecaster: Forecaster, symbol: str, timeframe: str) -> Fo
 
 
 def live_accuracy(forecaster: Forecaster, request: AccuracyRequest) -> AccuracyReport:
-    """The rolling figures the `score_outcomes` DAG keeps, filtered as asked."""
+    """The rolling figures the `score_outcomes` DAG keeps, filtered as asked. A range that
+    ends before it starts matches the schema but can select nothing: 422, naming `start`."""
+    if request.start and request.end and request.start > request.end:
+        raise Unprocessable(f"start {request.start} is after end {request.end}", field="start")
     with forecaster.pool.connection() as conn:
         return accuracy_from_tables(conn, request, forecaster.candles.provider.now())
 
