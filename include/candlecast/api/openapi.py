@@ -127,6 +127,7 @@ OPERATION_ERRORS = {
     "/candles": ("404", "422"),
     "/predictions/get": ("404",),
     "/predictions/latest": ("404",),
+    "/accuracy": ("422",),
 }
 HEADERS = {
     "401": {"WWW-Authenticate": "Bearer"},

@@ -208,8 +208,9 @@ class FreshCandles:
             return None
         return CandleWindow(ticker, timeframe, cached[0], now, True, "stale-cache")
 
-    def _stored(self, ticker: str, timeframe: Timeframe) -> pd.DataFrame | None:
-        """The store's newest candles of the series, or None (not stored, unreadable)."""
+    def _stored(self, ticker: str, timeframe: Timeframe, now) -> pd.DataFrame | None:
+        """The store's newest candles of the series closed by `now`, or None (not stored,
+        unreadable). A store written later than the provider's clock (a replay) holds more."""
         if self.store is None:
             return None
         try:
@@ -217,6 +218,7 @@ class FreshCandles:
         except (OSError, ValueError) as error:  # a damaged file: the provider path still works
             log.warning("store tail of %s %s unreadable: %s", ticker, timeframe.code, error)
             return None
+        tail = tail[tail["timestamp"] < timeframe.floor(now)].reset_index(drop=True)
         return None if tail.empty else tail
 
     def _cache(self, key: str, frame: pd.DataFrame, metadata: dict[str, str]) -> None:
@@ -224,7 +226,7 @@ class FreshCandles:
 
     def _fetch(self, ticker: str, timeframe: Timeframe, now, key: str) -> CandleWindow:
         start = timeframe.next_open(timeframe.floor(now), -CACHED_CANDLES)
-        stored = self._stored(ticker, timeframe)
+        stored = self._stored(ticker, timeframe, now)
         if stored is not None:
             if is_fresh(timeframe, stored["timestamp"].iloc[-1], now):  # nothing newer closed
                 self._cache(key, stored, {"source": "store"})
