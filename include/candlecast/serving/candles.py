@@ -144,6 +144,14 @@ class ProviderState:
         )
 
 
+def closed_by(frame: pd.DataFrame, timeframe: Timeframe, now: pd.Timestamp) -> pd.DataFrame:
+    """The candles of `frame` closed by `now`: a copy cached or stored under a later clock (a
+    replay beside a live stack) holds more, which a forecast as of `now` must not see."""
+    if frame.empty or frame["timestamp"].iloc[-1] < timeframe.floor(now):
+        return frame
+    return frame[frame["timestamp"] < timeframe.floor(now)].reset_index(drop=True)
+
+
 class FreshCandles:
     def __init__(
         self,
@@ -179,6 +187,9 @@ class FreshCandles:
         if cached is None:
             return None
         frame, fetched_at = cached
+        frame = closed_by(frame, timeframe, now)
+        if frame.empty:
+            return None
         last = frame["timestamp"].iloc[-1]
         if is_fresh(timeframe, last, now, fetched_at, self.recheck_seconds):
             stale = not is_fresh(timeframe, last, now)  # rechecked recently, still behind
@@ -218,7 +229,7 @@ class FreshCandles:
         except (OSError, ValueError) as error:  # a damaged file: the provider path still works
             log.warning("store tail of %s %s unreadable: %s", ticker, timeframe.code, error)
             return None
-        tail = tail[tail["timestamp"] < timeframe.floor(now)].reset_index(drop=True)
+        tail = closed_by(tail, timeframe, now)
         return None if tail.empty else tail
 
     def _cache(self, key: str, frame: pd.DataFrame, metadata: dict[str, str]) -> None:
