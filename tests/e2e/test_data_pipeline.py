@@ -114,14 +114,18 @@ def test_pipeline_end_to_end(pipeline):
         str(p.relative_to(store.root)): p.read_bytes() for p in store.root.rglob("*.parquet")
     } == snapshot
 
-    # The Asset queued train_models for the scheduler.
+    # The run that wrote emitted the Asset, saying what changed; the no-op run emitted nothing.
     af_url = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("+psycopg", "")
     events = query(
         af_url,
-        "SELECT count(*) FROM asset_event e JOIN asset a ON a.id = e.asset_id "
-        "WHERE a.uri LIKE 'candlecast://ohlcv%%'",
+        "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+        "WHERE a.uri LIKE 'candlecast://ohlcv%%' ORDER BY e.id",
     )
-    assert events[0][0] >= 2
+    assert len(events) == 1, events
+    extra = events[0][0] if isinstance(events[0][0], dict) else json.loads(events[0][0])
+    assert extra["series_written"] == 25
+    assert extra["timeframes"] == {code: 5 for code in ("1h", "4h", "1d", "1w", "1M")}
+    assert "no series written" in second
     queued = query(af_url, "SELECT target_dag_id FROM asset_dag_run_queue")
     assert ("train_models",) in queued
 

@@ -1,4 +1,7 @@
-import pytest
+import os
+import re
+import subprocess
+import sys
 
 from candlecast.marketdata import get_provider
 from candlecast.settings import Settings
@@ -32,14 +35,30 @@ def test_home_holds_all_local_state(tmp_path):
         assert path.is_relative_to(tmp_path)
 
 
-def test_missing_model_names_the_fix(tmp_path, monkeypatch):
-    from candlecast.modeling import serving_reference
-    from candlecast.timeframes import TIMEFRAMES
-
-    monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "empty-store"))
-    settings = Settings(_env_file=None, candlecast_home=tmp_path)
-    with pytest.raises(LookupError, match="no candlecast-1mo model .* run the train_models DAG"):
-        serving_reference(settings, TIMEFRAMES["1M"])
+def test_missing_model_names_the_fix(tmp_path):
+    # BentoML fixes its store when first imported: a process of its own, with an empty store
+    script = (
+        "from candlecast.modeling import serving_reference\n"
+        "from candlecast.settings import Settings\n"
+        "from candlecast.timeframes import TIMEFRAMES\n"
+        "try:\n"
+        "    serving_reference(Settings(_env_file=None), TIMEFRAMES['1M'])\n"
+        "except LookupError as error:\n"
+        "    print('LookupError:', error)\n"
+    )
+    env = {
+        **os.environ,
+        "CANDLECAST_HOME": str(tmp_path),
+        "BENTOML_HOME": str(tmp_path / "empty-store"),
+        "DATABASE_URL": "postgresql://127.0.0.1:1/none",  # PostgreSQL cannot say either
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(
+        r"LookupError: no candlecast-1mo model .* run the train_models DAG", result.stdout
+    )
 
 
 def test_stablecoins_fiat_gold_and_wrapped_coins_are_not_trained_on():
