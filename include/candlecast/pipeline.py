@@ -229,7 +229,8 @@ def ohlcv_changes(summary: dict) -> dict:
 def training_due(settings: Settings, timeframe_code: str, run_type: str) -> dict:
     """Whether `train_models` retrains a timeframe: always on its weekly schedule or by hand; on
     an ohlcv Asset event only when its store gained at least
-    CANDLECAST_RETRAIN_MIN_NEW_CANDLES[timeframe] candles since its champion's data end."""
+    CANDLECAST_RETRAIN_MIN_NEW_CANDLES[timeframe] candles since its champion's data end, or
+    holds more trainable series than the champion's universe."""
     from candlecast.modeling import releases
 
     timeframe = parse_timeframe(timeframe_code)
@@ -241,8 +242,15 @@ def training_due(settings: Settings, timeframe_code: str, run_type: str) -> dict
     if champion is None or champion["data_end"] is None:
         return {"due": True, "reason": "no champion with a known data end"}
     store = open_store(settings.store_location)
+    tickers = trainable(store.tickers(timeframe))
+    if len(tickers) > champion["universe_size"]:  # listings, or a first training mid-update
+        return {
+            "due": True,
+            "reason": f"{len(tickers)} {timeframe.code} series in the store; "
+            f"{champion['name']}:{champion['version']} was trained on {champion['universe_size']}",
+        }
     newest = max(
-        (s for s in (store.last_timestamp(t, timeframe) for t in store.tickers(timeframe)) if s),
+        (s for s in (store.last_timestamp(t, timeframe) for t in tickers) if s),
         default=None,
     )
     needed = settings.retrain_min_new_candles(timeframe.code)

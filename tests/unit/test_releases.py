@@ -25,8 +25,8 @@ def _add(conn, timeframe: str, version: str, trained_at: str, gate: dict | None 
     with conn.transaction():
         row = conn.execute(
             "INSERT INTO models (name, version, timeframe, algorithm, feature_set_version, "
-            "trained_at, n_symbols, n_train_rows, data_end) "
-            "VALUES (%s, %s, %s, 'xgboost', 'v2', %s, 5, 100, %s) RETURNING id",
+            "trained_at, n_symbols, n_train_rows, data_end, universe_size) "
+            "VALUES (%s, %s, %s, 'xgboost', 'v2', %s, 5, 100, %s, 5) RETURNING id",
             (name, version, timeframe, trained_at, trained_at),
         ).fetchone()
         releases.register(conn, row["id"], timeframe, "test")
@@ -150,4 +150,12 @@ def test_an_asset_event_retrains_only_past_the_new_candle_threshold(
             (last - pd.Timedelta(hours=168),),
         )
         due = training_due(local, "1h", "asset_triggered")
-    assert due["due"] and due["new_candles"] == 168
+        assert due["due"] and due["new_candles"] == 168
+        # a champion trained on fewer series than the store now holds (a listing; or trained
+        # mid-update on a partial store) retrains whatever the candle count
+        conn.execute(
+            "UPDATE models SET data_end = %s, universe_size = 2 WHERE version = 'due-a'", (last,)
+        )
+        grown = training_due(local, "1h", "asset_triggered")
+    assert grown["due"] and "3 1h series in the store" in grown["reason"]
+    assert "trained on 2" in grown["reason"]

@@ -143,3 +143,39 @@ def test_the_newest_candle_waits_when_only_its_successor_can_tell():
     ]
     assert verdict.pending == {last} and verdict.held == set()
     assert "newest candle" in verdict.notes[last]
+
+
+_PARALLEL_TASK = """
+import sys
+from pathlib import Path
+from candlecast.ohlcv.validation import SeriesBatch, validate_batches
+from candlecast.timeframes import TIMEFRAMES
+from tests.unit.sample_frames import PROVIDER, sample_candles
+batch = {("X:BTCUSDT", "1h"): SeriesBatch(TIMEFRAMES["1h"], sample_candles(n=120))}
+for _ in range(2):
+    verdicts = validate_batches(batch, PROVIDER.now(), project_dir=Path(sys.argv[1]))
+    assert not verdicts[("X:BTCUSDT", "1h")].failures
+print("ok")
+"""
+
+
+def test_parallel_tasks_share_one_project_safely(tmp_path):
+    # Airflow's workers run mapped updates at once on one GX folder: each sets the project up
+    # (rewriting its definitions) while the others read them
+    import subprocess
+    import sys
+
+    project = tmp_path / "gx-project"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _PARALLEL_TASK, str(project)],
+            cwd=Path(__file__).parents[2],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outcomes = [p.communicate(timeout=600) for p in processes]
+    failed = [err[-2000:] for (out, err) in outcomes if out.strip() != "ok"]
+    assert failed == []

@@ -68,7 +68,8 @@ def _model(conn: psycopg.Connection, tag: str) -> dict:
 
 def _champion_row(conn: psycopg.Connection, timeframe: str) -> dict | None:
     return conn.execute(
-        "SELECT id, name, version, timeframe, stage, gate, trained_at, data_end FROM models "
+        "SELECT id, name, version, timeframe, stage, gate, trained_at, data_end, universe_size "
+        "FROM models "
         "WHERE timeframe = %s AND stage = 'champion'",
         (timeframe,),
     ).fetchone()

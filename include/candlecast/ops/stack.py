@@ -144,9 +144,28 @@ def _run_states(airflow_url: str, dag_id: str, run_type: str | None = None) -> l
     return [row[0] for row in rows]
 
 
+# train_models runs triggered by an event of an ohlcv_update run that symbol_sync's Asset
+# triggered: the chain's own training. The scheduler's hourly ohlcv_update, started when the DAGs
+# are unpaused, may write 1h candles mid-chain and trigger a training on a partial store first.
+_CHAIN_TRAINING = """
+SELECT DISTINCT t.id, t.state FROM dag_run t
+JOIN dagrun_asset_event link ON link.dag_run_id = t.id
+JOIN asset_event e ON e.id = link.event_id
+JOIN dag_run u ON u.dag_id = e.source_dag_id AND u.run_id = e.source_run_id
+WHERE t.dag_id = 'train_models' AND u.dag_id = 'ohlcv_update' AND u.run_type = 'asset_triggered'
+ORDER BY t.id
+"""
+
+
+def _chain_training_states(airflow_url: str) -> list[str]:
+    url = airflow_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(url) as conn:
+        return [row[1] for row in conn.execute(_CHAIN_TRAINING).fetchall()]
+
+
 def run_pipeline_once(env: dict, timeout: float = 1800) -> None:
     airflow_url = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-    if "success" in _run_states(airflow_url, "train_models", "asset_triggered"):
+    if "success" in _chain_training_states(airflow_url):
         print("· the DAGs have run before: models are trained (trigger symbol_sync to refresh)")
         return
     for dag_id in (*OTHER_DAG_IDS, *reversed(DAG_IDS)):
@@ -162,8 +181,7 @@ def run_pipeline_once(env: dict, timeout: float = 1800) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         states = {dag_id: _run_states(airflow_url, dag_id) for dag_id in DAG_IDS}
-        # the chain's own training run is the one the ohlcv Asset triggers
-        states["train_models"] = _run_states(airflow_url, "train_models", "asset_triggered")
+        states["train_models"] = _chain_training_states(airflow_url)
         failed = [d for d, s in states.items() if s and s[-1] == "failed"]
         if failed:
             raise RuntimeError(
