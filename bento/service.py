@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from functools import partial
 
 import bentoml
 from fastapi import FastAPI
@@ -29,7 +30,7 @@ from candlecast.api import (
     SymbolSearchResult,
     answers_errors,
 )
-from candlecast.modeling import pull_models
+from candlecast.modeling import pull_models, pull_version
 from candlecast.serving import build_forecaster, follow_champions, model_references, reads
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
@@ -54,7 +55,11 @@ class Candlecast:
 
     def __init__(self) -> None:
         self.forecaster = build_forecaster(settings, self.models)
-        self.champions = follow_champions(self.forecaster, settings.candlecast_release_poll_seconds)
+        self.champions = follow_champions(
+            self.forecaster,
+            settings.candlecast_release_poll_seconds,
+            fetch=partial(pull_version, settings),  # a no-op without CANDLECAST_STORE_URL
+        )
 
     @bentoml.api(route="/predict", input_spec=PredictRequest)
     @answers_errors

@@ -172,7 +172,7 @@ def run_data_health(settings: Settings, checked_at: pd.Timestamp | None = None) 
 
 
 def train_and_register(settings: Settings, timeframe_code: str, actor: str = "train") -> dict:
-    from candlecast.modeling import publish_model, releases, save_model
+    from candlecast.modeling import point_at, publish_model, releases, save_model
     from candlecast.modeling.training import report_writer, run_paper_trading, train_timeframe
     from candlecast.modeling.training.gate import gate_against_champion
 
@@ -199,6 +199,8 @@ def train_and_register(settings: Settings, timeframe_code: str, actor: str = "tr
             "SELECT report_path FROM models WHERE name || ':' || version = %s", (tag,)
         ).fetchone()
     published = publish_model(settings, tag)  # with CANDLECAST_STORE_URL: for every replica
+    if published and release["stage"] == "champion":
+        point_at(settings, tag)
     headline = model.info["metrics"]["test"].get("all", {})
     skilled = [h for h, skill in enumerate(model.calibration.skill, start=1) if skill]
     log.info("registered %s on %d symbols, skill at %s: %s", tag, len(tickers), skilled, headline)
@@ -283,21 +285,34 @@ def release_action(
         if action == "promote":
             if not tag:
                 raise ValueError("promote needs a tag such as candlecast-1h:20260101t000000000000")
-            return releases.promote(conn, tag, actor, reason, force).as_dict()
-        if action == "rollback":
+            change = releases.promote(conn, tag, actor, reason, force)
+        elif action == "rollback":
             if not timeframe:
                 raise ValueError("rollback needs a timeframe (1h, 4h, 1d, 1w or 1M)")
             code = parse_timeframe(timeframe).code
-            return releases.rollback(conn, code, actor, reason).as_dict()
-        if action == "prune":
+            change = releases.rollback(conn, code, actor, reason)
+        elif action == "prune":
             pruned = releases.prune(conn, keep, actor)
         else:
             raise ValueError(f"unknown action {action!r}; expected list, promote, rollback, prune")
+    if action in ("promote", "rollback"):  # committed: now the replicas' pointer
+        return _served_from_object_store(settings, change)
     use_model_store(
         settings
     )  # rows first: a version marked pruned that is still stored is harmless
     releases.delete_from_store(pruned)
     return {"pruned": pruned, "kept_challengers_per_timeframe": keep}
+
+
+def _served_from_object_store(settings: Settings, change) -> dict:
+    """After a promotion or rollback (committed), the timeframe's pointer in the object store
+    names the new champion, for replicas that start later (CANDLECAST_STORE_URL set)."""
+    from candlecast.modeling import point_at, use_model_store
+
+    if settings.candlecast_store_url and change.to_tag:
+        use_model_store(settings)
+        point_at(settings, change.to_tag)
+    return change.as_dict()
 
 
 def run_score_outcomes(settings: Settings) -> dict:

@@ -26,7 +26,7 @@ from candlecast.modeling.learners import (
     XGBoostLearner,
 )
 from candlecast.modeling.market import BENCHMARK_BASES, MarketContext, choose_benchmarks
-from candlecast.modeling.model_sync import publish_model, pull_models
+from candlecast.modeling.model_sync import point_at, publish_model, pull_models, pull_version
 from candlecast.modeling.predictor import Calibration, ForecastModel, ServingInputs, sides
 from candlecast.modeling.registry import (
     json_safe,
@@ -63,8 +63,10 @@ __all__ = [
     "load_version",
     "model_name",
     "model_row_id",
+    "point_at",
     "publish_model",
     "pull_models",
+    "pull_version",
     "save_model",
     "serving_reference",
     "sides",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from candlecast.modeling import load_version, releases
 from candlecast.ops import DatabaseUnavailable
@@ -20,9 +21,18 @@ RETRY_FAILED_LOAD_SECONDS = 60.0
 
 
 class ChampionWatcher:
-    def __init__(self, forecaster: Forecaster, poll_seconds: float) -> None:
+    """`fetch(tag)` brings a version into the local model store before it is loaded (a
+    replica's import from the object store); None: the store already holds every version."""
+
+    def __init__(
+        self,
+        forecaster: Forecaster,
+        poll_seconds: float,
+        fetch: Callable[[str], object] | None = None,
+    ) -> None:
         self.forecaster = forecaster
         self.poll_seconds = poll_seconds
+        self.fetch = fetch
         self._failed: dict[str, float] = {}  # tag -> when its load failed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -42,6 +52,8 @@ class ChampionWatcher:
             if time.monotonic() - self._failed.get(tag, -1e9) < RETRY_FAILED_LOAD_SECONDS:
                 continue
             try:
+                if self.fetch is not None:
+                    self.fetch(tag)
                 model = ServedModel(tag, load_version(tag))
             except Exception as error:  # a pruned or unreadable version: keep serving
                 self._failed[tag] = time.monotonic()
@@ -69,6 +81,8 @@ class ChampionWatcher:
         self._stop.set()
 
 
-def follow_champions(forecaster: Forecaster, poll_seconds: float) -> ChampionWatcher:
+def follow_champions(
+    forecaster: Forecaster, poll_seconds: float, fetch: Callable[[str], object] | None = None
+) -> ChampionWatcher:
     """Start a worker's watcher (poll_seconds 0: serve the startup champions until restart)."""
-    return ChampionWatcher(forecaster, poll_seconds).start()
+    return ChampionWatcher(forecaster, poll_seconds, fetch).start()
