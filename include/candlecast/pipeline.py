@@ -94,7 +94,7 @@ def update_batch(
             provider,
             series,
             now,
-            settings.home / "quarantine",
+            settings.quarantine_location,
             start,
             settings.gx_dir,
             run_id,

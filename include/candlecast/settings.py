@@ -166,6 +166,13 @@ class Settings(BaseSettings):
         return self.store_dir
 
     @property
+    def quarantine_location(self) -> Path | str:
+        """Where held candles are kept: beside the store on the object store, or local."""
+        if self.candlecast_store_url:
+            return self.candlecast_store_url.rstrip("/") + "/quarantine"
+        return self.home / "quarantine"
+
+    @property
     def bentoml_home(self) -> Path:
         return self.home / "bentoml"
 

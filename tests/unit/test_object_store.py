@@ -152,3 +152,19 @@ def test_bad_store_urls_are_refused_with_their_reason():
     settings = Settings(_env_file=None, candlecast_store_url="s3://bucket/prod/")
     assert settings.store_location == "s3://bucket/prod/store"
     assert Settings(_env_file=None, candlecast_home=Path("/x")).store_location == Path("/x/store")
+
+
+def test_held_candles_live_beside_the_store_and_read_back_anywhere(store_url, tmp_path):
+    from candlecast.ohlcv.ingest import quarantine
+    from candlecast.ohlcv.quarantine import held_candles
+
+    settings = Settings(_env_file=None, candlecast_home=tmp_path, candlecast_store_url=store_url)
+    held = sample_candles(n=3)
+    where = quarantine(
+        settings.quarantine_location, "X:BTCUSDT", HOUR, "run 1", held, {"why": "a test"}
+    )
+    assert where == f"{store_url}/quarantine/{HOUR.slug}/X_BTCUSDT/run_1.parquet"
+    assert list(tmp_path.rglob("*.parquet")) == []  # nothing on this host's disk
+    pd.testing.assert_frame_equal(held_candles({"id": 1, "path": where}), held)
+    reasons = ObjectStore(f"{store_url}/quarantine").get(f"{HOUR.slug}/X_BTCUSDT/run_1.json")
+    assert b'"why": "a test"' in reasons.data

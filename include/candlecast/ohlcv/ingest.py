@@ -26,6 +26,7 @@ from candlecast.ohlcv.cleaning import clean_candles, drop_unclosed
 from candlecast.ohlcv.store import CandleStore, ticker_filename
 from candlecast.ohlcv.validation import SeriesBatch, SeriesVerdict, validate_batches
 from candlecast.ops import atomic_write
+from candlecast.ops.objectstore import ObjectStore, is_object_store_url
 from candlecast.timeframes import TIMEFRAMES, Timeframe
 
 log = logging.getLogger(__name__)
@@ -64,14 +65,26 @@ def _safe(run_id: str) -> str:
 
 
 def quarantine(
-    root: Path, ticker: str, timeframe: Timeframe, run_id: str, held: pd.DataFrame, reason: dict
-) -> Path:
+    root: Path | str,
+    ticker: str,
+    timeframe: Timeframe,
+    run_id: str,
+    held: pd.DataFrame,
+    reason: dict,
+) -> Path | str:
     """The held candles as Parquet beside their reasons as JSON; one pair per series and run,
-    so re-running a run replaces its own files."""
-    folder = root / timeframe.slug / ticker_filename(ticker).removesuffix(".parquet")
+    so re-running a run replaces its own files. `root` an `s3://` URL: one PUT each, and the
+    URL of the Parquet object is returned (a review on any worker reads it from there)."""
+    relative = f"{timeframe.slug}/{ticker_filename(ticker).removesuffix('.parquet')}"
     name = _safe(run_id)
-    path = atomic_write(folder / f"{name}.parquet", lambda h: held.to_parquet(h, index=False))
     text = json.dumps(reason, indent=2, default=str).encode()
+    if is_object_store_url(root):
+        objects = ObjectStore(root)
+        objects.put(f"{relative}/{name}.json", text)
+        objects.put(f"{relative}/{name}.parquet", held.to_parquet(index=False))
+        return objects.uri(f"{relative}/{name}.parquet")
+    folder = Path(root) / relative
+    path = atomic_write(folder / f"{name}.parquet", lambda h: held.to_parquet(h, index=False))
     atomic_write(folder / f"{name}.json", lambda h: h.write(text))
     return path
 
@@ -137,7 +150,7 @@ def _store_series(
     verdict: SeriesVerdict,
     stored: pd.DataFrame,
     now: pd.Timestamp,
-    quarantine_root: Path,
+    quarantine_root: Path | str,
     run_id: str,
 ) -> UpdateResult:
     ticker, timeframe = request.ticker, request.timeframe
@@ -197,7 +210,7 @@ def update_many(
     provider: MarketDataProvider,
     series: list[tuple[str, Timeframe]],
     now: pd.Timestamp,
-    quarantine_root: Path,
+    quarantine_root: Path | str,
     since: pd.Timestamp | None = None,
     gx_project: Path | None = None,
     run_id: str = "",
@@ -255,7 +268,7 @@ def update_series(
     ticker: str,
     timeframe: Timeframe,
     now: pd.Timestamp,
-    quarantine_root: Path,
+    quarantine_root: Path | str,
 ) -> UpdateResult:
     (result,) = update_many(store, provider, [(ticker, timeframe)], now, quarantine_root)
     return result

@@ -10,6 +10,7 @@ a released one discarded: the answer names the entry's state. Files are kept for
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import psycopg
 
 from candlecast.ohlcv.cleaning import clean_candles
 from candlecast.ohlcv.store import CandleStore
+from candlecast.ops.objectstore import ObjectStore, is_object_store_url
 from candlecast.timeframes import parse_timeframe
 
 COLUMNS = (
@@ -52,6 +54,12 @@ def get_entry(conn: psycopg.Connection, entry_id: int, lock: bool = False) -> di
 
 
 def held_candles(entry: dict) -> pd.DataFrame:
+    if is_object_store_url(entry["path"]):
+        folder, _, name = entry["path"].rpartition("/")
+        blob = ObjectStore(folder).get(name)
+        if blob is None:
+            raise QuarantineError(f"entry {entry['id']}: its held candles are gone from {folder}")
+        return pd.read_parquet(io.BytesIO(blob.data))
     path = Path(entry["path"])
     if not path.exists():
         raise QuarantineError(f"entry {entry['id']}: its held candles are gone from {path}")
