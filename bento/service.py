@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from pathlib import Path
 
 import bentoml
 from fastapi import FastAPI
@@ -30,12 +31,19 @@ from candlecast.api import (
     answers_errors,
 )
 from candlecast.modeling import pull_models
-from candlecast.serving import build_forecaster, follow_champions, model_references, reads
+from candlecast.serving import (
+    build_forecaster,
+    follow_champions,
+    model_references,
+    pinned_release,
+    reads,
+)
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
 
 settings = Settings()
 pull_models(settings)  # CANDLECAST_STORE_URL set: the published models, no shared disk
+release = pinned_release(Path(__file__))  # served from a pinned Bento: its versions, never swapped
 health_app = FastAPI(title="candlecast health", docs_url=None, redoc_url=None, openapi_url=None)
 
 
@@ -50,10 +58,10 @@ class Candlecast:
     """Crypto OHLC forecasts on fresh candles. Errors are JSON `{"error": ..., "field": ...}`;
     the OpenAPI document and docs page are candlecast.api.openapi's."""
 
-    models = model_references(settings)
+    models = model_references(settings, release)
 
     def __init__(self) -> None:
-        self.forecaster = build_forecaster(settings, self.models)
+        self.forecaster = build_forecaster(settings, self.models, release)
         self.champions = follow_champions(self.forecaster, settings.candlecast_release_poll_seconds)
 
     @bentoml.api(route="/predict", input_spec=PredictRequest)
@@ -80,7 +88,8 @@ class Candlecast:
     @answers_errors
     def serving_models(self) -> ModelList:
         """The champion served per timeframe with the headline metrics recorded at training, its
-        gate, and the newest challenger with its gate figures."""
+        gate, and the newest challenger with its gate figures; `pinned` and `bento` when served
+        from a pinned Bento (its versions, whatever is promoted later)."""
         return reads.model_list(self.forecaster)
 
     @bentoml.api(route="/predictions/get", input_spec=PredictionGetRequest)
