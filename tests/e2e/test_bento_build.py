@@ -113,10 +113,16 @@ def test_bentofile_lists_exactly_the_serving_packages_pinned_as_requirements():
 
 
 def _offline(command: list[str]) -> list[str]:
-    """In a network namespace of its own (loopback only, down) where the machine allows it."""
+    """In a network namespace of its own (loopback only, down) where the machine allows it:
+    as root a plain one (the embedded PostgreSQL's socket folder belongs to its own user), else
+    one in a user namespace."""
     unshare = shutil.which("unshare")
-    if unshare and subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode == 0:
-        return [unshare, "-rn", *command]
+    for flags in ("-n", "-rn"):
+        if (
+            unshare
+            and subprocess.run([unshare, flags, "true"], capture_output=True).returncode == 0
+        ):
+            return [unshare, flags, *command]
     return command
 
 
