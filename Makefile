@@ -39,8 +39,10 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
-# `make serve` serves the source on the running stack; `make serve BENTO=candlecast:latest` the
-# built Bento, importing its own copy of the package. `make bento` builds without network.
+# `make serve` serves the source on the running stack (following the champions);
+# `make serve BENTO=candlecast:<version>` a Bento `make bento` built, importing its own copy of
+# the package and serving the versions it pins. `make bento` builds without network, pinning
+# each timeframe's champion of the moment (see README, Releases).
 BENTO ?= bento.service:Candlecast
 PORT ?= 3000
 
@@ -53,7 +55,7 @@ serve: install
 
 bento: install
 	@test -f $(CANDLECAST_HOME)/run/stack.env || { echo "no stack: run make up first"; exit 1; }
-	source $(CANDLECAST_HOME)/run/stack.env && $(VENV)/bin/bentoml build -f bentofile.yaml .
+	source $(CANDLECAST_HOME)/run/stack.env && $(VENV)/bin/candlecast bento build --project-dir $(CURDIR)
 
 # The real 50-pair development universe (or UNIVERSE=<folder of <timeframe>/<PAIR>.parquet>)
 # through the real path into its own home: sync, store, validate, train 1h/4h/1d, one report each.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from functools import partial
+from pathlib import Path
 
 import bentoml
 from fastapi import FastAPI
@@ -31,12 +32,19 @@ from candlecast.api import (
     answers_errors,
 )
 from candlecast.modeling import pull_models, pull_version
-from candlecast.serving import build_forecaster, follow_champions, model_references, reads
+from candlecast.serving import (
+    build_forecaster,
+    follow_champions,
+    model_references,
+    pinned_release,
+    reads,
+)
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
 
 settings = Settings()
 pull_models(settings)  # CANDLECAST_STORE_URL set: the published models, no shared disk
+release = pinned_release(Path(__file__))  # served from a pinned Bento: its versions, never swapped
 health_app = FastAPI(title="candlecast health", docs_url=None, redoc_url=None, openapi_url=None)
 
 
@@ -51,15 +59,11 @@ class Candlecast:
     """Crypto OHLC forecasts on fresh candles. Errors are JSON `{"error": ..., "field": ...}`;
     the OpenAPI document and docs page are candlecast.api.openapi's."""
 
-    models = model_references(settings)
+    models = model_references(settings, release)
 
     def __init__(self) -> None:
-        self.forecaster = build_forecaster(settings, self.models)
-        self.champions = follow_champions(
-            self.forecaster,
-            settings.candlecast_release_poll_seconds,
-            fetch=partial(pull_version, settings),  # a no-op without CANDLECAST_STORE_URL
-        )
+from candlecast.modeling import pull_models, pull_version
+        self.champions = follow_champions(self.forecaster, settings.candlecast_release_poll_seconds)
 
     @bentoml.api(route="/predict", input_spec=PredictRequest)
     @answers_errors
@@ -85,7 +89,8 @@ class Candlecast:
     @answers_errors
     def serving_models(self) -> ModelList:
         """The champion served per timeframe with the headline metrics recorded at training, its
-        gate, and the newest challenger with its gate figures."""
+        gate, and the newest challenger with its gate figures; `pinned` and `bento` when served
+        from a pinned Bento (its versions, whatever is promoted later)."""
         return reads.model_list(self.forecaster)
 
     @bentoml.api(route="/predictions/get", input_spec=PredictionGetRequest)

@@ -362,6 +362,31 @@ def _add_models_commands(sub) -> None:
     prune.set_defaults(func=cmd_models)
 
 
+def cmd_bento_build(args) -> None:
+    from pathlib import Path
+
+    from candlecast.bento_build import build_pinned_bento
+
+    built = build_pinned_bento(get_settings(), Path(args.project_dir).resolve())
+    _print(built)
+    print(
+        f"built {built['bento']}: serve it with `make serve BENTO={built['bento']}`",
+        file=sys.stderr,
+    )
+
+
+def _add_bento_commands(sub) -> None:
+    bento = sub.add_parser("bento", help="the release artifact").add_subparsers(
+        dest="bento_command", required=True
+    )
+    build = bento.add_parser(
+        "build",
+        help="a Bento carrying each timeframe's champion, served whatever is promoted later",
+    )
+    build.add_argument("--project-dir", default=".", help="the build context (bentofile.yaml)")
+    build.set_defaults(func=cmd_bento_build)
+
+
 def _add_quarantine_commands(sub) -> None:
     review = sub.add_parser("quarantine", help="review held candles").add_subparsers(
         dest="quarantine_command", required=True
@@ -461,6 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_keys_commands(sub)
     _add_quarantine_commands(sub)
     _add_models_commands(sub)
+    _add_bento_commands(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     try:

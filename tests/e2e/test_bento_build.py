@@ -1,8 +1,10 @@
-"""`bentoml build` offline into a temporary BentoML home, then `bentoml serve` of the built Bento.
+"""`candlecast bento build` (`make bento`) offline into a temporary BentoML home, then `bentoml
+serve` of the built Bento: the release artifact, pinned to the champions of the moment.
 
-The models are exported from the session's store and imported into the temporary one (rather
+The champions are exported from the session's store and imported into the temporary one (rather
 than building and serving against the session store), so the built Bento is served from a home
-that holds nothing but the Bento and the serving models.
+that holds nothing but the Bento and the serving models; the promotion after the build happens
+in a database of its own, so the session's champions stay as they were.
 """
 
 from __future__ import annotations
@@ -13,14 +15,22 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
+import time
+import uuid
+from datetime import UTC, datetime
 from importlib.metadata import packages_distributions
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
+import psycopg
 import pytest
 import yaml
+from psycopg.rows import dict_row
 
-from candlecast.modeling import model_name
+from candlecast.modeling import releases
+from candlecast.ops import db, ensure_database, with_database
 from candlecast.timeframes import TIMEFRAMES
 from tests.support.bento_server import BIN, PROJECT_DIR, running_bento
 
@@ -103,10 +113,16 @@ def test_bentofile_lists_exactly_the_serving_packages_pinned_as_requirements():
 
 
 def _offline(command: list[str]) -> list[str]:
-    """In a network namespace of its own (loopback only, down) where the machine allows it."""
+    """In a network namespace of its own (loopback only, down) where the machine allows it:
+    as root a plain one (the embedded PostgreSQL's socket folder belongs to its own user), else
+    one in a user namespace."""
     unshare = shutil.which("unshare")
-    if unshare and subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode == 0:
-        return [unshare, "-rn", *command]
+    for flags in ("-n", "-rn"):
+        if (
+            unshare
+            and subprocess.run([unshare, flags, "true"], capture_output=True).returncode == 0
+        ):
+            return [unshare, flags, *command]
     return command
 
 
@@ -124,9 +140,29 @@ def bentoml(env: dict, *args: str, offline: bool = False, timeout: float = 600) 
     return result.stdout
 
 
+def candlecast(env: dict, *args: str, offline: bool = False, timeout: float = 900) -> str:
+    command = [str(BIN / "candlecast"), *args]
+    result = subprocess.run(
+        _offline(command) if offline else command,
+        env=env,
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, f"candlecast {' '.join(args)}:\n{result.stdout}{result.stderr}"
+    return result.stdout
+
+
+def champions(database_url: str) -> dict[str, str]:
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        return releases.champion_tags(conn)
+
+
 @pytest.fixture(scope="module")
 def built(stack_environment, dag_runs, tmp_path_factory) -> dict:
-    """A Bento built without network into a temporary BentoML home outside the build context."""
+    """`candlecast bento build` (what `make bento` runs) without network into a temporary
+    BentoML home outside the build context, holding the session's champions and nothing else."""
     # BentoML 1.4 looks for uv on every build, even when it will not lock (and then never runs
     # it); without uv installed it tries to pip-install it from the network.
     assert (BIN / "uv").exists(), "uv must be installed in the venv (see requirements.txt)"
@@ -141,17 +177,21 @@ def built(stack_environment, dag_runs, tmp_path_factory) -> dict:
         "HTTP_PROXY": "http://127.0.0.1:9",
         "UV_OFFLINE": "1",
     }
-    for timeframe in TIMEFRAMES.values():
-        archive = work / f"{model_name(timeframe)}.bentomodel"
-        bentoml(
-            stack_environment, "models", "export", f"{model_name(timeframe)}:latest", str(archive)
-        )
+    pinned = champions(stack_environment["DATABASE_URL"])
+    assert set(pinned) == set(TIMEFRAMES)
+    for tag in pinned.values():
+        archive = work / f"{tag.replace(':', '-')}.bentomodel"
+        bentoml(stack_environment, "models", "export", tag, str(archive))
         bentoml(env, "models", "import", str(archive))
-    output = bentoml(env, "build", "-f", "bentofile.yaml", "-o", "tag", ".", offline=True)
-    tag = re.search(r"__tag__:(\S+)", output).group(1)
+    # The build reads the champions from PostgreSQL: in a namespace without network when the
+    # database is reached through a Unix socket (the embedded one), else with the proxies above.
+    offline = urlsplit(stack_environment["DATABASE_URL"]).hostname is None
+    output = candlecast(env, "bento", "build", "--project-dir", str(PROJECT_DIR), offline=offline)
+    result = json.loads(output[output.index("{") :])
+    tag = result["bento"]
     path = home / "bentos" / tag.replace(":", "/")
     models = {m["tag"] for m in json.loads(bentoml(env, "models", "list", "-o", "json"))}
-    return {"tag": tag, "path": path, "env": env, "work": work, "models": models}
+    return {"tag": tag, "path": path, "env": env, "work": work, "models": models, "pinned": pinned}
 
 
 def test_the_build_holds_serving_code_and_models_only(built):
@@ -193,3 +233,107 @@ def test_the_built_bento_serves_the_same_api(built, bento_url):
         built_paths = httpx.get(f"{url}/docs.json", timeout=30).json()["paths"]
     source_paths = httpx.get(f"{bento_url}/docs.json", timeout=30).json()["paths"]
     assert set(built_paths) == set(source_paths)
+
+
+def copy_as_new_version(home: Path, tag: str) -> str:
+    """Another version of `tag`'s model in the store at `home`: its files under a new version
+    (what a retraining registers, without the minutes of training); returns the new tag."""
+    name, _, version = tag.partition(":")
+    now = datetime.now(UTC)
+    new_version = now.strftime("%Y%m%dt%H%M%S%f")
+    source, target = home / "models" / name / version, home / "models" / name / new_version
+    shutil.copytree(source, target)
+    info = yaml.safe_load((target / "model.yaml").read_text())
+    info.update(version=new_version, creation_time=now.isoformat())
+    (target / "model.yaml").write_text(yaml.safe_dump(info, sort_keys=False))
+    return f"{name}:{new_version}"
+
+
+def release_database(session_url: str, champion: str, challenger: str) -> str:
+    """A database of its own holding the session's symbols and versions, and `challenger`
+    registered as a challenger beside `champion` (its row copied under the new version)."""
+    name = f"pinned_{uuid.uuid4().hex[:8]}"
+    ensure_database(session_url, name)
+    url = with_database(session_url, name)
+    db.migrate(url)
+    with psycopg.connect(session_url) as source, psycopg.connect(url) as target:
+        for table in ("symbols", "models"):
+            with (
+                source.cursor().copy(f"COPY {table} TO STDOUT") as out,
+                target.cursor().copy(f"COPY {table} FROM STDIN") as into,
+            ):
+                for data in out:
+                    into.write(data)
+        model, _, version = champion.partition(":")
+        target.execute(
+            "CREATE TEMP TABLE copied AS SELECT * FROM models WHERE name = %s AND version = %s",
+            (model, version),
+        )
+        target.execute(
+            "UPDATE copied SET id = (SELECT max(id) + 1 FROM models), version = %s, "
+            "stage = 'challenger', trained_at = now()",
+            (challenger.partition(":")[2],),
+        )
+        target.execute("INSERT INTO models SELECT * FROM copied")
+        target.execute("SELECT setval(pg_get_serial_sequence('models', 'id'), max(id)) FROM models")
+    return url
+
+
+def test_the_pinned_bento_carries_the_champions(built):
+    pinned = built["pinned"]
+    info = yaml.safe_load((built["path"] / "bento.yaml").read_text())
+    assert {m["tag"] for m in info["models"]} == set(pinned.values())
+    for tag in pinned.values():
+        name, _, version = tag.partition(":")
+        assert info["labels"][name] == version
+    # The release artifact: the exported Bento's models folder holds exactly those versions.
+    archive = built["work"] / "release.tar"
+    bentoml(built["env"], "export", built["tag"], str(archive))
+    with tarfile.open(archive) as exported:
+        packed = {
+            "{}:{}".format(*Path(member).parts[-3:-1])
+            for member in exported.getnames()
+            if Path(member).name == "model.yaml" and "models" in Path(member).parts
+        }
+    assert packed == set(pinned.values())
+
+
+POLL_SECONDS = 1
+
+
+def test_the_pinned_bento_keeps_its_versions_after_a_later_promotion(built, stack_environment):
+    champion = built["pinned"]["1d"]
+    home = Path(built["env"]["BENTOML_HOME"])
+    challenger = copy_as_new_version(home, champion)
+    database_url = release_database(stack_environment["DATABASE_URL"], champion, challenger)
+    include = built["path"] / "src" / "include"
+    env = {
+        **built["env"],
+        "PYTHONPATH": str(include),
+        "DATABASE_URL": database_url,
+        "CANDLECAST_RELEASE_POLL_SECONDS": str(POLL_SECONDS),
+        "CANDLECAST_PREDICTION_CACHE_SECONDS": "0",
+    }
+    for name in ("PIP_INDEX_URL", "HTTPS_PROXY", "HTTP_PROXY"):
+        env.pop(name)
+    log = built["work"] / "serve-pinned.log"
+    with running_bento(env, log, built["tag"], cwd=built["work"]) as url:
+        listed = httpx.post(f"{url}/models", json={}, timeout=30).json()
+        assert (listed["pinned"], listed["bento"]) == (True, built["tag"])
+        assert {m["timeframe"]: m["model"] for m in listed["models"]} == built["pinned"]
+        cli_env = {**stack_environment, "DATABASE_URL": database_url, "BENTOML_HOME": str(home)}
+        candlecast(cli_env, "models", "promote", challenger, "--reason", "after the build")
+        assert champions(database_url)["1d"] == challenger
+        # Longer than a few polls: a worker following the champions would have swapped by now
+        # (the new version is in the store it serves from).
+        time.sleep(5 * POLL_SECONDS + 2)
+        listed = httpx.post(f"{url}/models", json={}, timeout=30).json()
+        served = {m["timeframe"]: m for m in listed["models"]}
+        assert {code: m["model"] for code, m in served.items()} == built["pinned"]
+        assert served["1d"]["stage"] == "retired" and listed["pinned"] is True
+        forecast = httpx.post(
+            f"{url}/predict", json={"symbol": "X:BTCUSDT", "timeframe": "1d"}, timeout=60
+        )
+        assert forecast.status_code == 200, forecast.text
+        assert forecast.json()["model"] == champion
+    assert "now serving champion" not in log.read_text()

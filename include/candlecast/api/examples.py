@@ -113,7 +113,9 @@ MODEL_LIST = {
             "headline": {"h1": {"direction_accuracy": 0.52, "mae_ratio_to_random_walk": 1.0}},
             "skill": [HORIZON_EVIDENCE],
         }
-    ]
+    ],
+    "pinned": False,
+    "bento": None,
 }
 
 ACCURACY_REPORT = {

@@ -122,6 +122,14 @@ class ModelList(BaseModel):
     model_config = ConfigDict(**api_examples.schema_example(api_examples.MODEL_LIST))
 
     models: list[ServingModel]
+    pinned: bool = Field(
+        default=False,
+        description="True when served from a pinned Bento (`make bento`): it serves the versions "
+        "it carries whatever is promoted later; false: each timeframe's champion, followed.",
+    )
+    bento: str | None = Field(
+        default=None, description="The pinned Bento's tag, name:version (null when not pinned)."
+    )
 
 
 class AccuracyRow(BaseModel):

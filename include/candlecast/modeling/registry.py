@@ -160,6 +160,23 @@ def serving_reference(settings: Settings, timeframe: Timeframe, conn=None):
         ) from error
 
 
+def pinned_reference(settings: Settings, tag: str):
+    """A version a pinned Bento carries, as a BentoML model reference (from the Bento's own
+    model store when it has one, as in a container; otherwise from BENTOML_HOME's)."""
+    use_model_store(settings)
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    try:
+        return bentoml.models.BentoModel(bentoml.models.get(tag).tag)
+    except NotFound as error:
+        raise LookupError(
+            f"the Bento pins {tag}, which is neither in the Bento nor in the model store at "
+            f"{os.environ['BENTOML_HOME']}: import the exported Bento (`bentoml import`), "
+            "which brings its models"
+        ) from error
+
+
 def _champion_in_database(settings: Settings, timeframe: Timeframe, conn) -> str | None:
     from candlecast.ops import db
 

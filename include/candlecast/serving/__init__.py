@@ -3,8 +3,8 @@ from a model and a candle window and its storage (`forecast`), fresh candles wit
 and a stale fallback (`candles`, `singleflight`), candle frames as Redis holds them (`codec`), the
 prediction cache (`prediction_cache`), the /healthz checks (`healthz`), the other endpoints' answers
 (`reads`, live accuracy among them, read from the `score_outcomes` DAG's tables), the objects
-built once per worker (`assembly`), the in-memory LRU they share (`lru`) and the swap to a newly
-promoted champion (`releases`).
+built once per worker (`assembly`), the in-memory LRU they share (`lru`), the swap to a newly
+promoted champion (`releases`) and the versions a pinned Bento serves instead (`pinned`).
 
 May import: `candlecast.api`, `candlecast.modeling` (never its `training`), `candlecast.ohlcv`
 (the store and the cleaner; never validation), `candlecast.marketdata`, `candlecast.ops`,
@@ -35,6 +35,7 @@ from candlecast.serving.forecast import (
 from candlecast.serving.forecaster import Forecaster, ServedModel, steps_until
 from candlecast.serving.healthz import check_health
 from candlecast.serving.lru import LruCache
+from candlecast.serving.pinned import PinnedRelease, pin_labels, pinned_release
 from candlecast.serving.prediction_cache import PredictionCache, prediction_key
 from candlecast.serving.releases import ChampionWatcher, follow_champions
 
@@ -52,6 +53,7 @@ __all__ = [
     "LruCache",
     "MarketDataUnavailable",
     "NoCandles",
+    "PinnedRelease",
     "PredictionCache",
     "ProviderState",
     "ServedModel",
@@ -66,6 +68,8 @@ __all__ = [
     "make_forecast",
     "model_references",
     "persist_forecast",
+    "pin_labels",
+    "pinned_release",
     "prediction_key",
     "reads",
     "steps_until",

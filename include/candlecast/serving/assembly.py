@@ -4,23 +4,29 @@ Redis and PostgreSQL, fresh candles, the prediction and feature caches, the fore
 from __future__ import annotations
 
 from candlecast.marketdata import get_provider
-from candlecast.modeling import load_model, serving_reference
+from candlecast.modeling import load_model, pinned_reference, serving_reference
 from candlecast.ohlcv import open_store
 from candlecast.ops import ConnectionPool, GuardedRedis, serving_redis_client
 from candlecast.serving.candles import FreshCandles
 from candlecast.serving.forecast import InputCache
 from candlecast.serving.forecaster import Forecaster, ServedModel
+from candlecast.serving.pinned import PinnedRelease
 from candlecast.serving.prediction_cache import PredictionCache
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
 
 
-def model_references(settings: Settings) -> dict:
-    """Each timeframe's model in the store, by reference (what a Bento declares it serves)."""
+def model_references(settings: Settings, release: PinnedRelease | None = None) -> dict:
+    """Each timeframe's model in the store, by reference (what a Bento declares it serves):
+    the versions a pinned Bento carries, otherwise each timeframe's champion."""
+    if release is not None:
+        return {code: pinned_reference(settings, tag) for code, tag in release.models.items()}
     return {code: serving_reference(settings, tf) for code, tf in TIMEFRAMES.items()}
 
 
-def build_forecaster(settings: Settings, references: dict) -> Forecaster:
+def build_forecaster(
+    settings: Settings, references: dict, release: PinnedRelease | None = None
+) -> Forecaster:
     provider_settings = settings.model_copy(
         update={
             "polygon_max_retries": settings.candlecast_api_provider_max_retries,
@@ -43,4 +49,5 @@ def build_forecaster(settings: Settings, references: dict) -> Forecaster:
         ConnectionPool(settings),
         PredictionCache(redis, settings.candlecast_prediction_cache_seconds),
         InputCache(settings.candlecast_feature_cache_entries),
+        pinned_bento=None if release is None else release.bento,
     )

@@ -89,8 +89,10 @@ class Forecaster:
         pool: ConnectionPool,
         predictions: PredictionCache,
         inputs: InputCache | None = None,
+        pinned_bento: str | None = None,
     ) -> None:
         self.models = models
+        self.pinned_bento = pinned_bento  # the Bento whose versions it serves, never swapped
         self.candles = candles
         self.pool = pool
         self.predictions = predictions

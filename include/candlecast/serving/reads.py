@@ -86,7 +86,9 @@ def model_list(forecaster: Forecaster) -> ModelList:
                 challenger=_challenger(challengers.get(code)),
             )
         )
-    return ModelList(models=models)
+    return ModelList(
+        models=models, pinned=forecaster.pinned_bento is not None, bento=forecaster.pinned_bento
+    )
 
 
 def prediction_by_id(forecaster: Forecaster, prediction_id: str) -> Forecast:

@@ -2,7 +2,8 @@
 CANDLECAST_RELEASE_POLL_SECONDS which version is each timeframe's champion and, when one
 changed (a promotion, a rollback), loads it beside the one being served and swaps it in with one
 assignment. A request reads the served model once, so it finishes on the version it started
-with; none fails and none waits for the load. PostgreSQL down: the worker keeps what it serves."""
+with; none fails and none waits for the load. PostgreSQL down: the worker keeps what it serves.
+A worker serving a pinned Bento (see `pinned`) never swaps."""
 
 from __future__ import annotations
 
@@ -77,6 +78,10 @@ class ChampionWatcher:
             self._thread.start()
         return self
 
+    @property
+    def following(self) -> bool:
+        return self._thread is not None
+
     def stop(self) -> None:
         self._stop.set()
 
@@ -84,5 +89,9 @@ class ChampionWatcher:
 def follow_champions(
     forecaster: Forecaster, poll_seconds: float, fetch: Callable[[str], object] | None = None
 ) -> ChampionWatcher:
-    """Start a worker's watcher (poll_seconds 0: serve the startup champions until restart)."""
+    """Start a worker's watcher (poll_seconds 0: serve the startup champions until restart;
+    a pinned Bento: its versions, never started)."""
+    if forecaster.pinned_bento is not None:
+        log.info("serving the versions pinned by the Bento %s", forecaster.pinned_bento)
+        return ChampionWatcher(forecaster, 0)
     return ChampionWatcher(forecaster, poll_seconds, fetch).start()
