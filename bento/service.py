@@ -43,8 +43,9 @@ from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
 
 settings = Settings()
-pull_models(settings)  # CANDLECAST_STORE_URL set: the published models, no shared disk
 release = pinned_release(Path(__file__))  # served from a pinned Bento: its versions, never swapped
+# CANDLECAST_STORE_URL set: the champions (or the pinned versions) from the object store
+pull_models(settings, release.models.values() if release else None)
 health_app = FastAPI(title="candlecast health", docs_url=None, redoc_url=None, openapi_url=None)
 
 
@@ -62,8 +63,12 @@ class Candlecast:
     models = model_references(settings, release)
 
     def __init__(self) -> None:
-from candlecast.modeling import pull_models, pull_version
-        self.champions = follow_champions(self.forecaster, settings.candlecast_release_poll_seconds)
+        self.forecaster = build_forecaster(settings, self.models, release)
+        self.champions = follow_champions(
+            self.forecaster,
+            settings.candlecast_release_poll_seconds,
+            fetch=partial(pull_version, settings),  # a no-op without CANDLECAST_STORE_URL
+        )
 
     @bentoml.api(route="/predict", input_spec=PredictRequest)
     @answers_errors
