@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -163,10 +164,12 @@ def pull_version(settings: Settings, tag: str) -> bool:
     return True
 
 
-def pull_models(settings: Settings) -> list[str]:
-    """Import each timeframe's champion that the local model store lacks; returns the tags
-    imported. A timeframe without one (never trained) is left to the loader."""
+def pull_models(settings: Settings, tags: Iterable[str] | None = None) -> list[str]:
+    """Import each timeframe's champion (or the versions `tags` names: a pinned Bento's) that
+    the local model store lacks; returns the tags imported. A timeframe without one (never
+    trained) is left to the loader."""
     objects = model_objects(settings)
     if objects is None:
         return []
-    return [tag for tag in _champions(settings, objects).values() if pull_version(settings, tag)]
+    wanted = list(tags) if tags is not None else list(_champions(settings, objects).values())
+    return [tag for tag in wanted if pull_version(settings, tag)]
