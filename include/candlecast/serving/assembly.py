@@ -43,4 +43,5 @@ def build_forecaster(settings: Settings, references: dict) -> Forecaster:
         ConnectionPool(settings),
         PredictionCache(redis, settings.candlecast_prediction_cache_seconds),
         InputCache(settings.candlecast_feature_cache_entries),
+        settings.candlecast_shadow_fraction,
     )
