@@ -54,9 +54,10 @@ class ChampionWatcher:
         self._follow_challengers(challengers)
         return swapped
 
-    def _load(self, tag: str, code: str, role: str) -> ServedModel | None:
-        """The version, loaded; None when it failed (logged) or failed less than
-        RETRY_FAILED_LOAD_SECONDS ago. A loaded shadow is reused, not loaded again."""
+    def _load(self, tag: str, code: str, role: str, meanwhile: str) -> ServedModel | None:
+        """The version, loaded; None when it failed (logged once, with what happens
+        `meanwhile`) or failed less than RETRY_FAILED_LOAD_SECONDS ago. A loaded shadow is
+        reused, not loaded again."""
         shadow = self.forecaster.shadows.get(code)
         if shadow is not None and shadow.tag == tag:
             return shadow
@@ -68,7 +69,7 @@ class ChampionWatcher:
             return ServedModel(tag, load_version(tag))
         except Exception as error:  # a pruned or unreadable version: keep what is served
             self._failed[tag] = time.monotonic()
-            log.error("%s %s %s not loaded: %s", code, role, tag, error)
+            log.error("%s %s %s not loaded, %s: %s", code, role, tag, meanwhile, error)
             return None
 
     def _swap_champions(self, champions: dict[str, str]) -> list[str]:
@@ -77,9 +78,8 @@ class ChampionWatcher:
             served = self.forecaster.models.get(code)
             if served is None or served.tag == tag:
                 continue
-            model = self._load(tag, code, "champion")
+            model = self._load(tag, code, "champion", f"still serving {served.tag}")
             if model is None:
-                log.error("%s: still serving %s", code, served.tag)
                 continue
             self.forecaster.models = {**self.forecaster.models, code: model}
             swapped.append(tag)
@@ -98,7 +98,7 @@ class ChampionWatcher:
             served = self.forecaster.models.get(code)
             if served is None or served.tag == tag:
                 continue
-            model = self._load(tag, code, "challenger")
+            model = self._load(tag, code, "challenger", "no shadows until it loads")
             if model is not None:
                 shadows[code] = model
         if {c: m.tag for c, m in shadows.items()} != {c: m.tag for c, m in current.items()}:
