@@ -131,6 +131,15 @@ class Settings(BaseSettings):
         "a promotion or rollback waits to be served); 0 never swaps without a restart.",
     )
 
+    candlecast_shadow_fraction: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Fraction of computed forecasts that each timeframe's newest challenger "
+        "also makes, in the background, stored as shadows (never returned) so live outcomes "
+        "compare it with the champion; 0: no shadows (and no challenger held in memory).",
+    )
+
     def retrain_min_new_candles(self, timeframe_code: str) -> int:
         return {**RETRAIN_DEFAULTS, **self.candlecast_retrain_min_new_candles}[timeframe_code]
 

@@ -76,8 +76,10 @@ def serve(
     confidence: float = 0.55,
     band: float | Sequence[float] = 0.03,
     stale: bool = False,
+    shadow_of: str | None = None,
 ) -> str:
-    """A stored forecast of len(closes) hourly steps after `last_candle_at`; returns its id."""
+    """A stored forecast of len(closes) hourly steps after `last_candle_at`; returns its id.
+    `shadow_of`: the champion forecast this (challenger's) one shadows."""
     prediction_id = str(uuid.uuid4())
     steps = len(closes)
     if isinstance(directions, str):
@@ -85,11 +87,12 @@ def serve(
     bands = [band] * steps if isinstance(band, float | int) else list(band)
     conn.execute(
         "INSERT INTO predictions (id, symbol_id, timeframe, model_id, steps, last_candle_at, "
-        "last_close, direction, confidence, generated_at, stale) "
-        "VALUES (%s, %s, '1h', %s, %s, %s, %s, %s, %s, %s, %s)",
+        "last_close, direction, confidence, generated_at, stale, shadow, shadow_of) "
+        "VALUES (%s, %s, '1h', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             prediction_id, symbol_id, model_id, steps, last_candle_at, last_close,
             directions[-1], confidence, HOUR.next_open(last_candle_at), stale,
+            shadow_of is not None, shadow_of,
         ),
     )  # fmt: skip
     previous = last_close

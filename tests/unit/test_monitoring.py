@@ -289,3 +289,60 @@ def test_a_coin_outside_the_store_is_scored_from_the_provider(market):
     assert set(outcomes["source"]) == {"provider"} and list(outcomes["step"]) == [1, 2, 3, 4]
     for row in outcomes.itertuples():
         assert row.actual_close == pytest.approx(closes[pd.Timestamp(row.target_at)])
+
+
+def test_shadow_forecasts_are_scored_as_their_own_version_beside_the_champion(market):
+    """The challenger's shadow of each served forecast: scored the same way under its own
+    version, shown beside the champion by /accuracy and the report, never paper-traded."""
+    from candlecast.api import AccuracyRequest, accuracy_from_tables
+
+    with db.connect(market["at"](T0)) as conn:
+        champion = add_model(conn, "champion", {"direction_accuracy": 0.55})
+        challenger = add_model(conn, "challenger", {"direction_accuracy": 0.56})
+        pairs = {}
+        for ticker in COINS:
+            last, truth = close_at(market, ticker, T0), actual_closes(market, ticker, T0)
+            sides = np.where(truth >= last, "up", "down")
+            wrong = np.where(sides == "up", "down", "up")  # the challenger calls every side wrong
+            symbol = market["symbols"][ticker]
+            served = serve(conn, champion, symbol, T0, last, truth * 1.01, list(sides), 0.7)
+            pairs[served] = serve(
+                conn, challenger, symbol, T0, last, last * (last / truth), list(wrong), 0.7,
+                shadow_of=served,
+            )  # fmt: skip
+    now = T0 + pd.Timedelta(hours=11)  # steps 1-10 closed
+    run = run_score_outcomes(market["at"](now))
+    assert (run["due"], run["scored"]) == (120, 120)
+
+    outcomes = outcome_table(market["at"](now))
+    by_id = outcomes.groupby(outcomes["prediction_id"].astype(str))
+    for served, shadow in pairs.items():
+        mine, theirs = by_id.get_group(served), by_id.get_group(shadow)
+        assert set(mine["model_id"]) == {champion} and set(theirs["model_id"]) == {challenger}
+        assert list(mine["target_at"]) == list(theirs["target_at"])  # the same request's steps
+        assert list(mine["actual_close"]) == list(theirs["actual_close"])
+        assert mine["hit"].all() and not theirs["hit"].any()
+
+    with db.connect(market["at"](now)) as conn:
+        report = accuracy_from_tables(
+            conn, AccuracyRequest(timeframe="1h", horizon="all"), now.to_pydatetime()
+        )
+        traded = {
+            str(r["prediction_id"])
+            for r in conn.execute("SELECT prediction_id FROM paper_signals").fetchall()
+        }
+    rows = {row.model: row for row in report.rows}
+    assert set(rows) == {"candlecast-1h:champion", "candlecast-1h:challenger"}
+    champion_row, challenger_row = rows["candlecast-1h:champion"], rows["candlecast-1h:challenger"]
+    assert champion_row.day == challenger_row.day and champion_row.n == challenger_row.n == 60
+    assert champion_row.direction_accuracy == 1.0 and challenger_row.direction_accuracy == 0.0
+    assert champion_row.predictions == challenger_row.predictions == 6
+
+    # Paper trading follows the served forecasts only: both called "up" at step 24 somewhere.
+    assert traded and traded <= set(pairs) and not traded & set(pairs.values())
+
+    text = run_report(market["at"](now), "daily", now)["report"]
+    assert "Forecasts served: 6 (1h 6)" in text
+    assert "Shadow forecasts (challengers on the same requests, not served): 6" in text
+    assert "1h candlecast-1h:champion: n=60 · direction 1.000" in text
+    assert "1h candlecast-1h:challenger: n=60 · direction 0.000" in text

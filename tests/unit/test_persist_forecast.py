@@ -64,3 +64,26 @@ def test_a_bad_step_stores_nothing_of_the_forecast(conn, ids):
         persist_forecast(conn, made, *ids)
     conn.rollback()
     assert rows(conn, made.prediction_id) == (0, 0)
+
+
+def test_a_shadow_is_stored_paired_with_the_forecast_it_shadows(conn, ids):
+    served = forecast("6f1c1e0a-5b7e-4d2a-9a52-000000000003")
+    shadow = forecast("6f1c1e0a-5b7e-4d2a-9a52-000000000004")
+    persist_forecast(conn, served, *ids, cache_key="k")
+    persist_forecast(conn, shadow, *ids, cache_key="k2", shadow_of=served.prediction_id)
+    conn.commit()
+    stored = conn.execute(
+        "SELECT id::text, shadow, shadow_of::text FROM predictions WHERE id = ANY(%s::uuid[]) "
+        "ORDER BY shadow",
+        ([served.prediction_id, shadow.prediction_id],),
+    ).fetchall()
+    assert [tuple(r.values()) for r in stored] == [
+        (served.prediction_id, False, None),
+        (shadow.prediction_id, True, served.prediction_id),
+    ]
+    assert rows(conn, shadow.prediction_id) == (1, 30)
+    with pytest.raises(psycopg.errors.CheckViolation, match="shadow_paired"):
+        conn.execute(
+            "UPDATE predictions SET shadow_of = NULL WHERE id = %s", (shadow.prediction_id,)
+        )
+    conn.rollback()

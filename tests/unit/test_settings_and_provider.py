@@ -29,6 +29,20 @@ def test_a_key_selects_polygon_and_is_never_printed(monkeypatch):
     assert "sekret-key-123" not in repr(provider.client.__dict__.get("base_url"))
 
 
+def test_the_shadow_fraction_is_a_share_between_0_and_1(monkeypatch):
+    import pytest
+    from pydantic import ValidationError
+
+    monkeypatch.delenv("CANDLECAST_SHADOW_FRACTION", raising=False)
+    assert Settings(_env_file=None).candlecast_shadow_fraction == 0.1
+    monkeypatch.setenv("CANDLECAST_SHADOW_FRACTION", "1")
+    assert Settings(_env_file=None).candlecast_shadow_fraction == 1.0
+    for bad in ("1.5", "-0.1"):
+        monkeypatch.setenv("CANDLECAST_SHADOW_FRACTION", bad)
+        with pytest.raises(ValidationError, match="candlecast_shadow_fraction"):
+            Settings(_env_file=None)
+
+
 def test_home_holds_all_local_state(tmp_path):
     settings = Settings(_env_file=None, candlecast_home=tmp_path)
     for path in (settings.store_dir, settings.bentoml_home, settings.run_dir):

@@ -48,7 +48,8 @@ _FORECAST_SQL = """
            p.last_close, p.data_age_seconds, p.stale, p.direction, p.confidence, p.indicators,
            m.metrics -> 'skill_by_horizon' AS skill_by_horizon
     FROM predictions p JOIN symbols s ON s.id = p.symbol_id JOIN models m ON m.id = p.model_id
-"""
+    WHERE NOT p.shadow
+"""  # a challenger's shadow forecast is kept for live outcomes, never shown
 
 
 def _forecast(conn: psycopg.Connection, row: dict) -> Forecast:
@@ -80,7 +81,7 @@ def skill_evidence(recorded) -> list[HorizonEvidence]:
 
 
 def stored_forecast(conn: psycopg.Connection, prediction_id: str) -> Forecast:
-    row = conn.execute(_FORECAST_SQL + " WHERE p.id = %s", (prediction_id,)).fetchone()
+    row = conn.execute(_FORECAST_SQL + " AND p.id = %s", (prediction_id,)).fetchone()
     if row is None:
         raise NotFound(f"no prediction {prediction_id}", field="prediction_id")
     return _forecast(conn, row)
@@ -88,7 +89,7 @@ def stored_forecast(conn: psycopg.Connection, prediction_id: str) -> Forecast:
 
 def latest_forecast(conn: psycopg.Connection, ticker: str, timeframe_code: str) -> Forecast:
     row = conn.execute(
-        _FORECAST_SQL + " WHERE s.ticker = %s AND p.timeframe = %s "
+        _FORECAST_SQL + " AND s.ticker = %s AND p.timeframe = %s "
         "ORDER BY p.generated_at DESC LIMIT 1",
         (ticker, timeframe_code),
     ).fetchone()

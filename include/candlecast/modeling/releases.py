@@ -262,6 +262,16 @@ def champion_tags(conn: psycopg.Connection) -> dict[str, str]:
     return {row["timeframe"]: _tag(row) for row in rows}
 
 
+def challenger_tags(conn: psycopg.Connection) -> dict[str, str]:
+    """{timeframe code: its newest challenger's tag} for the timeframes that have one (what
+    the API shadows)."""
+    rows = conn.execute(
+        "SELECT DISTINCT ON (timeframe) timeframe, name, version FROM models "
+        "WHERE stage = 'challenger' ORDER BY timeframe, trained_at DESC, id DESC"
+    ).fetchall()
+    return {row["timeframe"]: _tag(row) for row in rows}
+
+
 def champion_row(conn: psycopg.Connection, timeframe: Timeframe) -> dict | None:
     return _champion_row(conn, timeframe.code)
 

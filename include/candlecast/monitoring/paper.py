@@ -1,9 +1,10 @@
-"""Forward paper trading on the forecasts actually served, per model version, under seed 002's
-rules (the training backtest's `TradingRules` and `simulate_position`, not a copy): a fresh
-forecast whose 24th step says up with confidence >= 0.60 opens a long at the close it was made
-on, $100, at most 5 open and 1 per coin; it closes at -5 %, +10 % or after 24 candles, 0.26 %
-fee a side. Emergency stops (live accuracy < 45 %, 5 losses in a row, a day's loss > 10 % of the
-capital) pause the version's ledger and alert once."""
+"""Forward paper trading on the forecasts actually served (never a challenger's shadows), per
+model version, under seed 002's rules (the training backtest's `TradingRules` and
+`simulate_position`, not a copy): a fresh forecast whose 24th step says up with confidence
+>= 0.60 opens a long at the close it was made on, $100, at most 5 open and 1 per coin; it closes
+at -5 %, +10 % or after 24 candles, 0.26 % fee a side. Emergency stops (live accuracy < 45 %,
+5 losses in a row, a day's loss > 10 % of the capital) pause the version's ledger and alert
+once."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ CANDIDATES = """
     FROM predictions p
     JOIN prediction_steps st ON st.prediction_id = p.id AND st.step = %(step)s
     JOIN symbols s ON s.id = p.symbol_id
-    WHERE NOT p.stale AND st.direction = 'up' AND st.confidence >= %(threshold)s
+    WHERE NOT p.stale AND NOT p.shadow AND st.direction = 'up' AND st.confidence >= %(threshold)s
       AND p.last_candle_at < %(now)s
       AND NOT EXISTS (SELECT 1 FROM paper_signals g WHERE g.prediction_id = p.id)
     ORDER BY p.last_candle_at, st.confidence DESC, s.ticker

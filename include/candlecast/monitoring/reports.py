@@ -26,7 +26,9 @@ OUTCOMES = """
     WHERE o.closed_at > %(start)s AND o.closed_at <= %(end)s
 """
 SERVED = """
-    SELECT timeframe, count(*) AS n FROM predictions
+    SELECT timeframe, count(*) FILTER (WHERE NOT shadow) AS n,
+           count(*) FILTER (WHERE shadow) AS shadows
+    FROM predictions
     WHERE generated_at > %(start)s AND generated_at <= %(end)s GROUP BY timeframe ORDER BY timeframe
 """
 DRIFT = """
@@ -91,8 +93,11 @@ def build_report(conn: psycopg.Connection, kind: str, period_end: pd.Timestamp) 
             else "0"
         )
         + f"; forecast steps scored (target candle closed in the period): {len(outcomes)}",
-        "",
     ]
+    shadows = sum(r["shadows"] for r in served)
+    if shadows:
+        lines.append(f"Shadow forecasts (challengers on the same requests, not served): {shadows}")
+    lines += [""]
     lines += _accuracy_lines(outcomes)
     lines += _coin_lines(outcomes)
     lines += ["", "Drift: " + ("none" if not drift else f"{len(drift)} alert(s)")]

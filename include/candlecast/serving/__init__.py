@@ -4,7 +4,8 @@ and a stale fallback (`candles`, `singleflight`), candle frames as Redis holds t
 prediction cache (`prediction_cache`), the /healthz checks (`healthz`), the other endpoints' answers
 (`reads`, live accuracy among them, read from the `score_outcomes` DAG's tables), the objects
 built once per worker (`assembly`), the in-memory LRU they share (`lru`), the swap to a newly
-promoted champion (`releases`) and the versions a pinned Bento serves instead (`pinned`).
+promoted champion and to each new challenger (`releases`), the versions a pinned Bento serves instead
+(`pinned`) and the background queue and sample of the challengers' shadow forecasts (`shadow`).
 
 May import: `candlecast.api`, `candlecast.modeling` (never its `training`), `candlecast.ohlcv`
 (the store and the cleaner; never validation), `candlecast.marketdata`, `candlecast.ops`,
@@ -38,6 +39,7 @@ from candlecast.serving.lru import LruCache
 from candlecast.serving.pinned import PinnedRelease, pin_labels, pinned_release
 from candlecast.serving.prediction_cache import PredictionCache, prediction_key
 from candlecast.serving.releases import ChampionWatcher, follow_champions
+from candlecast.serving.shadow import ShadowQueue, in_sample
 
 __all__ = [
     "CACHED_CANDLES",
@@ -57,6 +59,7 @@ __all__ = [
     "PredictionCache",
     "ProviderState",
     "ServedModel",
+    "ShadowQueue",
     "build_forecaster",
     "candles_key",
     "check_health",
@@ -64,6 +67,7 @@ __all__ = [
     "follow_champions",
     "frame_bytes",
     "frame_from_bytes",
+    "in_sample",
     "is_fresh",
     "make_forecast",
     "model_references",

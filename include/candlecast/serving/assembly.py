@@ -49,5 +49,6 @@ def build_forecaster(
         ConnectionPool(settings),
         PredictionCache(redis, settings.candlecast_prediction_cache_seconds),
         InputCache(settings.candlecast_feature_cache_entries),
+        settings.candlecast_shadow_fraction,
         pinned_bento=None if release is None else release.bento,
     )

@@ -184,16 +184,18 @@ def persist_forecast(
     symbol_id: int,
     model_id: int,
     cache_key: str = "",
+    shadow_of: str | None = None,
 ) -> None:
     """The prediction and all its steps in one statement (so one round trip and atomic on its
-    own); a repeated id writes nothing."""
+    own); a repeated id writes nothing. `shadow_of`: the champion forecast of the request this
+    (challenger's) forecast shadows; stored as a shadow, never read back by the API."""
     conn.execute(
         """
         WITH prediction AS (
             INSERT INTO predictions (id, symbol_id, timeframe, model_id, steps, last_candle_at,
                                      last_close, direction, confidence, generated_at, cache_key,
-                                     stale, data_age_seconds, indicators)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                     stale, data_age_seconds, indicators, shadow, shadow_of)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (id) DO NOTHING
             RETURNING id
         )
@@ -221,6 +223,8 @@ def persist_forecast(
             forecast.stale,
             forecast.data_age_seconds,
             Jsonb(forecast.indicators),
+            shadow_of is not None,
+            shadow_of,
             steps_json(forecast.steps),
         ),
     )

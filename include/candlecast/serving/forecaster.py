@@ -1,6 +1,8 @@
 """One forecast request end to end, independent of BentoML: symbol → fresh candles → cached or
 computed forecast → rows. Runs on without Redis (provider), without the provider (cached candles,
-stale) and without PostgreSQL (the forecast is returned unpersisted)."""
+stale) and without PostgreSQL (the forecast is returned unpersisted). For a sample of computed
+forecasts the timeframe's challenger (`shadows`) forecasts the same candles in the background;
+that forecast is stored as the champion's shadow and never returned or cached."""
 
 from __future__ import annotations
 
@@ -34,11 +36,14 @@ from candlecast.serving.forecast import (
     persist_forecast,
 )
 from candlecast.serving.prediction_cache import PredictionCache, prediction_key
+from candlecast.serving.shadow import ShadowQueue, in_sample
 from candlecast.timeframes import MAX_STEPS, Timeframe
 
 log = logging.getLogger(__name__)
 
 SYMBOL_MEMORY_SECONDS = 60.0
+# What keeps a challenger from forecasting a request the champion answered: logged, not raised.
+NO_SHADOW = (InsufficientHistory, MarketContextBehind, NoCandles, MarketDataUnavailable)
 
 
 def unknown_symbol(ticker: str, matches: list[str]) -> NotFound:
@@ -89,10 +94,15 @@ class Forecaster:
         pool: ConnectionPool,
         predictions: PredictionCache,
         inputs: InputCache | None = None,
+        shadow_fraction: float = 0.0,
         pinned_bento: str | None = None,
     ) -> None:
         self.models = models
         self.pinned_bento = pinned_bento  # the Bento whose versions it serves, never swapped
+        # Each timeframe's newest challenger (kept by the ChampionWatcher), swapped like models.
+        self.shadows: dict[str, ServedModel] = {}
+        self.shadow_fraction = shadow_fraction
+        self.shadow_queue = ShadowQueue()
         self.candles = candles
         self.pool = pool
         self.predictions = predictions
@@ -173,14 +183,9 @@ class Forecaster:
                 }
             )
         try:
+            markets = self.market_windows(served, timeframe)
             forecast = make_forecast(
-                served.model,
-                served.tag,
-                window,
-                steps,
-                self.inputs,
-                served.evidence,
-                self.market_windows(served, timeframe),
+                served.model, served.tag, window, steps, self.inputs, served.evidence, markets
             )
         except InsufficientHistory as error:
             raise Unprocessable(
@@ -191,9 +196,71 @@ class Forecaster:
         forecast.persisted = self.persist(forecast, symbol_id, served.tag, key)
         if forecast.persisted:  # an id that is not stored is never handed out twice
             self.predictions.put(key, forecast)
+            self.shadow(timeframe, window, markets, steps, key, forecast, symbol_id)
         return forecast
 
-    def persist(self, forecast: Forecast, symbol_id: int | None, tag: str, key: str) -> bool:
+    def shadow(
+        self,
+        timeframe: Timeframe,
+        window: CandleWindow,
+        markets: dict[str, CandleWindow],
+        steps: int,
+        key: str,
+        champion: Forecast,
+        symbol_id: int | None,
+    ) -> bool:
+        """Queue the challenger's forecast of this request when the request is sampled; True
+        when queued. Only a stored champion forecast is shadowed (the pair is what is compared)."""
+        challenger = self.shadows.get(timeframe.code)
+        if challenger is None or challenger.tag == champion.model:
+            return False
+        if not in_sample(key, self.shadow_fraction):
+            return False
+
+        def job() -> None:
+            self.shadow_forecast(challenger, window, markets, steps, champion, symbol_id)
+
+        return self.shadow_queue.submit(job)
+
+    def shadow_forecast(
+        self,
+        challenger: ServedModel,
+        window: CandleWindow,
+        markets: dict[str, CandleWindow],
+        steps: int,
+        champion: Forecast,
+        symbol_id: int | None,
+    ) -> bool:
+        """The challenger's forecast on the champion's candle window and market windows (a
+        benchmark only the challenger reads is fetched now), stored as its shadow."""
+        timeframe = window.timeframe
+        try:
+            windows = {
+                base: markets[base]
+                if base in markets and markets[base].ticker == ticker
+                else self.candles.get(ticker, timeframe)
+                for base, ticker in challenger.model.market.items()
+            }
+            forecast = make_forecast(
+                challenger.model, challenger.tag, window, steps, self.inputs, challenger.evidence,
+                windows,
+            )  # fmt: skip
+        except NO_SHADOW as error:
+            log.warning("no shadow of %s by %s: %s", champion.prediction_id, challenger.tag, error)
+            return False
+        key = prediction_key(
+            window.ticker, timeframe.code, steps, challenger.tag, window.last_candle_at
+        )
+        return self.persist(forecast, symbol_id, challenger.tag, key, champion.prediction_id)
+
+    def persist(
+        self,
+        forecast: Forecast,
+        symbol_id: int | None,
+        tag: str,
+        key: str,
+        shadow_of: str | None = None,
+    ) -> bool:
         try:
             with self.pool.connection() as conn:
                 if symbol_id is None:
@@ -207,7 +274,7 @@ class Forecaster:
                     log.error("forecast not stored: model %s has no row in models", tag)
                     return False
                 self._model_ids[tag] = model_id
-                persist_forecast(conn, forecast, symbol_id, model_id, key)
+                persist_forecast(conn, forecast, symbol_id, model_id, key, shadow_of)
         except DatabaseUnavailable as error:
             log.error("forecast %s not stored: %s", forecast.prediction_id, error)
             return False

@@ -3,6 +3,10 @@ CANDLECAST_RELEASE_POLL_SECONDS which version is each timeframe's champion and, 
 changed (a promotion, a rollback), loads it beside the one being served and swaps it in with one
 assignment. A request reads the served model once, so it finishes on the version it started
 with; none fails and none waits for the load. PostgreSQL down: the worker keeps what it serves.
+
+The same check keeps each timeframe's newest challenger loaded as its shadow (`forecaster.shadows`,
+swapped the same way): a new challenger replaces it, a promoted one leaves the shadows (and is
+swapped in as champion without a second load), a timeframe without a challenger has none.
 A worker serving a pinned Bento (see `pinned`) never swaps."""
 
 from __future__ import annotations
@@ -39,31 +43,70 @@ class ChampionWatcher:
         self._thread: threading.Thread | None = None
 
     def check_once(self) -> list[str]:
-        """Swap in every champion that is not the one served; returns the tags swapped in."""
+        """Swap in every champion that is not the one served and follow the challengers;
+        returns the champion tags swapped in."""
         try:
             with self.forecaster.pool.connection() as conn:
                 champions = releases.champion_tags(conn)
+                challengers = releases.challenger_tags(conn)
         except DatabaseUnavailable:
             return []
+        swapped = self._swap_champions(champions)
+        self._follow_challengers(challengers)
+        return swapped
+
+    def _load(self, tag: str, code: str, role: str, meanwhile: str) -> ServedModel | None:
+        """The version, loaded; None when it failed (logged once, with what happens
+        `meanwhile`) or failed less than RETRY_FAILED_LOAD_SECONDS ago. A loaded shadow is
+        reused, not loaded again."""
+        shadow = self.forecaster.shadows.get(code)
+        if shadow is not None and shadow.tag == tag:
+            return shadow
+        if time.monotonic() - self._failed.get(tag, -1e9) < RETRY_FAILED_LOAD_SECONDS:
+            return None
+        try:
+            if self.fetch is not None:
+                self.fetch(tag)
+            return ServedModel(tag, load_version(tag))
+        except Exception as error:  # a pruned or unreadable version: keep what is served
+            self._failed[tag] = time.monotonic()
+            log.error("%s %s %s not loaded, %s: %s", code, role, tag, meanwhile, error)
+            return None
+
+    def _swap_champions(self, champions: dict[str, str]) -> list[str]:
         swapped = []
         for code, tag in champions.items():
             served = self.forecaster.models.get(code)
             if served is None or served.tag == tag:
                 continue
-            if time.monotonic() - self._failed.get(tag, -1e9) < RETRY_FAILED_LOAD_SECONDS:
-                continue
-            try:
-                if self.fetch is not None:
-                    self.fetch(tag)
-                model = ServedModel(tag, load_version(tag))
-            except Exception as error:  # a pruned or unreadable version: keep serving
-                self._failed[tag] = time.monotonic()
-                log.error("champion %s not loaded, still serving %s: %s", tag, served.tag, error)
+            model = self._load(tag, code, "champion", f"still serving {served.tag}")
+            if model is None:
                 continue
             self.forecaster.models = {**self.forecaster.models, code: model}
             swapped.append(tag)
             log.warning("%s: now serving champion %s (was %s)", code, tag, served.tag)
         return swapped
+
+    def _follow_challengers(self, challengers: dict[str, str]) -> None:
+        """Shadows for the served timeframes whose newest challenger loads; one assignment."""
+        if self.forecaster.shadow_fraction <= 0:
+            if self.forecaster.shadows:
+                self.forecaster.shadows = {}
+            return  # nothing is shadowed: no challenger is held in memory
+        current = self.forecaster.shadows
+        shadows = {}
+        for code, tag in challengers.items():
+            served = self.forecaster.models.get(code)
+            if served is None or served.tag == tag:
+                continue
+            model = self._load(tag, code, "challenger", "no shadows until it loads")
+            if model is not None:
+                shadows[code] = model
+        if {c: m.tag for c, m in shadows.items()} != {c: m.tag for c, m in current.items()}:
+            self.forecaster.shadows = shadows
+            log.warning(
+                "shadows: %s", ", ".join(f"{c} {m.tag}" for c, m in shadows.items()) or "none"
+            )
 
     def _run(self) -> None:
         while not self._stop.wait(self.poll_seconds):
