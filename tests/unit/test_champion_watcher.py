@@ -47,3 +47,27 @@ def test_a_worker_swaps_to_each_new_champion_and_keeps_serving_when_one_cannot_l
     releases.delete_from_store([third])  # the champion's files are gone
     assert watcher.check_once() == []
     assert forecaster.models["1h"].tag == first  # still served, and no exception
+
+
+def test_a_replica_worker_imports_a_new_champion_from_the_object_store(
+    settings, fresh_database_url, store_url
+):
+    from functools import partial
+
+    from candlecast.modeling import publish_model, pull_version
+
+    local = settings.model_copy(
+        update={"database_url": fresh_database_url, "candlecast_store_url": store_url}
+    )
+    first, second = _version(local), _version(local)
+    publish_model(local, second)
+    releases.delete_from_store([second])  # this host never had it: the object store has
+    pool = ConnectionPool(local)
+    forecaster = Forecaster({"1h": ServedModel(first, load_version(first))}, None, pool, None)
+    with db.connect(local) as conn:
+        releases.promote(conn, second, "test")
+    assert ChampionWatcher(forecaster, poll_seconds=0).check_once() == []  # cannot load it
+    assert forecaster.models["1h"].tag == first
+    fetching = ChampionWatcher(forecaster, poll_seconds=0, fetch=partial(pull_version, local))
+    assert fetching.check_once() == [second]
+    assert forecaster.models["1h"].tag == second and load_version(second) is not None
