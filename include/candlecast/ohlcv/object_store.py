@@ -16,7 +16,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -26,7 +25,8 @@ from candlecast.ohlcv.store import (
     SCHEMA,
     CandleStore,
     describe_series,
-    merge_candles,
+    series_after_merge,
+    series_frame,
     ticker_filename,
 )
 from candlecast.ops.objectstore import Blob, ObjectStore, WriteConflict, is_object_store_url
@@ -107,10 +107,8 @@ class ObjectCandleStore(CandleStore):
         for attempt in range(MAX_MERGE_ATTEMPTS):
             blob = self.objects.get(key)
             stored = empty_candles() if blob is None else _table(blob).to_pandas()
-            merged = merge_candles(stored, fresh)
-            if keep_from is not None:
-                merged = merged[merged["timestamp"] >= keep_from].reset_index(drop=True)
-            if merged.equals(stored):
+            merged = series_after_merge(stored, fresh, keep_from)
+            if merged is None:
                 return False, len(stored)
             try:
                 self.objects.put(key, parquet_bytes(merged), expected=blob)
@@ -130,11 +128,7 @@ class ObjectCandleStore(CandleStore):
         found = [(t, _table(b)) for t, b in zip(tickers, blobs, strict=True) if b is not None]
         if not found:
             return empty_candles().assign(ticker=pd.Categorical([]))
-        present, tables = [t for t, _ in found], [table for _, table in found]
-        lengths = np.fromiter((len(t) for t in tables), dtype=np.int64, count=len(tables))
-        codes = pa.array(np.repeat(np.arange(len(present), dtype=np.int32), lengths))
-        ticker = pa.DictionaryArray.from_arrays(codes, pa.array(present))
-        return pa.concat_tables(tables).append_column("ticker", ticker).to_pandas()
+        return series_frame([t for t, _ in found], [table for _, table in found])
 
     def series_info(self, ticker: str, timeframe: Timeframe) -> dict:
         blob = self.objects.get(self._key(ticker, timeframe))

@@ -112,10 +112,8 @@ class CandleStore:
         Read, merge and write happen under the series' lock: no concurrent writer's rows lost."""
         with self.locked(ticker, timeframe):
             stored = self.read(ticker, timeframe)
-            merged = merge_candles(stored, fresh)
-            if keep_from is not None:
-                merged = merged[merged["timestamp"] >= keep_from].reset_index(drop=True)
-            if merged.equals(stored):
+            merged = series_after_merge(stored, fresh, keep_from)
+            if merged is None:
                 return False, len(stored)
             self.write(ticker, timeframe, merged)
             return True, len(merged)
@@ -129,10 +127,7 @@ class CandleStore:
             tables = list(
                 pool.map(lambda t: pq.read_table(self.path(t, timeframe), schema=SCHEMA), present)
             )
-        lengths = np.fromiter((len(t) for t in tables), dtype=np.int64, count=len(tables))
-        codes = pa.array(np.repeat(np.arange(len(present), dtype=np.int32), lengths))
-        ticker = pa.DictionaryArray.from_arrays(codes, pa.array(present))
-        return pa.concat_tables(tables).append_column("ticker", ticker).to_pandas()
+        return series_frame(present, tables)
 
     def series_info(self, ticker: str, timeframe: Timeframe) -> dict:
         """Rows, first/last candle and missing candles between them."""
@@ -158,6 +153,25 @@ def describe_series(stamps: pd.Series, timeframe: Timeframe) -> dict:
         "gaps": gaps,
         "missing_candles": int(len(missing)),
     }
+
+
+def series_after_merge(
+    stored: pd.DataFrame, fresh: pd.DataFrame, keep_from: pd.Timestamp | None
+) -> pd.DataFrame | None:
+    """The series once fresh candles are merged in and those before `keep_from` dropped; None
+    when that changes nothing (every store writes only then)."""
+    merged = merge_candles(stored, fresh)
+    if keep_from is not None:
+        merged = merged[merged["timestamp"] >= keep_from].reset_index(drop=True)
+    return None if merged.equals(stored) else merged
+
+
+def series_frame(tickers: list[str], tables: list[pa.Table]) -> pd.DataFrame:
+    """One frame of many series' tables, in order, with a categorical `ticker` column."""
+    lengths = np.fromiter((len(t) for t in tables), dtype=np.int64, count=len(tables))
+    codes = pa.array(np.repeat(np.arange(len(tickers), dtype=np.int32), lengths))
+    ticker = pa.DictionaryArray.from_arrays(codes, pa.array(tickers))
+    return pa.concat_tables(tables).append_column("ticker", ticker).to_pandas()
 
 
 def merge_candles(stored: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
