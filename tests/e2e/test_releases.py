@@ -63,6 +63,7 @@ def releases_home(stack_environment, dag_runs, tmp_path_factory):
         "CANDLECAST_SAMPLE_DIR": str(folder),
         "CANDLECAST_PREDICTION_CACHE_SECONDS": "0",
         "CANDLECAST_RELEASE_POLL_SECONDS": "1",
+        "CANDLECAST_SHADOW_FRACTION": "1",  # every computed forecast shadowed by the challenger
     }
     candlecast = str(BIN / "candlecast")
     run(env, candlecast, "sync-symbols")
@@ -163,6 +164,19 @@ def release_rows(env: dict) -> list[tuple]:
     return [(r["action"], r["f"], r["t"], r["actor"].split(":")[0]) for r in rows]
 
 
+def shadow_pairs(env: dict) -> list[tuple[tuple[str, str], bool]]:
+    """Each shadow forecast as ((its model, the model of the forecast it shadows), whether both
+    saw the same last candle)."""
+    with psycopg.connect(env["DATABASE_URL"]) as conn:
+        rows = conn.execute(
+            "SELECT sm.name || ':' || sm.version, cm.name || ':' || cm.version, "
+            "s.last_candle_at = c.last_candle_at FROM predictions s "
+            "JOIN predictions c ON c.id = s.shadow_of JOIN models sm ON sm.id = s.model_id "
+            "JOIN models cm ON cm.id = c.model_id WHERE s.shadow"
+        ).fetchall()
+    return [((r[0], r[1]), r[2]) for r in rows]
+
+
 def test_promote_and_rollback_swap_every_worker_without_a_failed_request(releases_home):
     env, first, second = releases_home["env"], releases_home["first"], releases_home["second"]
     v1, v2 = first["tag"], second["tag"]
@@ -199,6 +213,10 @@ def test_promote_and_rollback_swap_every_worker_without_a_failed_request(release
             assert swap["last_answers"] == {tag}
             assert swap["swap_seconds"] < SWAP_LIMIT_SECONDS
         assert models_1h(url)["model"] == v2
+    # while v1 served and v2 waited, v2 forecast the same requests in the shadows, never answered
+    shadows = shadow_pairs(env)
+    assert shadows and {pair for pair, _ in shadows} == {(v2, v1)}
+    assert all(same_candle for _, same_candle in shadows)
     assert release_rows(env) == [
         ("first_champion", None, v1.split(":")[1], "train"),
         ("register", None, v2.split(":")[1], "train"),
