@@ -22,6 +22,7 @@ from candlecast.settings import SAMPLE_DATA_DIR, Settings
 from candlecast.timeframes import TIMEFRAMES
 from tests.support.bento_server import running_bento
 from tests.support.celery_stack import celery_stack, worker_names
+from tests.support.databases import own_database
 from tests.support.fake_provider import FakeProvider
 
 pytestmark = pytest.mark.e2e
@@ -37,7 +38,10 @@ def celery_chain(tmp_path_factory, database_url, redis_url, s3):
     data = tmp_path_factory.mktemp("celery-provider") / "sample"
     shutil.copytree(SAMPLE_DATA_DIR, data)
     settings = Settings(
-        _env_file=None, candlecast_home=home, database_url=database_url, redis_url=redis_url
+        _env_file=None,
+        candlecast_home=home,
+        database_url=own_database(database_url, "celery"),
+        redis_url=redis_url,
     )
     with FakeProvider(data) as fake:
         extra = {

@@ -17,6 +17,7 @@ from candlecast.ohlcv import CandleStore
 from candlecast.ops import stack_env
 from candlecast.settings import SAMPLE_DATA_DIR, Settings
 from candlecast.timeframes import TIMEFRAMES
+from tests.support.databases import own_database
 from tests.support.fake_provider import FakeProvider, Fault
 from tests.support.webhook import WebhookSink
 
@@ -33,7 +34,10 @@ def pipeline(tmp_path_factory, database_url, redis_url):
     data = tmp_path_factory.mktemp("provider") / "sample"
     shutil.copytree(SAMPLE_DATA_DIR, data)
     settings = Settings(
-        _env_file=None, candlecast_home=home, database_url=database_url, redis_url=redis_url
+        _env_file=None,
+        candlecast_home=home,
+        database_url=own_database(database_url, "pipeline"),
+        redis_url=redis_url,
     )
     with WebhookSink() as sink, FakeProvider(data) as fake:
         os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
