@@ -8,7 +8,7 @@ from functools import partial
 
 import bentoml
 from fastapi import FastAPI
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from candlecast.api import (
     AccessMiddleware,
@@ -67,7 +67,8 @@ class Candlecast:
         self, symbol: str, timeframe: str, steps: int | None, predict_until: datetime | None
     ) -> Forecast:
         """A forecast of the next candles (30 by default) with 80 % intervals."""
-        return self.forecaster.predict(symbol, TIMEFRAMES[timeframe], steps, predict_until)
+        body = self.forecaster.predict_json(symbol, TIMEFRAMES[timeframe], steps, predict_until)
+        return Response(body, media_type="application/json")  # a Forecast's JSON
 
     @bentoml.api(route="/symbols/search", input_spec=SymbolSearchRequest)
     @answers_errors

@@ -6,6 +6,10 @@ closed candle as of the provider's now (the candle before it is accepted for a s
 each close, while the provider publishes), or when the provider was asked after that close and
 simply has nothing newer (checked again after `recheck_seconds`).
 
+Beside each cached copy a small mark (`mark_key`: its last candle and when the provider was
+asked) is written in the same transaction, so a cached answer can be judged by the same rules
+(`FreshCandles.judge_mark`) without reading the candles.
+
 A series the Parquet store holds starts from the store's tail: only the candles after it are
 asked of the provider (none when the tail is already fresh by the same rule), so a symbol's
 first request costs one small request, not ~1000 candles.
@@ -23,7 +27,7 @@ import pandas as pd
 from candlecast.marketdata import MarketDataProvider
 from candlecast.ohlcv import CandleStore, clean_candles
 from candlecast.ops import GuardedRedis
-from candlecast.serving.codec import DecodedFrames, candles_key, frame_bytes
+from candlecast.serving.codec import DecodedFrames, candles_key, frame_bytes, mark_bytes, mark_key
 from candlecast.serving.singleflight import SingleFlight
 from candlecast.timeframes import Timeframe
 
@@ -70,9 +74,23 @@ class CandleWindow:
 
     @property
     def data_age_seconds(self) -> float:
-        """Seconds since the newest candle closed."""
-        closed = self.timeframe.next_open(self.last_candle_at)
-        return max(0.0, (self.now - closed).total_seconds())
+        return data_age_seconds(self.timeframe, self.last_candle_at, self.now)
+
+
+@dataclass(frozen=True)
+class FreshMark:
+    """How a cached copy would be served (fresh or stale, its age), judged from its mark."""
+
+    last_candle_at: pd.Timestamp
+    now: pd.Timestamp
+    stale: bool
+    data_age_seconds: float
+
+
+def data_age_seconds(timeframe: Timeframe, last_candle_at: pd.Timestamp, now) -> float:
+    """Seconds since the newest candle closed."""
+    closed = timeframe.next_open(last_candle_at)
+    return max(0.0, (now - closed).total_seconds())
 
 
 def feature_window(timeframe: Timeframe) -> int:
@@ -196,6 +214,23 @@ class FreshCandles:
             return CandleWindow(ticker, timeframe, frame, now, stale, "cache")
         return None
 
+    def judge_mark(self, timeframe: Timeframe, mark: bytes | None) -> FreshMark | None:
+        """The freshness `get` would serve the cached copy with, by `_fresh`'s rules, from the
+        copy's mark alone; None when `get` must look at the candles (no mark, the copy not
+        fresh, or holding candles after the provider's clock)."""
+        if not mark:
+            return None
+        last_ns, _, fetched_ns = mark.partition(b"|")
+        now = self.provider.now()
+        last = pd.Timestamp(int(last_ns), tz="UTC")
+        if last >= timeframe.floor(now):  # a later clock's copy: `get` cuts it first
+            return None
+        fetched_at = pd.Timestamp(int(fetched_ns), tz="UTC") if fetched_ns else None
+        if not is_fresh(timeframe, last, now, fetched_at, self.recheck_seconds):
+            return None
+        stale = not is_fresh(timeframe, last, now)
+        return FreshMark(last, now, stale, data_age_seconds(timeframe, last, now))
+
     def get(self, ticker: str, timeframe: Timeframe) -> CandleWindow:
         """The newest closed candles (up to CACHED_CANDLES), oldest first."""
         now = self.provider.now()
@@ -233,7 +268,18 @@ class FreshCandles:
         return None if tail.empty else tail
 
     def _cache(self, key: str, frame: pd.DataFrame, metadata: dict[str, str]) -> None:
-        self.cache.call("set", key, frame_bytes(frame, metadata), ex=self.keep_seconds)
+        """The copy and its mark in one MULTI: a mark never describes another copy."""
+        fetched = metadata.get("fetched_at")
+        mark = mark_bytes(frame["timestamp"].iloc[-1], pd.Timestamp(fetched) if fetched else None)
+        payload = frame_bytes(frame, metadata)
+
+        def write(client) -> None:
+            pipe = client.pipeline(transaction=True)
+            pipe.set(key, payload, ex=self.keep_seconds)
+            pipe.set(mark_key(key), mark, ex=self.keep_seconds)
+            pipe.execute()
+
+        self.cache.run(write)
 
     def _fetch(self, ticker: str, timeframe: Timeframe, now, key: str) -> CandleWindow:
         start = timeframe.next_open(timeframe.floor(now), -CACHED_CANDLES)

@@ -1,5 +1,5 @@
-"""Candle frames as Redis holds them: Arrow IPC bytes under one key per series, and the frames
-last decoded from them."""
+"""Candle frames as Redis holds them: Arrow IPC bytes under one key per series, the frames last
+decoded from them, and each copy's mark (its last candle and fetch time, epoch nanoseconds)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,16 @@ DECODED_FRAMES = 512  # ~50 KB of payload and ~60 KB of frame each
 
 def candles_key(ticker: str, timeframe_code: str) -> str:
     return f"candlecast:candles:{ticker}:{timeframe_code}"
+
+
+def mark_key(candles_key: str) -> str:
+    """The mark of the copy under `candles_key` (outside candlecast:candles:*)."""
+    return candles_key.replace("candlecast:candles:", "candlecast:candle-mark:", 1)
+
+
+def mark_bytes(last_candle_at: pd.Timestamp, fetched_at: pd.Timestamp | None) -> bytes:
+    fetched = "" if fetched_at is None else str(pd.Timestamp(fetched_at).value)
+    return f"{pd.Timestamp(last_candle_at).value}|{fetched}".encode()
 
 
 def frame_bytes(frame: pd.DataFrame, metadata: dict[str, str] | None = None) -> bytes:
