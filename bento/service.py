@@ -17,6 +17,7 @@ from candlecast.api import (
     ApiDocs,
     CandleSeries,
     CandlesRequest,
+    ConnectionSpread,
     Forecast,
     Health,
     HealthRoute,
@@ -133,3 +134,4 @@ Candlecast.add_asgi_middleware(RequestContract)  # every 400 in our error body
 Candlecast.add_asgi_middleware(HealthRoute, health_app=health_app)
 Candlecast.add_asgi_middleware(AccessMiddleware)
 Candlecast.add_asgi_middleware(ApiDocs)  # our /docs.json and Swagger UI page
+Candlecast.add_asgi_middleware(ConnectionSpread)  # keep-alive connections over the workers
