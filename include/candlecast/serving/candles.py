@@ -6,9 +6,10 @@ closed candle as of the provider's now (the candle before it is accepted for a s
 each close, while the provider publishes), or when the provider was asked after that close and
 simply has nothing newer (checked again after `recheck_seconds`).
 
-Beside each cached copy a small mark (`mark_key`: its last candle and when the provider was
-asked) is written in the same transaction, so a cached answer can be judged by the same rules
-(`FreshCandles.judge_mark`) without reading the candles.
+Beside each cached copy a small mark (`mark_key`: its last candle, when the provider was asked
+and the copy's id) is written in the same transaction: a worker that has decoded that copy reads
+only the mark, and a cached answer is judged by the same rules (`FreshCandles.judge_mark`)
+without the candles.
 
 A series the Parquet store holds starts from the store's tail: only the candles after it are
 asked of the provider (none when the tail is already fresh by the same rule), so a symbol's
@@ -20,14 +21,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 
 from candlecast.marketdata import MarketDataProvider
 from candlecast.ohlcv import CandleStore, clean_candles
 from candlecast.ops import GuardedRedis
-from candlecast.serving.codec import DecodedFrames, candles_key, frame_bytes, mark_bytes, mark_key
+from candlecast.serving.codec import (
+    DecodedFrames,
+    candles_key,
+    frame_bytes,
+    mark_bytes,
+    mark_key,
+    parse_mark,
+)
 from candlecast.serving.singleflight import SingleFlight
 from candlecast.timeframes import Timeframe
 
@@ -68,7 +78,7 @@ class CandleWindow:
     stale: bool
     source: str  # cache | store | provider | stale-cache | stale-store
 
-    @property
+    @cached_property
     def last_candle_at(self) -> pd.Timestamp:
         return self.frame["timestamp"].iloc[-1]
 
@@ -191,10 +201,17 @@ class FreshCandles:
         self._calls_lock = threading.Lock()
 
     def _read(self, key: str) -> tuple[pd.DataFrame, pd.Timestamp | None] | None:
-        payload = self.cache.call("get", key)
-        if payload is None:
-            return None
-        frame, metadata = self.decoded.decode(key, payload)
+        """The cached copy; read from Redis only when its mark names a copy this worker has
+        not decoded (the mark is ~60 bytes, the copy ~50 KB)."""
+        mark = parse_mark(self.cache.call("get", mark_key(key)))
+        known = self.decoded.known(key, mark[2]) if mark else None
+        if known is not None:
+            frame, metadata = known
+        else:
+            payload = self.cache.call("get", key)
+            if payload is None:
+                return None
+            frame, metadata = self.decoded.decode(key, payload)
         if frame.empty:
             return None
         fetched = metadata.get("fetched_at")
@@ -205,10 +222,12 @@ class FreshCandles:
         if cached is None:
             return None
         frame, fetched_at = cached
-        frame = closed_by(frame, timeframe, now)
-        if frame.empty:
-            return None
         last = frame["timestamp"].iloc[-1]
+        if last >= timeframe.floor(now):  # cut to the candles closed by now
+            frame = closed_by(frame, timeframe, now)
+            if frame.empty:
+                return None
+            last = frame["timestamp"].iloc[-1]
         if is_fresh(timeframe, last, now, fetched_at, self.recheck_seconds):
             stale = not is_fresh(timeframe, last, now)  # rechecked recently, still behind
             return CandleWindow(ticker, timeframe, frame, now, stale, "cache")
@@ -218,14 +237,13 @@ class FreshCandles:
         """The freshness `get` would serve the cached copy with, by `_fresh`'s rules, from the
         copy's mark alone; None when `get` must look at the candles (no mark, the copy not
         fresh, or holding candles after the provider's clock)."""
-        if not mark:
+        parsed = parse_mark(mark)
+        if parsed is None:
             return None
-        last_ns, _, fetched_ns = mark.partition(b"|")
+        last, fetched_at, _ = parsed
         now = self.provider.now()
-        last = pd.Timestamp(int(last_ns), tz="UTC")
         if last >= timeframe.floor(now):  # a later clock's copy: `get` cuts it first
             return None
-        fetched_at = pd.Timestamp(int(fetched_ns), tz="UTC") if fetched_ns else None
         if not is_fresh(timeframe, last, now, fetched_at, self.recheck_seconds):
             return None
         stale = not is_fresh(timeframe, last, now)
@@ -269,9 +287,10 @@ class FreshCandles:
 
     def _cache(self, key: str, frame: pd.DataFrame, metadata: dict[str, str]) -> None:
         """The copy and its mark in one MULTI: a mark never describes another copy."""
-        fetched = metadata.get("fetched_at")
-        mark = mark_bytes(frame["timestamp"].iloc[-1], pd.Timestamp(fetched) if fetched else None)
-        payload = frame_bytes(frame, metadata)
+        fetched, copy_id = metadata.get("fetched_at"), uuid.uuid4().hex
+        fetched_at = pd.Timestamp(fetched) if fetched else None
+        mark = mark_bytes(frame["timestamp"].iloc[-1], fetched_at, copy_id)
+        payload = frame_bytes(frame, {**metadata, "copy_id": copy_id})
 
         def write(client) -> None:
             pipe = client.pipeline(transaction=True)
