@@ -126,6 +126,13 @@ def drop_candles(redis_url: str) -> None:
         client.delete(key)
 
 
+def drop_predictions(redis_url: str) -> None:
+    """The prediction cache of an earlier run: each run's warm-up computes its own answers."""
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter("candlecast:prediction:*", count=1000):
+        client.delete(key)
+
+
 def cached_candles(redis_url: str) -> int:
     return sum(1 for _ in redis.Redis.from_url(redis_url).scan_iter("candlecast:candles:*"))
 
@@ -252,6 +259,7 @@ def measure(env: dict, work: Path) -> dict[str, dict[int, dict]]:
     uncached_bodies = [body[i % len(body)] for i in range(REQUESTS["b"])]
     uncached = {**env, "CANDLECAST_PREDICTION_CACHE_SECONDS": "0"}
     results: dict[str, dict[int, dict]] = {"a": {}, "b": {}, "b*": {}, "c": {}}
+    drop_predictions(env["REDIS_URL"])
     with running_bento(env, work / "serve-cached.log", ready_seconds=300) as url:
         asyncio.run(load(url, key, body, 8, cached=False))  # warm: forecasts cached
         for clients in CLIENTS:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import bentoml
 from fastapi import FastAPI
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from candlecast.api import (
     AccessMiddleware,
@@ -18,6 +18,7 @@ from candlecast.api import (
     ApiDocs,
     CandleSeries,
     CandlesRequest,
+    ConnectionSpread,
     Forecast,
     Health,
     HealthRoute,
@@ -76,7 +77,8 @@ class Candlecast:
         self, symbol: str, timeframe: str, steps: int | None, predict_until: datetime | None
     ) -> Forecast:
         """A forecast of the next candles (30 by default) with 80 % intervals."""
-        return self.forecaster.predict(symbol, TIMEFRAMES[timeframe], steps, predict_until)
+        body = self.forecaster.predict_json(symbol, TIMEFRAMES[timeframe], steps, predict_until)
+        return Response(body, media_type="application/json")  # a Forecast's JSON
 
     @bentoml.api(route="/symbols/search", input_spec=SymbolSearchRequest)
     @answers_errors
@@ -142,3 +144,4 @@ Candlecast.add_asgi_middleware(RequestContract)  # every 400 in our error body
 Candlecast.add_asgi_middleware(HealthRoute, health_app=health_app)
 Candlecast.add_asgi_middleware(AccessMiddleware)
 Candlecast.add_asgi_middleware(ApiDocs)  # our /docs.json and Swagger UI page
+Candlecast.add_asgi_middleware(ConnectionSpread)  # keep-alive connections over the workers

@@ -168,6 +168,26 @@ def test_a_cached_payload_is_decoded_once_until_it_changes():
     assert decoded.decode("k", frame_bytes(frame, {"fetched_at": "b"}))[0] is not changed
 
 
+def test_a_worker_that_has_decoded_a_copy_reads_only_its_mark_until_a_new_copy(guarded):
+    from candlecast.serving import candles_key
+
+    provider = CountingProvider()
+    FreshCandles(provider, guarded, 3600, 300).get("X:BTCUSDT", H1)  # one worker caches it
+    other = FreshCandles(provider, guarded, 3600, 300)
+    decoded = other.get("X:BTCUSDT", H1)  # another reads and decodes the copy
+    copy = candles_key("X:BTCUSDT", "1h")
+    guarded.client.set(copy, b"not a frame", keepttl=True)  # the copy's bytes, not its mark
+    again = other.get("X:BTCUSDT", H1)
+    assert (decoded.source, again.source) == ("cache", "cache") and provider.calls == 1
+    assert again.frame is decoded.frame  # the bytes in Redis were not read
+    guarded.client.delete(copy)
+    provider.now()
+    provider._now += pd.Timedelta(hours=1, minutes=10)  # past the next close: a new copy
+    newer = FreshCandles(provider, guarded, 3600, 300).get("X:BTCUSDT", H1)
+    assert newer.source == "provider" and provider.calls == 2
+    assert other.get("X:BTCUSDT", H1).frame is not decoded.frame  # its new mark: read anew
+
+
 def test_every_worker_sees_the_providers_last_failure_and_its_recovery(guarded):
     from candlecast.serving import ProviderState
 

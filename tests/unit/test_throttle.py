@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import socket
 import time
 import uuid
@@ -12,7 +13,7 @@ import pytest
 import redis
 import redis.asyncio
 
-from candlecast.api import AsyncTokenBucket, TokenBucket, bucket_key
+from candlecast.api import AsyncTokenBucket, TokenBucket, bucket_key, lease_size
 
 
 @pytest.fixture
@@ -75,3 +76,32 @@ def test_unreachable_redis_lets_requests_through_and_logs_once(caplog):
         decisions = [bucket.take("any", 60, 1) for _ in range(3)]
     assert all(d.allowed and not d.limited for d in decisions)
     assert len([r for r in caplog.records if "unreachable" in r.getMessage()]) == 1
+
+
+def test_a_worker_leases_tokens_of_a_high_limit_and_never_exceeds_it(client, redis_url):
+    """burst 500 at 3000/min: leases of 5 (1 % of the burst, 0.1 s of the rate), so 500
+    requests cost about 100 Redis calls and no more pass than the burst and its refill (50 a
+    second) allow; a worker elsewhere sees the leased tokens as taken."""
+    name, rate, burst = uuid.uuid4().hex, 3000, 500
+    assert lease_size(rate, burst) == 5 and lease_size(60, 150) == 1
+
+    async def requests(n: int):
+        connection = redis.asyncio.Redis.from_url(redis_url)
+        bucket = AsyncTokenBucket(connection)
+        try:
+            first = [await bucket.take(name, rate, burst) for _ in range(7)]
+            other_worker = TokenBucket(client).take(name, rate, burst)
+            rest = [await bucket.take(name, rate, burst) for _ in range(n - 7)]
+            return first + rest, other_worker, bucket.redis_calls
+        finally:
+            await connection.aclose()
+
+    started = time.monotonic()
+    decisions, other_worker, calls = asyncio.run(requests(600))
+    refill = math.ceil((time.monotonic() - started) * rate / 60) + 1
+    assert other_worker.allowed
+    assert 500 - 10 - 1 <= other_worker.remaining <= 500 - 10 - 1 + refill  # two leases taken
+    allowed = [d.allowed for d in decisions]
+    assert 499 <= allowed.count(True) <= 499 + refill and allowed[-1] is False
+    # a lease per 5 of the burst's tokens, a call per refilled one, a refused request asks
+    assert calls - allowed.count(False) <= 500 / 5 + 2 + refill

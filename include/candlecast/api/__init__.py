@@ -32,7 +32,7 @@ from candlecast.api.keys import (
     list_keys,
     revoke_key,
 )
-from candlecast.api.middleware import AccessMiddleware, HealthRoute
+from candlecast.api.middleware import AccessMiddleware, ConnectionSpread, HealthRoute
 from candlecast.api.openapi import ApiDocs, candlecast_openapi
 from candlecast.api.queries import (
     close_matches,
@@ -70,12 +70,19 @@ from candlecast.api.schemas import (
     SymbolMatch,
     SymbolSearchResult,
 )
-from candlecast.api.throttle import AsyncTokenBucket, Decision, TokenBucket, bucket_key
+from candlecast.api.throttle import (
+    AsyncTokenBucket,
+    Decision,
+    TokenBucket,
+    bucket_key,
+    lease_size,
+)
 
 __all__ = [
     "NO_OUTCOMES",
     "REQUEST_MODELS",
     "AccessMiddleware",
+    "ConnectionSpread",
     "ApiDocs",
     "ErrorBody",
     "ModelsRequest",
@@ -120,6 +127,7 @@ __all__ = [
     "accuracy_from_tables",
     "answers_errors",
     "bucket_key",
+    "lease_size",
     "close_matches",
     "create_key",
     "find_symbol",

@@ -1,5 +1,6 @@
 """ASGI middleware of the Bento: API keys and per-key rate limits in front of every endpoint but
-the probes and the docs, and our /healthz ahead of BentoML's own."""
+the probes and the docs, our /healthz ahead of BentoML's own, and keep-alive connections spread
+over the workers."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from candlecast.settings import Settings
 
 OPEN_PATHS = frozenset({"/", "/livez", "/readyz", "/healthz", "/metrics", "/docs.json"})
 OPEN_PREFIXES = ("/static_content/", "/assets/")
+SPREAD_EVERY = 100  # answers of a worker per keep-alive connection it closes
 
 
 def is_open(path: str) -> bool:
@@ -121,3 +123,32 @@ class HealthRoute:
             await self.health_app(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+class ConnectionSpread:
+    """Every `every`-th answer of this worker closes its keep-alive connection, so the client's
+    next connection is accepted by whichever worker is free first: connections opened at once
+    do not all stay on the worker that happened to accept them (one did take them all), and a
+    busier worker sheds more of them."""
+
+    def __init__(self, app, every: int = SPREAD_EVERY) -> None:
+        self.app = app
+        self.every = every
+        self.answers = 0
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.answers += 1
+        if self.answers % self.every:
+            await self.app(scope, receive, send)
+            return
+
+        async def closing(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"connection"]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, closing)

@@ -3,6 +3,12 @@
 One Lua script reads, refills and takes a token atomically on the Redis server clock, so any
 number of service workers share one bucket per key. Redis being unreachable lets requests
 through (logged once per outage): a limiter must not take forecasts down with it.
+
+A service worker (`AsyncTokenBucket`) takes a key's tokens a few at a time (`lease_size`: at most
+1 % of the burst and 0.1 s of the rate, so a key with a burst under 200 is asked for every
+request, as before) and spends them without asking Redis again, for up to `LEASE_SECONDS`. A
+token is always taken from the shared bucket before it is spent, so a limit is never exceeded;
+tokens a worker leased and did not spend in time are lost, which is at most stricter.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local per_us = tonumber(ARGV[1]) / 60000000
 local burst = tonumber(ARGV[2])
+local wanted = tonumber(ARGV[3] or '1')
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(state[1])
 if tokens == nil then
@@ -31,8 +38,8 @@ end
 local allowed = 0
 local wait_us = 0
 if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
+  allowed = math.min(wanted, math.floor(tokens))
+  tokens = tokens - allowed
 else
   wait_us = math.ceil((1 - tokens) / per_us)
 end
@@ -43,6 +50,9 @@ return {allowed, wait_us, math.floor(tokens)}
 
 # After Redis failed, requests pass without asking it for this long (no timeout per request).
 RETRY_REDIS_AFTER_SECONDS = 5.0
+LEASE_SHARE_OF_BURST = 100  # a lease is at most 1 / this of the burst
+LEASE_SECONDS_OF_RATE = 0.1  # and at most this many seconds' worth of the rate
+LEASE_SECONDS = 1.0  # leased tokens not spent by then are dropped
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,20 @@ def bucket_key(name: str) -> str:
 
 def _decision(reply: list) -> Decision:
     allowed, wait_us, remaining = (int(v) for v in reply)
-    return Decision(bool(allowed), wait_us / 1_000_000, remaining)
+    return Decision(allowed > 0, wait_us / 1_000_000, remaining)
+
+
+def lease_size(rate_per_minute: int, burst: int) -> int:
+    """Tokens a worker takes at once for a key: 1 unless the key's limits are high."""
+    by_rate = int(rate_per_minute * LEASE_SECONDS_OF_RATE / 60)
+    return max(1, min(burst // LEASE_SHARE_OF_BURST, by_rate))
+
+
+@dataclass
+class _Lease:
+    tokens: int
+    remaining: int  # the bucket's whole tokens after the lease was taken
+    until: float
 
 
 class _FailOpen:
@@ -107,16 +130,34 @@ class TokenBucket:
 
 
 class AsyncTokenBucket:
+    """One per event loop (a worker): its leases are spent by that loop only."""
+
     def __init__(self, client: redis.asyncio.Redis) -> None:
         self._script = client.register_script(_TAKE)
         self._fail_open = _FailOpen()
+        self._leases: dict[str, _Lease] = {}
+        self.redis_calls = 0
 
     async def take(self, name: str, rate_per_minute: int, burst: int) -> Decision:
+        lease = self._leases.get(name)
+        if lease is not None and lease.tokens > 0 and time.monotonic() < lease.until:
+            lease.tokens -= 1
+            return Decision(True, 0.0, lease.remaining + lease.tokens)
         if self._fail_open.skip():
             return _FailOpen.unchecked()
+        wanted = lease_size(rate_per_minute, burst)
         try:
-            reply = await self._script(keys=[bucket_key(name)], args=[rate_per_minute, burst])
+            self.redis_calls += 1
+            reply = await self._script(
+                keys=[bucket_key(name)], args=[rate_per_minute, burst, wanted]
+            )
         except (redis.RedisError, OSError) as error:
             return self._fail_open.failed(error)
         self._fail_open.succeeded()
-        return _decision(reply)
+        decision = _decision(reply)
+        granted = int(reply[0])
+        if granted > 1:
+            self._leases[name] = _Lease(
+                granted - 1, decision.remaining, time.monotonic() + LEASE_SECONDS
+            )
+        return Decision(decision.allowed, decision.retry_after, decision.remaining + granted - 1)

@@ -27,7 +27,13 @@ from candlecast.modeling.learners import (
 )
 from candlecast.modeling.market import BENCHMARK_BASES, MarketContext, choose_benchmarks
 from candlecast.modeling.model_sync import point_at, publish_model, pull_models, pull_version
-from candlecast.modeling.predictor import Calibration, ForecastModel, ServingInputs, sides
+from candlecast.modeling.predictor import (
+    Calibration,
+    CandleShape,
+    ForecastModel,
+    ServingInputs,
+    sides,
+)
 from candlecast.modeling.registry import (
     json_safe,
     load_model,
@@ -50,6 +56,7 @@ __all__ = [
     "WARMUP_CANDLES",
     "Z_CLIP",
     "Calibration",
+    "CandleShape",
     "ForecastModel",
     "LSTMLearner",
     "RandomForestLearner",

@@ -120,6 +120,20 @@ def _median_wicks(candles: pd.DataFrame) -> tuple[float, float]:
     return float(np.median(np.log(h / body_top))), float(np.median(np.log(body_bottom / lo)))
 
 
+@dataclass(frozen=True)
+class CandleShape:
+    """What a path takes of the candles: the last close and the median wicks of the last 20
+    (kept per series by a caller that serves many forecasts on the same candles)."""
+
+    last_close: float
+    upper_wick: float
+    lower_wick: float
+
+    @classmethod
+    def of(cls, candles: pd.DataFrame) -> CandleShape:
+        return cls(float(candles["close"].iloc[-1]), *_median_wicks(candles))
+
+
 @dataclass
 class ForecastModel:
     learners: dict  # name -> learner, only those with a non-zero weight
@@ -174,7 +188,9 @@ class ForecastModel:
             np.arange(1, steps + 1),
         )
 
-    def path_from_raw(self, raw: np.ndarray, sigma: float, candles: pd.DataFrame) -> dict:
+    def path_from_raw(
+        self, raw: np.ndarray, sigma: float, candles: pd.DataFrame | CandleShape
+    ) -> dict:
         """Prices from the raw z of each step: the calibrated close, 80 % bands, the more likely
         side with its probability, whether the step has skill, and a consistent OHLC path
         (open = the previous step's close, wicks = the median wicks of the last 20 candles)."""
@@ -182,10 +198,10 @@ class ForecastModel:
         horizons = np.arange(1, steps + 1)
         z = self.calibration.point(raw, horizons)
         scale = sigma * np.sqrt(horizons)
-        last_close = float(candles["close"].iloc[-1])
+        shape = candles if isinstance(candles, CandleShape) else CandleShape.of(candles)
+        last_close, upper_wick, lower_wick = shape.last_close, shape.upper_wick, shape.lower_wick
         close = last_close * np.exp(z * scale)
         open_ = np.concatenate([[last_close], close[:-1]])
-        upper_wick, lower_wick = _median_wicks(candles)
         high = np.maximum(open_, close) * np.exp(max(upper_wick, 0.0))
         low = np.minimum(open_, close) * np.exp(-max(lower_wick, 0.0))
         q10 = np.asarray(self.calibration.residual_q10[:steps])

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import redis
 from redis.backoff import NoBackoff
@@ -19,6 +21,7 @@ from candlecast.settings import Settings
 log = logging.getLogger(__name__)
 
 REDIS_RETRY_PAUSE_SECONDS = 1.0
+T = TypeVar("T")
 
 
 def redis_url(settings: Settings) -> str:
@@ -59,10 +62,14 @@ class GuardedRedis:
         return time.monotonic() >= self._down_until
 
     def call(self, method: str, *args, fallback=None, **kwargs):
+        return self.run(lambda client: getattr(client, method)(*args, **kwargs), fallback)
+
+    def run(self, commands: Callable[[redis.Redis], T], fallback=None) -> T:
+        """`commands(client)` (a pipeline, say), guarded like `call`."""
         if not self.available:
             return fallback
         try:
-            return getattr(self.client, method)(*args, **kwargs)
+            return commands(self.client)
         except (redis.RedisError, OSError) as error:
             with self._lock:
                 if self.available:

@@ -1,7 +1,8 @@
 """Serving forecasts, independent of BentoML: one request end to end (`forecaster`), a forecast
-from a model and a candle window and its storage (`forecast`), fresh candles with single-flight
-and a stale fallback (`candles`, `singleflight`), candle frames as Redis holds them (`codec`), the
-prediction cache (`prediction_cache`), the /healthz checks (`healthz`), the other endpoints' answers
+from a model and a candle window and its storage (`forecast`; `forecast_writer`: group commit),
+fresh candles with single-flight and a stale fallback (`candles`, `singleflight`), candle frames
+and their freshness marks as Redis holds them (`codec`), the prediction cache, its answers sent
+as stored (`prediction_cache`), the /healthz checks (`healthz`), the other endpoints' answers
 (`reads`, live accuracy among them, read from the `score_outcomes` DAG's tables), the objects
 built once per worker (`assembly`), the in-memory LRU they share (`lru`), the swap to a newly
 promoted champion and to each new challenger (`releases`), the versions a pinned Bento serves instead
@@ -20,6 +21,7 @@ from candlecast.serving.candles import (
     SERVING_CANDLES,
     CandleWindow,
     FreshCandles,
+    FreshMark,
     MarketDataUnavailable,
     NoCandles,
     ProviderState,
@@ -33,6 +35,7 @@ from candlecast.serving.forecast import (
     make_forecast,
     persist_forecast,
 )
+from candlecast.serving.forecast_writer import ForecastWriter
 from candlecast.serving.forecaster import Forecaster, ServedModel, steps_until
 from candlecast.serving.healthz import check_health
 from candlecast.serving.lru import LruCache
@@ -48,8 +51,10 @@ __all__ = [
     "CandleWindow",
     "ChampionWatcher",
     "DecodedFrames",
+    "ForecastWriter",
     "Forecaster",
     "FreshCandles",
+    "FreshMark",
     "InputCache",
     "InsufficientHistory",
     "LruCache",

@@ -6,6 +6,11 @@ closed candle as of the provider's now (the candle before it is accepted for a s
 each close, while the provider publishes), or when the provider was asked after that close and
 simply has nothing newer (checked again after `recheck_seconds`).
 
+Beside each cached copy a small mark (`mark_key`: its last candle, when the provider was asked
+and the copy's id) is written in the same transaction: a worker that has decoded that copy reads
+only the mark, and a cached answer is judged by the same rules (`FreshCandles.judge_mark`)
+without the candles.
+
 A series the Parquet store holds starts from the store's tail: only the candles after it are
 asked of the provider (none when the tail is already fresh by the same rule), so a symbol's
 first request costs one small request, not ~1000 candles.
@@ -16,14 +21,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 
 from candlecast.marketdata import MarketDataProvider
 from candlecast.ohlcv import CandleStore, clean_candles
 from candlecast.ops import GuardedRedis
-from candlecast.serving.codec import DecodedFrames, candles_key, frame_bytes
+from candlecast.serving.codec import (
+    DecodedFrames,
+    candles_key,
+    frame_bytes,
+    mark_bytes,
+    mark_key,
+    parse_mark,
+)
 from candlecast.serving.singleflight import SingleFlight
 from candlecast.timeframes import Timeframe
 
@@ -64,15 +78,29 @@ class CandleWindow:
     stale: bool
     source: str  # cache | store | provider | stale-cache | stale-store
 
-    @property
+    @cached_property
     def last_candle_at(self) -> pd.Timestamp:
         return self.frame["timestamp"].iloc[-1]
 
     @property
     def data_age_seconds(self) -> float:
-        """Seconds since the newest candle closed."""
-        closed = self.timeframe.next_open(self.last_candle_at)
-        return max(0.0, (self.now - closed).total_seconds())
+        return data_age_seconds(self.timeframe, self.last_candle_at, self.now)
+
+
+@dataclass(frozen=True)
+class FreshMark:
+    """How a cached copy would be served (fresh or stale, its age), judged from its mark."""
+
+    last_candle_at: pd.Timestamp
+    now: pd.Timestamp
+    stale: bool
+    data_age_seconds: float
+
+
+def data_age_seconds(timeframe: Timeframe, last_candle_at: pd.Timestamp, now) -> float:
+    """Seconds since the newest candle closed."""
+    closed = timeframe.next_open(last_candle_at)
+    return max(0.0, (now - closed).total_seconds())
 
 
 def feature_window(timeframe: Timeframe) -> int:
@@ -173,10 +201,17 @@ class FreshCandles:
         self._calls_lock = threading.Lock()
 
     def _read(self, key: str) -> tuple[pd.DataFrame, pd.Timestamp | None] | None:
-        payload = self.cache.call("get", key)
-        if payload is None:
-            return None
-        frame, metadata = self.decoded.decode(key, payload)
+        """The cached copy; read from Redis only when its mark names a copy this worker has
+        not decoded (the mark is ~60 bytes, the copy ~50 KB)."""
+        mark = parse_mark(self.cache.call("get", mark_key(key)))
+        known = self.decoded.known(key, mark[2]) if mark else None
+        if known is not None:
+            frame, metadata = known
+        else:
+            payload = self.cache.call("get", key)
+            if payload is None:
+                return None
+            frame, metadata = self.decoded.decode(key, payload)
         if frame.empty:
             return None
         fetched = metadata.get("fetched_at")
@@ -187,14 +222,32 @@ class FreshCandles:
         if cached is None:
             return None
         frame, fetched_at = cached
-        frame = closed_by(frame, timeframe, now)
-        if frame.empty:
-            return None
         last = frame["timestamp"].iloc[-1]
+        if last >= timeframe.floor(now):  # cut to the candles closed by now
+            frame = closed_by(frame, timeframe, now)
+            if frame.empty:
+                return None
+            last = frame["timestamp"].iloc[-1]
         if is_fresh(timeframe, last, now, fetched_at, self.recheck_seconds):
             stale = not is_fresh(timeframe, last, now)  # rechecked recently, still behind
             return CandleWindow(ticker, timeframe, frame, now, stale, "cache")
         return None
+
+    def judge_mark(self, timeframe: Timeframe, mark: bytes | None) -> FreshMark | None:
+        """The freshness `get` would serve the cached copy with, by `_fresh`'s rules, from the
+        copy's mark alone; None when `get` must look at the candles (no mark, the copy not
+        fresh, or holding candles after the provider's clock)."""
+        parsed = parse_mark(mark)
+        if parsed is None:
+            return None
+        last, fetched_at, _ = parsed
+        now = self.provider.now()
+        if last >= timeframe.floor(now):  # a later clock's copy: `get` cuts it first
+            return None
+        if not is_fresh(timeframe, last, now, fetched_at, self.recheck_seconds):
+            return None
+        stale = not is_fresh(timeframe, last, now)
+        return FreshMark(last, now, stale, data_age_seconds(timeframe, last, now))
 
     def get(self, ticker: str, timeframe: Timeframe) -> CandleWindow:
         """The newest closed candles (up to CACHED_CANDLES), oldest first."""
@@ -233,7 +286,19 @@ class FreshCandles:
         return None if tail.empty else tail
 
     def _cache(self, key: str, frame: pd.DataFrame, metadata: dict[str, str]) -> None:
-        self.cache.call("set", key, frame_bytes(frame, metadata), ex=self.keep_seconds)
+        """The copy and its mark in one MULTI: a mark never describes another copy."""
+        fetched, copy_id = metadata.get("fetched_at"), uuid.uuid4().hex
+        fetched_at = pd.Timestamp(fetched) if fetched else None
+        mark = mark_bytes(frame["timestamp"].iloc[-1], fetched_at, copy_id)
+        payload = frame_bytes(frame, {**metadata, "copy_id": copy_id})
+
+        def write(client) -> None:
+            pipe = client.pipeline(transaction=True)
+            pipe.set(key, payload, ex=self.keep_seconds)
+            pipe.set(mark_key(key), mark, ex=self.keep_seconds)
+            pipe.execute()
+
+        self.cache.run(write)
 
     def _fetch(self, ticker: str, timeframe: Timeframe, now, key: str) -> CandleWindow:
         start = timeframe.next_open(timeframe.floor(now), -CACHED_CANDLES)

@@ -1,5 +1,7 @@
-"""Candle frames as Redis holds them: Arrow IPC bytes under one key per series, and the frames
-last decoded from them."""
+"""Candle frames as Redis holds them: Arrow IPC bytes under one key per series, the frames last
+decoded from them, and each copy's mark: its last candle and fetch time (epoch nanoseconds) and
+the copy's id, also in the copy's metadata, so a worker that has decoded that copy need not read
+it again."""
 
 from __future__ import annotations
 
@@ -15,6 +17,28 @@ DECODED_FRAMES = 512  # ~50 KB of payload and ~60 KB of frame each
 
 def candles_key(ticker: str, timeframe_code: str) -> str:
     return f"candlecast:candles:{ticker}:{timeframe_code}"
+
+
+def mark_key(candles_key: str) -> str:
+    """The mark of the copy under `candles_key` (outside candlecast:candles:*)."""
+    return candles_key.replace("candlecast:candles:", "candlecast:candle-mark:", 1)
+
+
+def mark_bytes(
+    last_candle_at: pd.Timestamp, fetched_at: pd.Timestamp | None, copy_id: str
+) -> bytes:
+    fetched = "" if fetched_at is None else str(pd.Timestamp(fetched_at).value)
+    return f"{pd.Timestamp(last_candle_at).value}|{fetched}|{copy_id}".encode()
+
+
+def parse_mark(mark: bytes | None) -> tuple[pd.Timestamp, pd.Timestamp | None, str] | None:
+    """(last candle, fetched at or None, copy id); None for no mark or one of another form."""
+    parts = mark.split(b"|") if mark else []
+    if len(parts) != 3 or not parts[0].isdigit() or not (parts[1].isdigit() or not parts[1]):
+        return None
+    last_ns, fetched_ns, copy_id = parts
+    fetched = pd.Timestamp(int(fetched_ns), tz="UTC") if fetched_ns else None
+    return pd.Timestamp(int(last_ns), tz="UTC"), fetched, copy_id.decode()
 
 
 def frame_bytes(frame: pd.DataFrame, metadata: dict[str, str] | None = None) -> bytes:
@@ -45,6 +69,13 @@ class DecodedFrames:
 
     def __init__(self, size: int = DECODED_FRAMES) -> None:
         self._entries: LruCache[str, tuple[bytes, pd.DataFrame, dict[str, str]]] = LruCache(size)
+
+    def known(self, key: str, copy_id: str) -> tuple[pd.DataFrame, dict[str, str]] | None:
+        """The frame last decoded under `key` if it is the copy `copy_id`."""
+        seen = self._entries.get(key)
+        if seen is not None and seen[2].get("copy_id") == copy_id:
+            return seen[1], seen[2]
+        return None
 
     def decode(self, key: str, payload: bytes) -> tuple[pd.DataFrame, dict[str, str]]:
         seen = self._entries.get(key)

@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 from candlecast.api import Forecast, ForecastStep, HorizonEvidence
 from candlecast.modeling import (
     WARMUP_CANDLES,
+    CandleShape,
     ForecastModel,
     MarketContext,
     ServingInputs,
@@ -23,7 +24,7 @@ from candlecast.modeling import (
 )
 from candlecast.serving.candles import CandleWindow, feature_window
 from candlecast.serving.lru import LruCache
-from candlecast.timeframes import Timeframe
+from candlecast.timeframes import MAX_STEPS, Timeframe
 
 
 class InsufficientHistory(ValueError):
@@ -42,10 +43,13 @@ INPUT_CACHE_SIZE = 2048
 
 @dataclass(frozen=True)
 class SeriesInputs:
-    """What a forecast needs of one series' features, as of its last closed candle."""
+    """What a forecast needs of one series' candles and features, as of its last closed candle:
+    the model's inputs, the indicators shown, the candles' shape and the next open times."""
 
     model_inputs: ServingInputs
     indicators: dict[str, float | None]
+    shape: CandleShape
+    opens: tuple[datetime, ...]  # of the MAX_STEPS candles after the last
 
 
 class InputCache:
@@ -113,26 +117,33 @@ def make_forecast(
     serves many forecasts (ServedModel); built here otherwise. `market_windows`: the fresh
     candles of the model's benchmarks (base -> window), for a model trained with them."""
     ticker, timeframe = window.ticker, window.timeframe
-    candles = window.frame.iloc[-feature_window(window.timeframe) :].reset_index(drop=True)
-    if len(candles) < WARMUP_CANDLES:
-        raise InsufficientHistory(ticker, timeframe, WARMUP_CANDLES, len(candles))
-    last_open = candles["timestamp"].iloc[-1]
+    rows = min(len(window.frame), feature_window(window.timeframe))
+    if rows < WARMUP_CANDLES:
+        raise InsufficientHistory(ticker, timeframe, WARMUP_CANDLES, rows)
+    last_open = window.last_candle_at
     market = market_context(model, market_windows or {}, last_open)
 
     def build() -> SeriesInputs:
+        candles = window.frame.iloc[-rows:].reset_index(drop=True)
         features = compute_features(candles, timeframe, market)
-        return SeriesInputs(model.serving_inputs(features), key_indicators(model, features))
+        opens = timeframe.next_opens(last_open, MAX_STEPS)
+        return SeriesInputs(
+            model.serving_inputs(features),
+            key_indicators(model, features),
+            CandleShape.of(candles),
+            tuple(pd.Timestamp(o).to_pydatetime() for o in opens),
+        )
 
     if input_cache is None:
         inputs = build()
     else:
         context_key = market.fingerprint() if market is not None else ()
         inputs = input_cache.get(
-            (ticker, timeframe.code, last_open, len(candles), model_tag, context_key), build
+            (ticker, timeframe.code, last_open, rows, model_tag, context_key), build
         )
     raw = model.path_raw_z(inputs.model_inputs, steps)
-    path = model.path_from_raw(raw, inputs.model_inputs.sigma, candles)
-    opens = timeframe.next_opens(last_open, len(path["horizons"]))
+    path = model.path_from_raw(raw, inputs.model_inputs.sigma, inputs.shape)
+    opens = inputs.opens
     forecast_steps = [
         ForecastStep(
             step=int(k),
@@ -160,7 +171,7 @@ def make_forecast(
         model_version=version,
         generated_at=datetime.now(UTC),
         last_candle_at=last_open,
-        last_close=float(candles["close"].iloc[-1]),
+        last_close=inputs.shape.last_close,
         data_age_seconds=window.data_age_seconds,
         stale=window.stale,
         direction=final.direction,

@@ -26,6 +26,7 @@ from candlecast.api import (
 from candlecast.modeling import ForecastModel, model_row_id
 from candlecast.ops import ConnectionPool, DatabaseUnavailable
 from candlecast.serving.candles import CandleWindow, FreshCandles, MarketDataUnavailable, NoCandles
+from candlecast.serving.codec import candles_key, mark_key
 from candlecast.serving.forecast import (
     Forecast,
     InputCache,
@@ -33,9 +34,16 @@ from candlecast.serving.forecast import (
     MarketContextBehind,
     make_forecast,
     model_evidence,
-    persist_forecast,
 )
-from candlecast.serving.prediction_cache import PredictionCache, prediction_key
+from candlecast.serving.forecast_writer import ForecastWriter
+from candlecast.serving.prediction_cache import (
+    PredictionCache,
+    answer_json,
+    answer_key,
+    candle_stamp,
+    prediction_key,
+    stored_body,
+)
 from candlecast.serving.shadow import ShadowQueue, in_sample
 from candlecast.timeframes import MAX_STEPS, Timeframe
 
@@ -96,6 +104,7 @@ class Forecaster:
         inputs: InputCache | None = None,
         shadow_fraction: float = 0.0,
         pinned_bento: str | None = None,
+        writer: ForecastWriter | None = None,
     ) -> None:
         self.models = models
         self.pinned_bento = pinned_bento  # the Bento whose versions it serves, never swapped
@@ -107,6 +116,7 @@ class Forecaster:
         self.pool = pool
         self.predictions = predictions
         self.inputs = inputs or InputCache()
+        self.writer = writer or ForecastWriter(pool)
         self._symbols: dict[str, tuple[float, int]] = {}
         self._model_ids: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -156,6 +166,60 @@ class Forecaster:
                     f"the market context ({ticker} {timeframe.code}) is unavailable: {error}"
                 ) from error
         return windows
+
+    def predict_json(
+        self,
+        ticker: str,
+        timeframe: Timeframe,
+        steps: int | None = None,
+        predict_until: datetime | None = None,
+    ) -> bytes:
+        """`predict`'s answer as the JSON body to send: a repeat within the prediction cache
+        straight from Redis (`cached_answer`), anything else computed."""
+        answer = self.cached_answer(ticker, timeframe, steps, predict_until)
+        if answer is not None:
+            return answer
+        return self.predict(ticker, timeframe, steps, predict_until).model_dump_json().encode()
+
+    def cached_answer(
+        self,
+        ticker: str,
+        timeframe: Timeframe,
+        steps: int | None = None,
+        predict_until: datetime | None = None,
+    ) -> bytes | None:
+        """A repeat within the prediction cache, without the model, PostgreSQL (beyond the
+        symbol check `predict` makes too, remembered) or the candles: the series' mark and the
+        answer read in one Redis round trip (two for predict_until, whose steps depend on the
+        last candle), judged as `FreshCandles.get` would judge the candles. None: `predict`."""
+        served = self.models.get(timeframe.code)
+        if not self.predictions.enabled or served is None:
+            return None
+        if steps is not None and predict_until is not None:
+            return None  # predict says why
+        self.symbol_id(ticker)  # unknown → 404, as predict
+        mark_name = mark_key(candles_key(ticker, timeframe.code))
+        if predict_until is None:
+            steps = MAX_STEPS if steps is None else steps
+            question = answer_key(ticker, timeframe.code, steps, served.tag)
+            reply = self.predictions.cache.call("mget", [mark_name, question])
+            mark, entry = reply if reply else (None, None)
+            fresh = self.candles.judge_mark(timeframe, mark)
+        else:
+            fresh = self.candles.judge_mark(
+                timeframe, self.predictions.cache.call("get", mark_name)
+            )
+            if fresh is None:
+                return None
+            steps = steps_until(timeframe, fresh.last_candle_at, predict_until, fresh.now)
+            question = answer_key(ticker, timeframe.code, steps, served.tag)
+            entry = self.predictions.cache.call("get", question)
+        if fresh is None:
+            return None
+        body = stored_body(entry, candle_stamp(fresh.last_candle_at))
+        if body is None:
+            return None
+        return answer_json(body, True, fresh.stale, fresh.data_age_seconds)
 
     def predict(
         self,
@@ -261,21 +325,32 @@ class Forecaster:
         key: str,
         shadow_of: str | None = None,
     ) -> bool:
+        """True once the forecast's rows are committed (group commit: `writer`)."""
         try:
-            with self.pool.connection() as conn:
-                if symbol_id is None:
-                    row = find_symbol(conn, forecast.symbol)
-                    if row is None:
-                        log.warning("forecast %s not stored: %s is not in symbols", key, tag)
-                        return False
-                    symbol_id = row["id"]
-                model_id = self._model_ids.get(tag) or model_row_id(conn, tag)
-                if model_id is None:
-                    log.error("forecast not stored: model %s has no row in models", tag)
-                    return False
-                self._model_ids[tag] = model_id
-                persist_forecast(conn, forecast, symbol_id, model_id, key, shadow_of)
+            ids = self.row_ids(forecast.symbol, symbol_id, tag, key)
         except DatabaseUnavailable as error:
             log.error("forecast %s not stored: %s", forecast.prediction_id, error)
             return False
-        return True
+        return ids is not None and self.writer.write(forecast, *ids, key, shadow_of)
+
+    def row_ids(
+        self, ticker: str, symbol_id: int | None, tag: str, key: str
+    ) -> tuple[int, int] | None:
+        """(symbol id, model id) of a forecast's rows; PostgreSQL asked only for what is not
+        known yet. None when either has no row."""
+        model_id = self._model_ids.get(tag)
+        if symbol_id is not None and model_id is not None:
+            return symbol_id, model_id
+        with self.pool.connection() as conn:
+            if symbol_id is None:
+                row = find_symbol(conn, ticker)
+                if row is None:
+                    log.warning("forecast %s not stored: %s is not in symbols", key, ticker)
+                    return None
+                symbol_id = row["id"]
+            model_id = model_id or model_row_id(conn, tag)
+            if model_id is None:
+                log.error("forecast not stored: model %s has no row in models", tag)
+                return None
+        self._model_ids[tag] = model_id
+        return symbol_id, model_id
