@@ -20,7 +20,7 @@ from psycopg.types.json import Jsonb
 
 from candlecast.ohlcv import CandleStore
 from candlecast.ops import REDIS_RETRY_PAUSE_SECONDS, db, embedded
-from candlecast.serving import candles_key, frame_bytes, frame_from_bytes
+from candlecast.serving import candles_key, frame_bytes, frame_from_bytes, mark_key
 from candlecast.settings import SAMPLE_DATA_DIR, Settings
 from candlecast.timeframes import TIMEFRAMES
 from tests.support.bento_server import running_bento
@@ -230,6 +230,7 @@ def test_provider_down_serves_stale_forecasts_or_503(degraded_bento, fake, own_r
     key = candles_key("X:ETHUSDT", "1h")
     frame, _ = frame_from_bytes(cache.get(key))
     cache.set(key, frame_bytes(frame.iloc[:-3], {"fetched_at": "2025-09-19T19:00:00+00:00"}))
+    cache.delete(mark_key(key))  # the copy changed: no mark describes it (workers read it anew)
     fake.faults.script = [Fault("aggs", "status", times=1000, status=503)]
     try:
         stale = call(degraded_bento, "/predict", {"symbol": "X:ETHUSDT", "timeframe": "1h"})

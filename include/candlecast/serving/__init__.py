@@ -28,7 +28,13 @@ from candlecast.serving.candles import (
     feature_window,
     is_fresh,
 )
-from candlecast.serving.codec import DecodedFrames, candles_key, frame_bytes, frame_from_bytes
+from candlecast.serving.codec import (
+    DecodedFrames,
+    candles_key,
+    frame_bytes,
+    frame_from_bytes,
+    mark_key,
+)
 from candlecast.serving.forecast import (
     InputCache,
     InsufficientHistory,
@@ -67,6 +73,7 @@ __all__ = [
     "ShadowQueue",
     "build_forecaster",
     "candles_key",
+    "mark_key",
     "check_health",
     "feature_window",
     "follow_champions",
