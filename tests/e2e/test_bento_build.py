@@ -126,8 +126,8 @@ def _offline(command: list[str]) -> list[str]:
     return command
 
 
-def bentoml(env: dict, *args: str, offline: bool = False, timeout: float = 600) -> str:
-    command = [str(BIN / "bentoml"), *args]
+def _run_tool(name: str, env: dict, args: tuple, offline: bool, timeout: float) -> str:
+    command = [str(BIN / name), *args]
     result = subprocess.run(
         _offline(command) if offline else command,
         env=env,
@@ -136,22 +136,16 @@ def bentoml(env: dict, *args: str, offline: bool = False, timeout: float = 600) 
         text=True,
         timeout=timeout,
     )
-    assert result.returncode == 0, f"bentoml {' '.join(args)}:\n{result.stdout}{result.stderr}"
+    assert result.returncode == 0, f"{name} {' '.join(args)}:\n{result.stdout}{result.stderr}"
     return result.stdout
+
+
+def bentoml(env: dict, *args: str, offline: bool = False, timeout: float = 600) -> str:
+    return _run_tool("bentoml", env, args, offline, timeout)
 
 
 def candlecast(env: dict, *args: str, offline: bool = False, timeout: float = 900) -> str:
-    command = [str(BIN / "candlecast"), *args]
-    result = subprocess.run(
-        _offline(command) if offline else command,
-        env=env,
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert result.returncode == 0, f"candlecast {' '.join(args)}:\n{result.stdout}{result.stderr}"
-    return result.stdout
+    return _run_tool("candlecast", env, args, offline, timeout)
 
 
 def champions(database_url: str) -> dict[str, str]:
