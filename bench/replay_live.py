@@ -31,6 +31,12 @@ def newest_model(settings: Settings, slug: str) -> tuple[ForecastModel, str]:
     return ForecastModel.load(versions[-1]), f"candlecast-{slug}:{versions[-1].name}"
 
 
+def past_window(ticker, timeframe, history, past, now) -> CandleWindow:
+    """A benchmark's candles as the forecast at `past`'s last candle would have seen them."""
+    seen = history[history["timestamp"] <= past["timestamp"].iloc[-1]].iloc[-SERVING_CANDLES:]
+    return CandleWindow(ticker, timeframe, seen.reset_index(drop=True), now, False, "replay")
+
+
 def replay(settings: Settings, code: str, days: int, every: int) -> int:
     timeframe = parse_timeframe(code)
     model, tag = newest_model(settings, timeframe.slug)
@@ -41,6 +47,7 @@ def replay(settings: Settings, code: str, days: int, every: int) -> int:
         symbols = {
             r["ticker"]: r["id"] for r in conn.execute("SELECT id, ticker FROM symbols").fetchall()
         }
+        benchmarks = {base: store.read(t, timeframe) for base, t in model.market.items()}
         for ticker in store.tickers(timeframe):
             history = store.read(ticker, timeframe)
             end = history["timestamp"].iloc[-1]
@@ -52,7 +59,11 @@ def replay(settings: Settings, code: str, days: int, every: int) -> int:
                 window = CandleWindow(
                     ticker, timeframe, past.reset_index(drop=True), now, False, "replay"
                 )
-                forecast = make_forecast(model, tag, window, MAX_STEPS)
+                market = {
+                    base: past_window(model.market[base], timeframe, frame, past, now)
+                    for base, frame in benchmarks.items()
+                }
+                forecast = make_forecast(model, tag, window, MAX_STEPS, market_windows=market)
                 forecast = forecast.model_copy(update={"generated_at": now.to_pydatetime()})
                 persist_forecast(conn, forecast, symbols[ticker], model_id)
                 served += 1

@@ -20,7 +20,7 @@ from candlecast.modeling.training import build_panel
 from candlecast.ohlcv import CandleStore
 from candlecast.ops import GuardedRedis, serving_redis_client
 from candlecast.serving import FreshCandles, feature_window
-from candlecast.serving.forecast import MarketContextBehind, market_context
+from candlecast.serving.forecast import MarketContextBehind, benchmark_series, market_context
 from candlecast.settings import SAMPLE_DATA_DIR, Settings
 from candlecast.timeframes import TIMEFRAMES
 
@@ -147,3 +147,38 @@ def test_serving_refuses_a_context_older_than_the_coin(guarded):
     with pytest.raises(MarketContextBehind, match="X:BTCUSDT"):
         market_context(Trained, {"BTC": behind}, btc.last_candle_at)
     assert market_context(Trained, {"BTC": btc}, btc.last_candle_at).bases == ("BTC",)
+
+
+def test_a_benchmarks_moves_are_computed_once_and_shared_by_every_coin(guarded):
+    """Serving builds a benchmark's series once per decoded frame and its returns and
+    volatilities once per series; the shared arrays give the same rows as a fresh context."""
+    provider = SampleProvider(SAMPLE_DATA_DIR)
+    candles = FreshCandles(provider, guarded, keep_seconds=600, recheck_seconds=60)
+    candles.get("X:BTCUSDT", HOUR)  # fetched from the provider and cached
+    btc, again = (candles.get("X:BTCUSDT", HOUR) for _ in range(2))
+    assert (btc.source, again.source) == ("cache", "cache")
+    assert again.frame is btc.frame  # the worker hands out its decoded copy
+
+    class Trained:
+        market = {"BTC": "X:BTCUSDT"}
+
+    shared = market_context(Trained, {"BTC": btc}, btc.last_candle_at)
+    assert (
+        market_context(Trained, {"BTC": again}, btc.last_candle_at).series["BTC"]
+        is (shared.series["BTC"])
+    )
+    assert benchmark_series(btc.frame.copy()) is not shared.series["BTC"]  # another frame
+
+    series = shared.series["BTC"]
+    assert "moves" not in series.derived
+    first_coin, second_coin = (
+        candles.get(t, HOUR).frame.iloc[-feature_window(HOUR) :].reset_index(drop=True)
+        for t in ("X:ETHUSDT", "X:SOLUSDT")
+    )
+    compute_features(first_coin, HOUR, shared)
+    moves = series.derived["moves"]
+    served = compute_features(second_coin, HOUR, shared)
+    assert series.derived["moves"] is moves  # not recomputed for the second coin
+    fresh = compute_features(second_coin, HOUR, MarketContext.from_candles({"BTC": btc.frame}))
+    names = market_columns(("BTC",))
+    np.testing.assert_array_equal(served[names].to_numpy(), fresh[names].to_numpy())

@@ -25,7 +25,12 @@ from candlecast.modeling.learners import (
     RidgeLearner,
     XGBoostLearner,
 )
-from candlecast.modeling.market import BENCHMARK_BASES, MarketContext, choose_benchmarks
+from candlecast.modeling.market import (
+    BENCHMARK_BASES,
+    BenchmarkSeries,
+    MarketContext,
+    choose_benchmarks,
+)
 from candlecast.modeling.model_sync import point_at, publish_model, pull_models, pull_version
 from candlecast.modeling.predictor import (
     Calibration,
@@ -48,6 +53,7 @@ from candlecast.modeling.registry import (
 
 __all__ = [
     "BENCHMARK_BASES",
+    "BenchmarkSeries",
     "MarketContext",
     "choose_benchmarks",
     "market_columns",

@@ -19,7 +19,7 @@ import talib
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import lfilter
 
-from candlecast.modeling.market import MarketContext
+from candlecast.modeling.market import BenchmarkSeries, MarketContext
 from candlecast.timeframes import Timeframe
 
 FEATURE_SET_VERSION = "v2"
@@ -397,6 +397,18 @@ def _beta_and_corr(x: np.ndarray, y: np.ndarray, window: int) -> tuple[np.ndarra
         return sxy / syy, sxy / np.sqrt(sxx * syy)
 
 
+def _benchmark_moves(series: BenchmarkSeries) -> tuple[dict, dict]:
+    """The benchmark's log returns over each lag and its volatility over 5 and MARKET_WINDOW
+    candles, on its own candles: computed once per series, shared by every coin."""
+    moves = series.derived.get("moves")
+    if moves is None:
+        lc = series.log_close
+        bench = {k: np.concatenate([np.full(k, np.nan), lc[k:] - lc[:-k]]) for k in MARKET_LAGS}
+        bench_vol = {w: _Moments(bench[1], w).std() for w in (5, MARKET_WINDOW)}
+        moves = series.derived["moves"] = (bench, bench_vol)
+    return moves
+
+
 def _market(stamps: np.ndarray, market: MarketContext, out) -> None:
     """Each benchmark's recent returns and volatility regime at the coin's candle, and the coin
     against it: volatility ratio, rolling beta and correlation, and its return less beta times
@@ -404,9 +416,8 @@ def _market(stamps: np.ndarray, market: MarketContext, out) -> None:
     taken on the benchmark's own candles, then matched to the coin's by open time."""
     coin_r1, coin_vol = out["ret_1"], out["vol_24"]
     for base, series in market.series.items():
-        p, lc = base.lower(), series.log_close
-        bench = {k: np.concatenate([np.full(k, np.nan), lc[k:] - lc[:-k]]) for k in MARKET_LAGS}
-        bench_vol = {w: _Moments(bench[1], w).std() for w in (5, MARKET_WINDOW)}
+        p = base.lower()
+        bench, bench_vol = _benchmark_moves(series)
         at = {k: _aligned(stamps, series.stamps, v) for k, v in bench.items()}
         vol = _aligned(stamps, series.stamps, bench_vol[MARKET_WINDOW])
         vol_5 = _aligned(stamps, series.stamps, bench_vol[5])

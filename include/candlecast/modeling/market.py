@@ -6,7 +6,7 @@ same `MarketContext` to `compute_features`, so the columns are the same function
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -31,12 +31,15 @@ def choose_benchmarks(tickers: Iterable[str]) -> dict[str, str]:
     return {base: chosen[base] for base in BENCHMARK_BASES if base in chosen}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BenchmarkSeries:
-    """One benchmark's candle open times (datetime64[ns]) and log closes, oldest first."""
+    """One benchmark's candle open times (datetime64[ns]) and log closes, oldest first.
+    `derived`: arrays computed from the series alone (its returns and volatilities), filled by
+    the features on first use, so every coin measured against it reuses them."""
 
     stamps: np.ndarray
     log_close: np.ndarray
+    derived: dict[str, object] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_candles(cls, candles: pd.DataFrame) -> BenchmarkSeries:

@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 from candlecast.api import Forecast, ForecastStep, HorizonEvidence
 from candlecast.modeling import (
     WARMUP_CANDLES,
+    BenchmarkSeries,
     CandleShape,
     ForecastModel,
     MarketContext,
@@ -101,7 +102,23 @@ def market_context(
                 f"({bench_last.isoformat()}) is older than the forecast's "
                 f"({pd.Timestamp(last_open).isoformat()})"
             )
-    return MarketContext.from_candles({base: windows[base].frame for base in model.market})
+    return MarketContext({base: benchmark_series(windows[base].frame) for base in model.market})
+
+
+_BENCHMARKS: LruCache[int, tuple[pd.DataFrame, BenchmarkSeries]] = LruCache(64)
+
+
+def benchmark_series(frame: pd.DataFrame) -> BenchmarkSeries:
+    """The benchmark series of a fresh-candle frame, built once per frame: a worker hands every
+    request the same decoded frame (shared, never written) until a new copy arrives, so its
+    returns and volatilities are computed once, not once per forecast. The entry holds the
+    frame, so its id cannot name another frame while it is kept."""
+    held = _BENCHMARKS.get(id(frame))
+    if held is not None and held[0] is frame:
+        return held[1]
+    series = BenchmarkSeries.from_candles(frame)
+    _BENCHMARKS.put(id(frame), (frame, series))
+    return series
 
 
 def make_forecast(
