@@ -218,6 +218,34 @@ def test_a_degraded_version_raises_one_drift_alert_a_day_and_its_ledger_stops(ma
     assert len([m for m in market["sink"].messages if "drift:" in m["text"]]) == 2
 
 
+def test_a_step_without_skill_is_no_call_and_no_drift(market):
+    """A step without skill is served at confidence 0.5 and says "up" only by convention: it is
+    no call, so a falling market neither counts it as a miss nor calls the version drifting."""
+    with db.connect(market["at"](T0)) as conn:
+        flat = add_model(conn, "no-skill", {"direction_accuracy": 0.5})
+        for hours in (0, 6, 12):
+            at = T0 + pd.Timedelta(hours=hours)
+            for ticker in COINS:
+                last = close_at(market, ticker, at)
+                serve(conn, flat, market["symbols"][ticker], at, last, [last] * 30, "up", 0.5)
+    now = T0 + pd.Timedelta(hours=44)
+    result = run_score_outcomes(market["at"](now, candlecast_drift_min_outcomes=100))
+    outcomes = outcome_table(market["at"](now))
+    assert len(outcomes) == 3 * len(COINS) * 30
+    truth_moved = (outcomes["actual_close"] != outcomes["last_close"]).sum()
+    assert truth_moved > 0.9 * len(
+        outcomes
+    )  # the price moved: only the missing side leaves hit out
+    assert outcomes["hit"].isna().all()
+    assert not any("direction" in json.dumps(d, default=str) for d in result["drift"])
+    with db.connect(market["at"](now)) as conn:
+        rows = conn.execute(
+            "SELECT figures FROM outcome_rolling WHERE model_id = %s AND horizon = 'all'", (flat,)
+        ).fetchall()
+    assert rows and all(r["figures"].get("direction_accuracy") is None for r in rows)
+    assert all(r["figures"]["mae_ratio_to_random_walk"] == pytest.approx(1.0) for r in rows)
+
+
 def test_the_report_carries_the_figures_and_is_sent_once(market):
     with db.connect(market["at"](T0)) as conn:
         model = add_model(conn, "honest", {"direction_accuracy": 0.55})

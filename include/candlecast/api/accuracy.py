@@ -63,6 +63,7 @@ def _row(row: dict) -> AccuracyRow:
         predictions=row["predictions"],
         n=row["n"],
         coins=row["coins"],
+        calls=figures.get("calls"),
         direction_accuracy=figures.get("direction_accuracy"),
         direction_accuracy_ci95=figures.get("direction_accuracy_ci95"),
         mae_ratio_to_random_walk=figures.get("mae_ratio_to_random_walk"),

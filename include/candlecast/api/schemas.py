@@ -141,6 +141,11 @@ class AccuracyRow(BaseModel):
     predictions: int = Field(description="Stored predictions with at least one closed target.")
     n: int = Field(description="Forecast steps whose target candle has closed and is known.")
     coins: int = 0
+    calls: int | None = Field(
+        default=None,
+        description="Steps that named a side (confidence above 0.5: a step without skill names "
+        "none) and whose price moved: what direction_accuracy and ece are computed over.",
+    )
     direction_accuracy: float | None
     direction_accuracy_ci95: list[float] | None = None
     mae_ratio_to_random_walk: float | None

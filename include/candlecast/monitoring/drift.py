@@ -55,7 +55,7 @@ def drift_reasons(n: int, figures: dict, rules: DriftRules) -> list[str]:
     if coverage is not None and not COVERAGE_BAND[0] <= coverage <= COVERAGE_BAND[1]:
         reasons.append(f"80 % band coverage {coverage:.1%}: outside 70–90 %")
     test_accuracy, test_mae = test.get("direction_accuracy"), test.get("mae_ratio_to_random_walk")
-    if acc_ci and test_accuracy is not None and acc_ci[1] < test_accuracy:
+    if accuracy is not None and acc_ci and test_accuracy is not None and acc_ci[1] < test_accuracy:
         reasons.append(f"{acc_text}: significantly below the test window's {test_accuracy:.3f}")
     if mae_ci and test_mae is not None and mae_ci[0] > test_mae:
         reasons.append(f"{mae_text}: significantly above the test window's {test_mae:.3f}")

@@ -92,7 +92,10 @@ def score(steps: pd.DataFrame, candles: RealisedCandles) -> pd.DataFrame:
         return pd.DataFrame()
     out = pd.concat(scored, ignore_index=True)
     actual, last = out["actual_close"], out["last_close"]
-    out["hit"] = np.where(actual == last, None, (out["direction"] == "up") == (actual > last))
+    # No hit or miss where the price did not move, or where the step names no side: a step
+    # without skill is served at confidence 0.5 ("up" only by convention), so it is no call.
+    no_call = (actual == last) | (out["confidence"] <= 0.5)
+    out["hit"] = np.where(no_call, None, (out["direction"] == "up") == (actual > last))
     out["log_error"] = np.log(out["predicted_close"] / actual)
     out["random_walk_error"] = np.log(last / actual)
     out["inside_80"] = (out["close_low_80"] <= actual) & (actual <= out["close_high_80"])

@@ -65,6 +65,15 @@ def _num(value, digits: int = 3) -> str:
     )
 
 
+def _direction(whole: dict) -> str:
+    if not whole["calls"]:
+        return "direction: no calls (steps without skill name no side)"
+    accuracy = _num(whole["direction_accuracy"])
+    return (
+        f"direction {accuracy}{_ci(whole['direction_accuracy_ci95'])} over {whole['calls']} calls"
+    )
+
+
 def _ci(pair) -> str:
     return f" [{_num(pair[0])}, {_num(pair[1])}]" if pair else ""
 
@@ -118,8 +127,7 @@ def _accuracy_lines(outcomes: pd.DataFrame) -> list[str]:
             whole = figures(group)
             test = group["test"].iloc[0] or {}
             lines.append(
-                f"  {code} {model}: n={len(group)} · direction {_num(whole['direction_accuracy'])}"
-                f"{_ci(whole['direction_accuracy_ci95'])} (test "
+                f"  {code} {model}: n={len(group)} · {_direction(whole)} (test "
                 f"{_num(test.get('direction_accuracy'))}) · MAE/random walk "
                 f"{_num(whole['mae_ratio_to_random_walk'])}{_ci(whole['mae_ratio_ci95'])} (test "
                 f"{_num(test.get('mae_ratio_to_random_walk'))}) · 80 % band "

@@ -85,15 +85,20 @@ def figures(outcomes: pd.DataFrame, ic: pd.Series | None = None) -> dict:
     ic = _ic_summary(ic_groups(outcomes) if ic is None else ic)
     return _clean(
         {
+            "calls": int(moved.sum()),  # steps that named a side and whose price moved
             "direction_accuracy": float(hit[moved].mean()) if moved.any() else None,
-            "direction_accuracy_ci95": block_bootstrap_ci(stamps, hit * moved, moved.astype(float)),
+            "direction_accuracy_ci95": block_bootstrap_ci(stamps, hit * moved, moved.astype(float))
+            if moved.any()
+            else None,
             "mae_ratio_to_random_walk": float(error.sum() / random_walk.sum())
             if random_walk.sum() > 0
             else None,
             "mae_ratio_ci95": block_bootstrap_ci(stamps, error, random_walk),
             "interval80_coverage": float(inside.mean()),
             "interval80_coverage_ci95": block_bootstrap_ci(stamps, inside, np.ones(len(inside))),
-            "ece": expected_calibration_error(confidence[moved], hit[moved].astype(float)),
+            "ece": expected_calibration_error(confidence[moved], hit[moved].astype(float))
+            if moved.any()
+            else None,
             "mean_confidence": float(confidence.mean()),
             "rank_ic": ic["rank_ic"],
             "rank_ic_ci95": ic["rank_ic_ci95"],
