@@ -206,7 +206,7 @@ def test_a_degraded_version_raises_one_drift_alert_a_day_and_its_ledger_stops(ma
     drift = [m["text"] for m in market["sink"].messages if "drift:" in m["text"]]
     assert len(drift) == 1
     (text,) = drift
-    assert "candlecast-1h:backwards" in text and "honest" not in text
+    assert "candlecast-1h:backwards (1h challenger)" in text and "honest" not in text
     assert "direction accuracy 0.000" in text and "below 0.5" in text
     assert "outside 70–90 %" in text and "significantly worse than the random walk" in text
     assert "below the test window's 0.530" in text
@@ -327,6 +327,7 @@ def test_shadow_forecasts_are_scored_as_their_own_version_beside_the_champion(ma
     with db.connect(market["at"](T0)) as conn:
         champion = add_model(conn, "champion", {"direction_accuracy": 0.55})
         challenger = add_model(conn, "challenger", {"direction_accuracy": 0.56})
+        conn.execute("UPDATE models SET stage = 'champion' WHERE id = %s", (champion,))
         pairs = {}
         for ticker in COINS:
             last, truth = close_at(market, ticker, T0), actual_closes(market, ticker, T0)
@@ -365,6 +366,8 @@ def test_shadow_forecasts_are_scored_as_their_own_version_beside_the_champion(ma
     assert champion_row.day == challenger_row.day and champion_row.n == challenger_row.n == 60
     assert champion_row.direction_accuracy == 1.0 and challenger_row.direction_accuracy == 0.0
     assert champion_row.predictions == challenger_row.predictions == 6
+    assert (champion_row.stage, challenger_row.stage) == ("champion", "challenger")
+    assert champion_row.calls == challenger_row.calls == 60
 
     # Paper trading follows the served forecasts only: both called "up" at step 24 somewhere.
     assert traded and traded <= set(pairs) and not traded & set(pairs.values())

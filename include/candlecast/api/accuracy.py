@@ -15,7 +15,7 @@ NO_OUTCOMES = (
     "the score_outcomes DAG has run"
 )
 ROWS = """
-    SELECT r.timeframe, m.name || ':' || m.version AS model, r.horizon, r.day, r.window_days,
+    SELECT r.timeframe, m.name || ':' || m.version AS model, m.stage, r.horizon, r.day, r.window_days,
            r.n, r.predictions, r.coins, r.figures
     FROM outcome_rolling r JOIN models m ON m.id = r.model_id
     WHERE r.window_days = %(window)s
@@ -57,6 +57,7 @@ def _row(row: dict) -> AccuracyRow:
     return AccuracyRow(
         timeframe=row["timeframe"],
         model=row["model"],
+        stage=row["stage"],
         horizon=row["horizon"],
         day=row["day"],
         window_days=row["window_days"],

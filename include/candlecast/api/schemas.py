@@ -135,6 +135,11 @@ class ModelList(BaseModel):
 class AccuracyRow(BaseModel):
     timeframe: str
     model: str
+    stage: str | None = Field(
+        default=None,
+        description="The version's release stage now: champion (served), challenger (shadowed "
+        "beside it), retired, rolled_back or pruned.",
+    )
     horizon: str = Field(default="all", description="h1, h6, h30 (that step) or all (1-30).")
     day: date | None = Field(default=None, description="UTC day the window ends with.")
     window_days: int = Field(default=7, description="Trailing days of outcomes counted.")

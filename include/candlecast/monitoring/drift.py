@@ -14,7 +14,7 @@ import psycopg
 COVERAGE_BAND = (0.70, 0.90)
 
 LATEST_ROWS = """
-    SELECT r.model_id, m.name || ':' || m.version AS model, r.timeframe, r.n, r.figures
+    SELECT r.model_id, m.name || ':' || m.version AS model, m.stage, r.timeframe, r.n, r.figures
     FROM outcome_rolling r JOIN models m ON m.id = r.model_id
     WHERE r.day = %(day)s AND r.window_days = %(window)s AND r.horizon = 'all'
 """
@@ -81,11 +81,18 @@ def check_drift(
             "ON CONFLICT DO NOTHING RETURNING model_id",
             (row["model_id"], day, json.dumps(reasons)),
         ).fetchone()
-        drifting.append({"model": row["model"], "reasons": reasons, "alerted": bool(claimed)})
+        drifting.append(
+            {
+                "model": row["model"],
+                "stage": row["stage"],
+                "reasons": reasons,
+                "alerted": bool(claimed),
+            }
+        )
         if claimed:
             conn.commit()  # the claim is durable before the message leaves
             alert(
-                f"drift: {row['model']} ({row['timeframe']}) on {day}",
+                f"drift: {row['model']} ({row['timeframe']} {row['stage']}) on {day}",
                 [*reasons, f"live window: the {rules.window_days} days to {day}, n={row['n']}"],
             )
     return drifting
