@@ -77,10 +77,9 @@ def test_served_forecasts_are_scored_once_read_back_and_reported(
     for outcome in first:
         actual = closes[outcome["ticker"]][pd.Timestamp(outcome["target_at"])]
         assert outcome["actual_close"] == pytest.approx(actual) and outcome["source"] == "store"
+        no_call = actual == outcome["last_close"] or outcome["confidence"] <= 0.5  # no side
         assert outcome["hit"] == (
-            None
-            if actual == outcome["last_close"]
-            else (outcome["direction"] == "up") == (actual > outcome["last_close"])
+            None if no_call else (outcome["direction"] == "up") == (actual > outcome["last_close"])
         )
 
     dag_test(env, "score_outcomes", t1)  # a re-run: nothing written twice
@@ -103,7 +102,10 @@ def test_served_forecasts_are_scored_once_read_back_and_reported(
     h1 = [o for o in scored if o["step"] == 1]
     moved = [o for o in h1 if o["hit"] is not None]
     assert row["n"] == len(h1) == 5 and row["predictions"] == 5 and row["coins"] == 5
-    assert row["direction_accuracy"] == pytest.approx(sum(o["hit"] for o in moved) / len(moved))
+    assert row["calls"] == len(moved)
+    assert row["direction_accuracy"] == (
+        pytest.approx(sum(o["hit"] for o in moved) / len(moved)) if moved else None
+    )
     assert row["interval_80_coverage"] == pytest.approx(sum(o["inside_80"] for o in h1) / 5)
     buckets = httpx.post(
         f"{bento_url}/accuracy", json={"timeframe": "1h", "model": tag}, timeout=60
