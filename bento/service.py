@@ -151,4 +151,6 @@ Candlecast.add_asgi_middleware(ApiDocs)  # our /docs.json and Swagger UI page
 Candlecast.add_asgi_middleware(ConnectionSpread)  # keep-alive connections over the workers
 # Starlette wraps the first added outermost: a cached /predict answered on the event loop
 # (serving.loop_answers) is checked, keyed, limited and spread like any request above.
-Candlecast.add_asgi_middleware(CachedPredict, answers=loop_answers)
+Candlecast.add_asgi_middleware(
+    CachedPredict, answers=loop_answers, headers={"server": f"BentoML Service/{Candlecast.name}"}
+)

@@ -8,11 +8,13 @@ keys and rate limits (`AccessMiddleware`) and `ConnectionSpread` count it as any
 Only a body that `PredictRequest` accepts, as BentoML parses it, for a symbol the worker
 remembers and whose answer is cached is answered here; anything else (any other body, a miss,
 any error) goes on to BentoML unchanged, with the body it read replayed, so errors and
-computed forecasts are BentoML's as before. Its answers carry `x-candlecast-answer: cache`."""
+computed forecasts are BentoML's as before. Its answers carry `x-candlecast-answer: cache`, and
+not BentoML's `x-bentoml-request-id` (the span id of its tracing, which nothing here reads)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from pydantic import ValidationError
 
@@ -71,10 +73,18 @@ class LoopAnswers:
 class CachedPredict:
     """ASGI middleware: POST `route` answered from `answers` when it can be, else passed on."""
 
-    def __init__(self, app, answers: LoopAnswers, route: str = "/predict") -> None:
+    def __init__(
+        self,
+        app,
+        answers: LoopAnswers,
+        route: str = "/predict",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         self.app = app
         self.answers = answers
         self.route = route
+        # What the endpoint's answers carry besides the body's: BentoML's `server`, say.
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
 
     async def __call__(self, scope, receive, send) -> None:
         if (
@@ -101,6 +111,7 @@ class CachedPredict:
         headers = [
             (b"content-length", str(len(answer)).encode()),
             (b"content-type", b"application/json"),
+            *self.headers,
             ANSWER_HEADER,
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
