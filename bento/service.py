@@ -34,6 +34,8 @@ from candlecast.api import (
 )
 from candlecast.modeling import pull_models, pull_version
 from candlecast.serving import (
+    CachedPredict,
+    LoopAnswers,
     build_forecaster,
     follow_champions,
     model_references,
@@ -47,6 +49,7 @@ settings = Settings()
 release = pinned_release(Path(__file__))  # served from a pinned Bento: its versions, never swapped
 # CANDLECAST_STORE_URL set: the champions (or the pinned versions) from the object store
 pull_models(settings, release.models.values() if release else None)
+loop_answers = LoopAnswers(settings)  # this worker's forecaster, once built, for CachedPredict
 health_app = FastAPI(title="candlecast health", docs_url=None, redoc_url=None, openapi_url=None)
 
 
@@ -65,6 +68,7 @@ class Candlecast:
 
     def __init__(self) -> None:
         self.forecaster = build_forecaster(settings, self.models, release)
+        loop_answers.serve(self.forecaster)
         self.champions = follow_champions(
             self.forecaster,
             settings.candlecast_release_poll_seconds,
@@ -145,3 +149,8 @@ Candlecast.add_asgi_middleware(HealthRoute, health_app=health_app)
 Candlecast.add_asgi_middleware(AccessMiddleware)
 Candlecast.add_asgi_middleware(ApiDocs)  # our /docs.json and Swagger UI page
 Candlecast.add_asgi_middleware(ConnectionSpread)  # keep-alive connections over the workers
+# Starlette wraps the first added outermost: a cached /predict answered on the event loop
+# (serving.loop_answers) is checked, keyed, limited and spread like any request above.
+Candlecast.add_asgi_middleware(
+    CachedPredict, answers=loop_answers, headers={"server": f"BentoML Service/{Candlecast.name}"}
+)

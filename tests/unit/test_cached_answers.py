@@ -19,6 +19,7 @@ from candlecast.serving import (
     Forecaster,
     ForecastWriter,
     FreshCandles,
+    LoopAnswers,
     PredictionCache,
     ServedModel,
     candles_key,
@@ -144,3 +145,46 @@ def test_a_cached_answer_keeps_stale_and_data_age_as_the_full_path_gives_them(
     # Past the recheck window the mark no longer vouches for the copy: the full path answers.
     provider._now = start + pd.Timedelta(minutes=65, seconds=RECHECK_SECONDS + 1)
     assert served.cached_answer(TICKER, H1, 30) is None
+
+
+@pytest.fixture
+def loop_redis(redis_url) -> GuardedRedis:
+    """The event loop's own client, as `LoopAnswers` makes it."""
+    return GuardedRedis(serving_redis_client(Settings(redis_url=redis_url), 0.1))
+
+
+def test_on_the_loop_only_a_remembered_symbol_is_answered(local, redis, provider, loop_redis):
+    forecaster(local, redis, provider).predict(TICKER, H1, 30)  # computed by one worker
+    worker = forecaster(local, redis, provider)  # another, that has not checked the symbol
+    assert worker.cached_answer(TICKER, H1, 30, on_loop=loop_redis) is None  # no PostgreSQL
+    endpoint = worker.predict_json(TICKER, H1, 30)  # checks the symbol, answers from the cache
+    assert json.loads(endpoint)["cached"] is True
+    assert worker.cached_answer(TICKER, H1, 30, on_loop=loop_redis) == endpoint
+    down = GuardedRedis(serving_redis_client(Settings(redis_url="redis://127.0.0.1:1/0"), 0.1))
+    assert worker.cached_answer(TICKER, H1, 30, on_loop=down) is None  # a miss, not an error
+
+
+def test_loop_answers_read_the_body_as_the_endpoint_does(local, redis, provider, redis_url):
+    served = forecaster(local, redis, provider)
+    answers = LoopAnswers(Settings(redis_url=redis_url))
+    body = b'{"symbol": " btcusdt", "timeframe": "1h", "steps": 30}'
+    assert answers.answer(body) is None  # no forecaster handed over yet
+    answers.serve(served)
+    assert answers.answer(body) is None  # nothing cached yet
+    served.predict(TICKER, H1, 30)
+    assert answers.answer(body) == served.predict_json(TICKER, H1, 30)  # normalised as there
+    last = pd.Timestamp(json.loads(answers.answer(body))["last_candle_at"])
+    until = (last + pd.Timedelta(minutes=30 * 60 + 30)).isoformat()
+    by_time = f'{{"symbol": "X:BTCUSDT", "timeframe": "1h", "predict_until": "{until}"}}'
+    assert answers.answer(by_time.encode()) == answers.answer(body)  # 30 steps either way
+    for refused in (
+        b'{"symbol": "X:BTCUSDT", "timeframe": "1h", "steps": "30"}',  # strict: no coercion
+        b'{"symbol": "X:BTCUSDT", "timeframe": "1h", "stpes": 30}',  # unknown field
+        b'{"symbol": "X:BTCUSDT", "timeframe": "1h", "steps": 30, "predict_until": "'
+        + until.encode()
+        + b'"}',
+        b"not json",
+        b"",
+        b'{"symbol": "X:BTCUSDT", "timeframe": "1h", "predict_until": "2020-01-01T00:00:00Z"}',
+    ):
+        assert answers.answer(refused) is None, refused  # the endpoint answers it

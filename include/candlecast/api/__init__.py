@@ -10,7 +10,7 @@ the wire and never reach into `candlecast.serving` (an import contract says so).
 """
 
 from candlecast.api.accuracy import NO_OUTCOMES, accuracy_from_tables
-from candlecast.api.contract import REQUEST_MODELS, RequestContract, body_problems
+from candlecast.api.contract import REQUEST_MODELS, RequestContract, body_problems, is_json
 from candlecast.api.errors import (
     ApiError,
     BadInput,
@@ -88,6 +88,7 @@ __all__ = [
     "ModelsRequest",
     "RequestContract",
     "body_problems",
+    "is_json",
     "candlecast_openapi",
     "validation_error_body",
     "AccuracyReport",

@@ -37,12 +37,12 @@ def redis_client(settings: Settings) -> redis.Redis:
     return redis.Redis.from_url(redis_url(settings), socket_timeout=2, socket_connect_timeout=2)
 
 
-def serving_redis_client(settings: Settings) -> redis.Redis:
+def serving_redis_client(settings: Settings, timeout_seconds: float = 0.5) -> redis.Redis:
     """A client that fails fast (no retries, short timeouts): a request must not wait on Redis."""
     return redis.Redis.from_url(
         redis_url(settings),
-        socket_timeout=0.5,
-        socket_connect_timeout=0.5,
+        socket_timeout=timeout_seconds,
+        socket_connect_timeout=timeout_seconds,
         retry=Retry(NoBackoff(), 0),
         health_check_interval=0,
     )

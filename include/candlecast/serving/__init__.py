@@ -6,7 +6,8 @@ as stored (`prediction_cache`), the /healthz checks (`healthz`), the other endpo
 (`reads`, live accuracy among them, read from the `score_outcomes` DAG's tables), the objects
 built once per worker (`assembly`), the in-memory LRU they share (`lru`), the swap to a newly
 promoted champion and to each new challenger (`releases`), the versions a pinned Bento serves instead
-(`pinned`) and the background queue and sample of the challengers' shadow forecasts (`shadow`).
+(`pinned`), the background queue and sample of the challengers' shadow forecasts (`shadow`) and
+cached /predict answers given on the server's event loop (`loop_answers`).
 
 May import: `candlecast.api`, `candlecast.modeling` (never its `training`), `candlecast.ohlcv`
 (the store and the cleaner; never validation), `candlecast.marketdata`, `candlecast.ops`,
@@ -44,6 +45,7 @@ from candlecast.serving.forecast import (
 from candlecast.serving.forecast_writer import ForecastWriter
 from candlecast.serving.forecaster import Forecaster, ServedModel, steps_until
 from candlecast.serving.healthz import check_health
+from candlecast.serving.loop_answers import ANSWER_HEADER, CachedPredict, LoopAnswers
 from candlecast.serving.lru import LruCache
 from candlecast.serving.pinned import PinnedRelease, pin_labels, pinned_release
 from candlecast.serving.prediction_cache import PredictionCache, prediction_key
@@ -51,9 +53,11 @@ from candlecast.serving.releases import ChampionWatcher, follow_champions
 from candlecast.serving.shadow import ShadowQueue, in_sample
 
 __all__ = [
+    "ANSWER_HEADER",
     "CACHED_CANDLES",
     "NO_OUTCOMES",
     "SERVING_CANDLES",
+    "CachedPredict",
     "CandleWindow",
     "ChampionWatcher",
     "DecodedFrames",
@@ -63,6 +67,7 @@ __all__ = [
     "FreshMark",
     "InputCache",
     "InsufficientHistory",
+    "LoopAnswers",
     "LruCache",
     "MarketDataUnavailable",
     "NoCandles",

@@ -24,7 +24,7 @@ from candlecast.api import (
     find_symbol,
 )
 from candlecast.modeling import ForecastModel, model_row_id
-from candlecast.ops import ConnectionPool, DatabaseUnavailable
+from candlecast.ops import ConnectionPool, DatabaseUnavailable, GuardedRedis
 from candlecast.serving.candles import CandleWindow, FreshCandles, MarketDataUnavailable, NoCandles
 from candlecast.serving.codec import candles_key, mark_key
 from candlecast.serving.forecast import (
@@ -181,39 +181,52 @@ class Forecaster:
             return answer
         return self.predict(ticker, timeframe, steps, predict_until).model_dump_json().encode()
 
+    def remembers(self, ticker: str) -> bool:
+        """The symbol was found active within SYMBOL_MEMORY_SECONDS: `symbol_id` asks no one."""
+        with self._lock:
+            remembered = self._symbols.get(ticker)
+        return remembered is not None and time.monotonic() - remembered[0] < SYMBOL_MEMORY_SECONDS
+
     def cached_answer(
         self,
         ticker: str,
         timeframe: Timeframe,
         steps: int | None = None,
         predict_until: datetime | None = None,
+        on_loop: GuardedRedis | None = None,
     ) -> bytes | None:
         """A repeat within the prediction cache, without the model, PostgreSQL (beyond the
         symbol check `predict` makes too, remembered) or the candles: the series' mark and the
         answer read in one Redis round trip (two for predict_until, whose steps depend on the
-        last candle), judged as `FreshCandles.get` would judge the candles. None: `predict`."""
+        last candle), judged as `FreshCandles.get` would judge the candles. None: `predict`.
+
+        `on_loop`: asked on the server's event loop (`serving.loop_answers`), with this Redis
+        (short timeouts) instead of the cache's own, and only for a symbol `remembers`, so
+        nothing but that round trip can hold the loop up; None is then "ask the endpoint"."""
         served = self.models.get(timeframe.code)
         if not self.predictions.enabled or served is None:
             return None
         if steps is not None and predict_until is not None:
             return None  # predict says why
-        self.symbol_id(ticker)  # unknown → 404, as predict
+        if on_loop is None:
+            self.symbol_id(ticker)  # unknown → 404, as predict
+        elif not self.remembers(ticker):
+            return None
+        cache = self.predictions.cache if on_loop is None else on_loop
         mark_name = mark_key(candles_key(ticker, timeframe.code))
         if predict_until is None:
             steps = MAX_STEPS if steps is None else steps
             question = answer_key(ticker, timeframe.code, steps, served.tag)
-            reply = self.predictions.cache.call("mget", [mark_name, question])
+            reply = cache.call("mget", [mark_name, question])
             mark, entry = reply if reply else (None, None)
             fresh = self.candles.judge_mark(timeframe, mark)
         else:
-            fresh = self.candles.judge_mark(
-                timeframe, self.predictions.cache.call("get", mark_name)
-            )
+            fresh = self.candles.judge_mark(timeframe, cache.call("get", mark_name))
             if fresh is None:
                 return None
             steps = steps_until(timeframe, fresh.last_candle_at, predict_until, fresh.now)
             question = answer_key(ticker, timeframe.code, steps, served.tag)
-            entry = self.predictions.cache.call("get", question)
+            entry = cache.call("get", question)
         if fresh is None:
             return None
         body = stored_body(entry, candle_stamp(fresh.last_candle_at))
