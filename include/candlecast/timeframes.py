@@ -4,10 +4,12 @@ forecast horizon every timeframe shares."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
+_MONDAY_NS = 4 * 86_400 * 10**9  # 1970-01-05, the first Monday after the epoch
 MAX_STEPS = 30  # the forecast horizon: steps served, horizons trained and stored
 
 
@@ -21,9 +23,19 @@ class Timeframe:
     retention_days: int
     fixed_freq: str | None = None  # pandas floor frequency where candles have a fixed length
 
+    @cached_property
+    def length_ns(self) -> int | None:
+        """One candle's length in nanoseconds, where it is fixed (all but 1M)."""
+        if self.code == "1M":
+            return None
+        epoch = pd.Timestamp(0, tz="UTC")
+        return (epoch + self.offset - epoch).value
+
     def next_open(self, ts: pd.Timestamp, n: int = 1) -> pd.Timestamp:
         """Open time of the candle n periods after the one opening at ts."""
-        return ts + n * self.offset
+        if self.length_ns is None:
+            return ts + n * self.offset
+        return ts + pd.Timedelta(n * self.length_ns)  # a DateOffset's arithmetic is ~10x slower
 
     def next_opens(self, ts: pd.Timestamp, steps: int) -> list[pd.Timestamp]:
         """Open times of the `steps` candles after the one opening at ts."""
@@ -40,10 +52,9 @@ class Timeframe:
         ts = pd.Timestamp(ts).tz_convert("UTC")
         if self.code == "1M":
             return ts.normalize().replace(day=1)
-        if self.code == "1w":
-            day = ts.normalize()
-            return day - pd.Timedelta(days=day.weekday())
-        return ts.floor(self.fixed_freq)
+        ns, length = ts.value, self.length_ns
+        since = ns - _MONDAY_NS if self.code == "1w" else ns  # weeks open on Mondays
+        return pd.Timestamp(ns - since % length, tz="UTC").as_unit(ts.unit)
 
     def aligned(self, timestamps: pd.Series) -> pd.Series:
         """Vectorised is_aligned over a UTC timestamp series."""

@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -45,3 +46,22 @@ def test_next_opens_are_the_next_open_of_each_step(code):
     opens = timeframe.next_opens(start, 30)
     assert opens == [timeframe.next_open(start, k) for k in range(1, 31)]
     assert all(timeframe.is_aligned(ts) for ts in opens)
+
+
+@pytest.mark.parametrize("code", ["1h", "4h", "1d", "1w"])
+def test_fixed_length_arithmetic_is_the_calendars(code):
+    """floor and next_open in integer nanoseconds give what pandas' calendar arithmetic gives
+    (weeks open on Mondays), in the timestamp's own unit, before and after the epoch."""
+    tf = TIMEFRAMES[code]
+    rng = np.random.default_rng(3)
+    stamps = pd.to_datetime(rng.integers(-(10**18), 2 * 10**18, 500), utc=True)
+    for ts in [*stamps, pd.Timestamp("2024-02-29 23:59:59.999", tz="UTC").as_unit("ms")]:
+        if code == "1w":
+            day = ts.normalize()
+            expected = day - pd.Timedelta(days=day.weekday())
+        else:
+            expected = ts.floor(tf.fixed_freq)
+        floored = tf.floor(ts)
+        assert floored == expected and floored.unit == ts.unit and str(floored.tz) == "UTC"
+        for n in (1, 7, -3):
+            assert tf.next_open(floored, n) == floored + n * tf.offset
