@@ -59,6 +59,7 @@ health_app = FastAPI(title="candlecast health", docs_url=None, redoc_url=None, o
     workers=settings.candlecast_api_workers,
     threads=settings.candlecast_api_threads,
     traffic={"timeout": 60},
+    logging={"access": {"enabled": settings.candlecast_access_log}},
 )
 class Candlecast:
     """Crypto OHLC forecasts on fresh candles. Errors are JSON `{"error": ..., "field": ...}`;

@@ -102,6 +102,10 @@ class Settings(BaseSettings):
         description="Requests a Bento worker computes at once (threads: one computes while "
         "another waits on PostgreSQL, Redis or the provider).",
     )
+    candlecast_access_log: bool = Field(
+        default=True,
+        description="BentoML's access log line per request (off behind a proxy that logs them).",
+    )
     candlecast_api_key_rate_per_minute: int = Field(
         default=600, ge=1, description="Sustained requests per minute of a new API key."
     )

@@ -37,6 +37,7 @@ def server(stack_environment, computed, home):
         **stack_environment,
         "CANDLECAST_API_WORKERS": "1",
         "CANDLECAST_API_KEY_CACHE_SECONDS": str(KEY_CACHE_SECONDS),
+        "CANDLECAST_ACCESS_LOG": "false",
     }
     with running_bento(env, home / "bento-loop-answers.log") as url:
         yield url
@@ -115,3 +116,12 @@ def test_a_repeat_from_the_loop_needs_a_key_and_counts_against_its_limit(server,
     assert [r.status_code for r in keyed] == [200, 200, 200, 429]
     assert all(r.headers[FROM_LOOP] == "cache" for r in keyed[:3])
     assert "rate limit" in keyed[3].json()["error"] and "retry-after" in keyed[3].headers
+
+
+def test_the_access_log_is_a_setting(server, computed, home):
+    """The session's server logs a line per request (the default); this one runs with
+    CANDLECAST_ACCESS_LOG=false and logs none, though it answered every test of the module."""
+    post(server, REQUEST)
+    assert "path=/predict" in (home / "bento-test.log").read_text()
+    served = (home / "bento-loop-answers.log").read_text()
+    assert "Service candlecast initialized" in served and "path=/predict" not in served
