@@ -73,7 +73,12 @@ def test_a_horizon_counts_candles_by_the_calendar_across_a_gap(tmp_path):
     row = int(np.flatnonzero(panel.timestamp == before)[0])
     assert np.isnan(panel.forward[row, :5]).all()  # h = 1..5 land inside the gap: no target
     assert not np.isnan(panel.forward[row, 5])  # h = 6 is the first candle after it
-    hours = (panel.target_end - panel.timestamp[:, None]).astype("timedelta64[h]").astype(float)
+    every_row = np.arange(len(panel))
+    hours = (
+        (panel.target_end(every_row) - panel.timestamp[:, None])
+        .astype("timedelta64[h]")
+        .astype(float)
+    )
     known = ~np.isnan(panel.forward)
     np.testing.assert_array_equal(
         hours[known], np.broadcast_to(np.arange(1, 31), hours.shape)[known]
