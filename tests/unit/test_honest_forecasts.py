@@ -63,6 +63,12 @@ def test_the_stride_keeps_the_same_hours_of_day_for_every_coin(tmp_path, monkeyp
     assert hours["X:BTCUSDT"] == hours["X:ETHUSDT"]
 
 
+def test_500_coins_at_full_retention_keep_every_candle_of_every_timeframe():
+    """The stride is for universes far larger than the 500 coins the project trains on."""
+    for timeframe in TIMEFRAMES.values():
+        assert 500 * timeframe.retention_candles <= dataset.ROW_BUDGET, timeframe.code
+
+
 def test_a_horizon_counts_candles_by_the_calendar_across_a_gap(tmp_path):
     store = CandleStore(tmp_path)
     candles = _with_vwap(sample_candles("1h", "X:BTCUSDT", 300))
