@@ -96,6 +96,23 @@ class Timeframe:
             return (ms + 3 * 86_400_000) // week  # 1970-01-01 was a Thursday: Mondays map to ints
         return ms // int(pd.Timedelta(self.fixed_freq).total_seconds() * 1000)
 
+    def candle_open(self, index: np.ndarray) -> np.ndarray:
+        """Open time (datetime64[ms]) of each candle index: the inverse of candle_index on
+        aligned open times."""
+        index = np.asarray(index, dtype="int64")
+        if self.code == "1M":
+            return index.astype("datetime64[M]").astype("datetime64[ms]")
+        day = 86_400_000
+        if self.code == "1w":
+            return (index * (7 * day) - 3 * day).astype("datetime64[ms]")
+        period = int(pd.Timedelta(self.fixed_freq).total_seconds() * 1000)
+        return (index * period).astype("datetime64[ms]")
+
+    def first_candle_from(self, when: np.datetime64) -> int:
+        """The index of the first candle that opens at or after `when`."""
+        at = int(self.candle_index(np.asarray([when], dtype="datetime64[ms]"))[0])
+        return at if self.candle_open(np.asarray([at]))[0] == when else at + 1
+
     def retention_start(self, now: pd.Timestamp) -> pd.Timestamp:
         return self.floor(now - pd.Timedelta(days=self.retention_days))
 

@@ -63,6 +63,12 @@ def test_the_stride_keeps_the_same_hours_of_day_for_every_coin(tmp_path, monkeyp
     assert hours["X:BTCUSDT"] == hours["X:ETHUSDT"]
 
 
+def test_500_coins_at_full_retention_keep_every_candle_of_every_timeframe():
+    """The stride is for universes far larger than the 500 coins the project trains on."""
+    for timeframe in TIMEFRAMES.values():
+        assert 500 * timeframe.retention_candles <= dataset.ROW_BUDGET, timeframe.code
+
+
 def test_a_horizon_counts_candles_by_the_calendar_across_a_gap(tmp_path):
     store = CandleStore(tmp_path)
     candles = _with_vwap(sample_candles("1h", "X:BTCUSDT", 300))
@@ -73,7 +79,12 @@ def test_a_horizon_counts_candles_by_the_calendar_across_a_gap(tmp_path):
     row = int(np.flatnonzero(panel.timestamp == before)[0])
     assert np.isnan(panel.forward[row, :5]).all()  # h = 1..5 land inside the gap: no target
     assert not np.isnan(panel.forward[row, 5])  # h = 6 is the first candle after it
-    hours = (panel.target_end - panel.timestamp[:, None]).astype("timedelta64[h]").astype(float)
+    every_row = np.arange(len(panel))
+    hours = (
+        (panel.target_end(every_row) - panel.timestamp[:, None])
+        .astype("timedelta64[h]")
+        .astype(float)
+    )
     known = ~np.isnan(panel.forward)
     np.testing.assert_array_equal(
         hours[known], np.broadcast_to(np.arange(1, 31), hours.shape)[known]

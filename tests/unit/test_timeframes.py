@@ -65,3 +65,19 @@ def test_fixed_length_arithmetic_is_the_calendars(code):
         assert floored == expected and floored.unit == ts.unit and str(floored.tz) == "UTC"
         for n in (1, 7, -3):
             assert tf.next_open(floored, n) == floored + n * tf.offset
+
+
+@pytest.mark.parametrize("code", TIMEFRAME_CODES)
+def test_candle_open_inverts_the_candle_index_and_bounds_the_purge(code):
+    timeframe = TIMEFRAMES[code]
+    first = timeframe.floor(pd.Timestamp("2023-12-20 17:00", tz="UTC"))
+    opens = [first, *timeframe.next_opens(first, 40)]
+    stamps = np.array([t.tz_localize(None).to_datetime64() for t in opens], "datetime64[ms]")
+    index = timeframe.candle_index(stamps)
+    np.testing.assert_array_equal(timeframe.candle_open(index), stamps)
+    np.testing.assert_array_equal(np.diff(index), 1)
+    # The first candle opening at or after a boundary: the boundary's own candle when it is an
+    # open time, else the next one.
+    assert timeframe.first_candle_from(stamps[7]) == index[7]
+    assert timeframe.first_candle_from(stamps[7] + np.timedelta64(1, "ms")) == index[8]
+    assert timeframe.first_candle_from(stamps[8] - np.timedelta64(1, "ms")) == index[8]

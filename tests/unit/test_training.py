@@ -49,15 +49,65 @@ def test_walk_forward_folds_are_two_test_years_with_purged_windows(daily_store):
         assert np.timedelta64(300, "D") < fold.test_end - fold.test_start
         train_rows = np.flatnonzero(panel.timestamp < fold.validation_start)
         train = pairs(panel, train_rows, fold.validation_start)
-        assert panel.target_end[train.row, train.horizon - 1].max() < fold.validation_start
+        assert panel.target_end(train.row, train.horizon).max() < fold.validation_start
         assert set(np.unique(train.horizon)) == set(range(1, 31))
         validation_rows = np.flatnonzero(
             (panel.timestamp >= fold.validation_start) & (panel.timestamp < fold.test_start)
         )
         validation = pairs(panel, validation_rows, fold.test_start)
         assert len(validation)
-        assert panel.target_end[validation.row, validation.horizon - 1].max() < fold.test_start
+        assert panel.target_end(validation.row, validation.horizon).max() < fold.test_start
     assert folds[0].test_end <= folds[1].test_start  # consecutive, oldest first
+
+
+def test_the_panel_holds_float32_targets_and_no_per_target_end_times(daily_store):
+    """What keeps 500 coins of 1h under 8 GB without the stride: one float32 copy of the
+    features and the targets, and per row a few scalars (the candle index, not 30 end times)."""
+    panel = build_panel(daily_store, TICKERS, DAILY)
+    assert panel.features.dtype == np.float32 and panel.forward.dtype == np.float32
+    assert panel.candle.dtype == np.int64 and panel.candle.shape == (len(panel),)
+    arrays = {k: v for k, v in vars(panel).items() if isinstance(v, np.ndarray)}
+    wide = {k for k, v in arrays.items() if v.ndim == 2}
+    assert wide == {"features", "forward"}
+    assert not any(np.issubdtype(v.dtype, np.datetime64) for v in arrays.values() if v.ndim == 2)
+    per_row = sum(v.nbytes for v in arrays.values()) / len(panel)
+    assert per_row <= 4 * (len(panel.columns) + 30) + 6 * 8
+    # The end times the purge works on are still there, computed from the candle index: the
+    # daily candle h days later, NaT where the series ends first.
+    rows = np.arange(len(panel))
+    ends = panel.target_end(rows)
+    assert ends.dtype == np.dtype("datetime64[ms]")
+    known = ~np.isnat(ends)
+    np.testing.assert_array_equal(known, ~np.isnan(panel.forward))
+    days = (ends - panel.timestamp[:, None]).astype("timedelta64[D]").astype(float)
+    np.testing.assert_array_equal(days[known], np.broadcast_to(np.arange(1, 31), days.shape)[known])
+    # The relative target is z less the mean z of every coin at the same candle.
+    z = panel.z(rows)
+    frame = pd.DataFrame(z)
+    expected = (frame - frame.groupby(panel.timestamp).transform("mean")).to_numpy()
+    np.testing.assert_allclose(panel.relative_z(rows), expected, rtol=1e-12, atol=1e-12)
+    some = rows[::7]
+    horizon = (some % 30 + 1).astype("int16")
+    np.testing.assert_allclose(
+        panel.relative_z(some, horizon), expected[some, horizon - 1], rtol=1e-12, atol=1e-12
+    )
+
+
+def test_a_limited_set_of_pairs_is_the_same_subset_as_of_every_pair(daily_store):
+    """pairs() picks its subset without listing every pair first; the subset is the one the
+    full list would give (the purge included)."""
+    panel = build_panel(daily_store, TICKERS, DAILY)
+    fold = walk_forward_folds(panel)[-1]
+    rows = np.flatnonzero(panel.timestamp < fold.validation_start)
+    every = pairs(panel, rows, fold.validation_start)
+    ends = panel.target_end(every.row, every.horizon)
+    assert ends.max() < fold.validation_start
+    assert ends.max() >= fold.validation_start - np.timedelta64(1, "D")  # nothing more purged
+    limit = len(every) // 3
+    chosen = pairs(panel, rows, fold.validation_start, limit, seed=3)
+    keep = np.sort(np.random.default_rng(3).choice(len(every), limit, replace=False))
+    np.testing.assert_array_equal(chosen.row, every.row[keep])
+    np.testing.assert_array_equal(chosen.horizon, every.horizon[keep])
 
 
 def test_every_fold_is_measured_beside_the_baselines(trained):

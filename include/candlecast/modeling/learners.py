@@ -136,6 +136,7 @@ class RandomForestLearner(XGBoostLearner):
 
 RIDGE_PENALTY = 0.15  # per training row: the penalty grows with the data, as the Gram does
 RIDGE_CLIP = 5.0
+MOMENT_COLUMNS = 16
 
 
 class RidgeLearner:
@@ -155,25 +156,38 @@ class RidgeLearner:
 
     @classmethod
     def fit(cls, features, rows, targets) -> RidgeLearner:
-        """targets: (len(rows), 30) z values, NaN where unknown or purged."""
-        sample = features[rows].astype("float64")
-        mean = np.nan_to_num(np.nanmean(sample, axis=0))
-        scale = np.nanstd(sample, axis=0)
+        """targets: (len(rows), 30) z values, NaN where unknown or purged. The standardised
+        design is built PREDICT_CHUNK rows at a time and its Gram matrices summed, so no float64
+        copy of the training rows is ever whole (400 k rows of 1h features are 0.55 GB each)."""
+        rows = np.asarray(rows)
+        width = features.shape[1] + 1
+        mean, scale = np.empty(features.shape[1]), np.empty(features.shape[1])
+        for lo in range(0, features.shape[1], MOMENT_COLUMNS):  # columns are independent
+            sample = features[rows, lo : lo + MOMENT_COLUMNS].astype("float64")
+            mean[lo : lo + MOMENT_COLUMNS] = np.nan_to_num(np.nanmean(sample, axis=0))
+            scale[lo : lo + MOMENT_COLUMNS] = np.nanstd(sample, axis=0)
         scale = np.where(np.isfinite(scale) & (scale > 1e-9), scale, 1.0)
-        learner = cls(mean, scale, np.zeros((MAX_STEPS, features.shape[1] + 1)))
-        design = learner._design(features, rows)
+        learner = cls(mean, scale, np.zeros((MAX_STEPS, width)))
         targets = np.clip(targets, -Z_CLIP, Z_CLIP)
-        gram_all = design.T @ design
+        gram_all = np.zeros((width, width))
+        gram_unknown = np.zeros((MAX_STEPS, width, width))
+        rhs = np.zeros((MAX_STEPS, width))
+        for lo in range(0, len(rows), PREDICT_CHUNK):
+            design = learner._design(features, rows[lo : lo + PREDICT_CHUNK])
+            chunk = targets[lo : lo + PREDICT_CHUNK]
+            gram_all += design.T @ design
+            for h in range(MAX_STEPS):
+                known = ~np.isnan(chunk[:, h])
+                unknown = design[~known]
+                gram_unknown[h] += unknown.T @ unknown
+                rhs[h] += design[known].T @ chunk[known, h]
+        known_count = (~np.isnan(targets)).sum(axis=0)
         for h in range(MAX_STEPS):
-            known = ~np.isnan(targets[:, h])
-            if known.sum() <= design.shape[1]:
+            if known_count[h] <= width:
                 continue
-            unknown = design[~known]
-            gram = gram_all - unknown.T @ unknown
-            penalty = RIDGE_PENALTY * known.sum() * np.eye(design.shape[1])
+            penalty = RIDGE_PENALTY * known_count[h] * np.eye(width)
             penalty[-1, -1] = 0.0  # the intercept is not shrunk
-            rhs = design[known].T @ targets[known, h]
-            learner.coef[h] = np.linalg.solve(gram + penalty, rhs)
+            learner.coef[h] = np.linalg.solve(gram_all - gram_unknown[h] + penalty, rhs[h])
         return learner
 
     def predict(self, features, series_start, rows, horizon, spacing: int = 1) -> np.ndarray:
@@ -200,6 +214,7 @@ class RidgeLearner:
 SEQUENCE_LENGTH = 16
 LSTM_UNITS = 32
 INPUT_CLIP = 5.0
+SEQUENCE_CHUNK = 4096
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -224,9 +239,14 @@ class LSTMLearner:
         rows of `features` are `spacing` candles apart (the panel keeps every stride-th candle
         and passes spacing=stride; serving reads every candle, spacing 1)."""
         back = np.arange(SEQUENCE_LENGTH - 1, -1, -1) * max(self.stride // spacing, 1)
-        index = np.maximum(rows[:, None] - back[None, :], series_start[rows][:, None])
-        scaled = (features[index] - self.weights["mean"]) / self.weights["scale"]
-        return np.clip(np.nan_to_num(scaled), -INPUT_CLIP, INPUT_CLIP).astype("float32")
+        rows = np.asarray(rows)
+        out = np.empty((len(rows), SEQUENCE_LENGTH, features.shape[1]), dtype="float32")
+        for lo in range(0, len(rows), SEQUENCE_CHUNK):  # a few temporaries of one chunk each
+            chunk = rows[lo : lo + SEQUENCE_CHUNK]
+            index = np.maximum(chunk[:, None] - back[None, :], series_start[chunk][:, None])
+            scaled = (features[index] - self.weights["mean"]) / self.weights["scale"]
+            out[lo : lo + SEQUENCE_CHUNK] = np.clip(np.nan_to_num(scaled), -INPUT_CLIP, INPUT_CLIP)
+        return out
 
     def forward(self, sequences: np.ndarray) -> np.ndarray:
         """The keras LSTM cell (gates i, f, c, o; sigmoid and tanh) and the dense head."""

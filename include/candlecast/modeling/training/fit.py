@@ -53,12 +53,11 @@ def _target_of(panel: Panel, chosen: Pairs) -> np.ndarray:
     """A pair's z against the other coins at the same candle: what the ridge learner is fitted
     to, and what the stacking weighs the learners on (the ranking is what carries over from one
     window to the next; the shared market move is most of the noise)."""
-    return panel.relative_z[chosen.row, chosen.horizon - 1]
+    return panel.relative_z(chosen.row, chosen.horizon)
 
 
 def _z_of(panel: Panel, chosen: Pairs) -> np.ndarray:
-    scale = panel.sigma[chosen.row] * np.sqrt(chosen.horizon)
-    return panel.forward[chosen.row, chosen.horizon - 1] / scale
+    return panel.z(chosen.row, chosen.horizon)
 
 
 def _fit_learners(panel: Panel, fold: Fold) -> dict:
@@ -120,8 +119,8 @@ def _subsample_rows(rows: np.ndarray, limit: int, seed: int = 5) -> np.ndarray:
 
 
 def _masked_targets(panel: Panel, rows: np.ndarray, ends_before, relative=False) -> np.ndarray:
-    z = panel.relative_z[rows] if relative else panel.z[rows]
-    return np.where(panel.target_end[rows] < ends_before, z, np.nan)
+    z = panel.relative_z(rows) if relative else panel.z(rows)
+    return np.where(panel.known(rows, ends_before), z, np.nan)
 
 
 @dataclass
@@ -147,7 +146,7 @@ class TrainingBaselines:
 
     @classmethod
     def of(cls, panel: Panel, train: Pairs) -> TrainingBaselines:
-        returns = panel.forward[train.row, train.horizon - 1]
+        returns = panel.returns(train.row, train.horizon)
         drift = [
             np.mean(returns[train.horizon == h]) if (train.horizon == h).any() else 0.0
             for h in range(1, MAX_STEPS + 1)
@@ -178,7 +177,7 @@ def _calibrated(
         model.calibration = fit_calibration(
             _z_of(panel, validation),
             validation.horizon,
-            panel.forward[validation.row, validation.horizon - 1],
+            panel.returns(validation.row, validation.horizon),
             raw,
             panel.timestamp[validation.row],
             panel.last_return[validation.row],
@@ -197,7 +196,7 @@ def measure(
         panel.timestamp[test.row],
         test.horizon,
         panel.ticker[test.row],
-        panel.forward[test.row, test.horizon - 1],
+        panel.returns(test.row, test.horizon),
         served.point,
         served.confidence,
         panel.last_return[test.row],

@@ -79,7 +79,7 @@ def _interval(stamps, numerator, denominator) -> list[float]:
 def _differences(panel: Panel, test: Pairs, challenger, champion) -> dict:
     """Challenger minus champion on the same pairs, each with its paired 95 % interval."""
     stamps = panel.timestamp[test.row]
-    actual = panel.forward[test.row, test.horizon - 1]
+    actual = panel.returns(test.row, test.horizon)
     moved = (actual != 0).astype(float)
     out = {}
     for group in GROUPS:

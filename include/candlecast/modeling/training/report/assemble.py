@@ -63,7 +63,7 @@ def _calibration(model: ForecastModel, panel: Panel, latest: FoldResult) -> dict
     test = latest.test
     if len(test) == 0:
         return {}
-    actual = panel.forward[test.row, test.horizon - 1]
+    actual = panel.returns(test.row, test.horizon)
     direction, confidence = sides(model.calibration.probability_up(latest.test_raw_z, test.horizon))
     correct = (np.where(direction == "up", 1.0, -1.0) == np.sign(actual)).astype(float)
     return calibration_curve(confidence, correct)
