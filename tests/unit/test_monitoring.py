@@ -207,7 +207,7 @@ def test_a_degraded_version_raises_one_drift_alert_a_day_and_its_ledger_stops(ma
     assert len(drift) == 1
     (text,) = drift
     assert "candlecast-1h:backwards (1h challenger)" in text and "honest" not in text
-    assert "direction accuracy 0.000" in text and "below 0.5" in text
+    assert "direction accuracy 0.000" in text and "below 0.5 over 540 calls of 540 outcomes" in text
     assert "outside 70–90 %" in text and "significantly worse than the random walk" in text
     assert "below the test window's 0.530" in text
     paused = [m["text"] for m in market["sink"].messages if "paper trading paused" in m["text"]]
