@@ -211,7 +211,11 @@ def test_a_degraded_version_raises_one_drift_alert_a_day_and_its_ledger_stops(ma
     assert "outside 70–90 %" in text and "significantly worse than the random walk" in text
     assert "below the test window's 0.530" in text
     paused = [m["text"] for m in market["sink"].messages if "paper trading paused" in m["text"]]
-    assert len(paused) == 1 and "backwards" in paused[0] and "< 0.45" in paused[0]
+    assert (
+        len(paused) == 1
+        and "backwards" in paused[0]
+        and "< 0.45 over 540 calls of 540 outcomes" in paused[0]
+    )
     # The next day counts again.
     next_day = run_score_outcomes(market["at"](now + pd.Timedelta(days=1), **rules))
     assert next_day["drift"] and next_day["drift"][0]["alerted"] is True

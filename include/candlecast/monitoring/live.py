@@ -26,6 +26,7 @@ def live_accuracy(conn: psycopg.Connection, candles: RealisedCandles, rules: Dri
         r["model_id"]: {
             "model": r["model"],
             "n": r["n"],
+            "calls": r["figures"].get("calls"),
             "direction_accuracy": r["figures"].get("direction_accuracy"),
         }
         for r in rows

@@ -171,9 +171,11 @@ def emergency_reasons(
     reasons = []
     live = (accuracy or {}).get("direction_accuracy")
     if live is not None and live < EMERGENCY_ACCURACY:
+        calls = accuracy.get("calls")
+        counted = f"{calls} calls of " if calls is not None else ""
         reasons.append(
             f"live direction accuracy {live:.3f} < {EMERGENCY_ACCURACY} over "
-            f"{accuracy['n']} outcomes"
+            f"{counted}{accuracy['n']} outcomes"
         )
     last = conn.execute(
         "SELECT pnl FROM paper_positions WHERE model_id = %s AND status = 'closed' "
