@@ -123,10 +123,9 @@ class Forecaster:
 
     def symbol_id(self, ticker: str) -> int | None:
         """The symbol's row id; None when PostgreSQL cannot tell. Unknown → 404."""
-        with self._lock:
-            remembered = self._symbols.get(ticker)
-        if remembered and time.monotonic() - remembered[0] < SYMBOL_MEMORY_SECONDS:
-            return remembered[1]
+        remembered = self._remembered_id(ticker)
+        if remembered is not None:
+            return remembered
         try:
             with self.pool.connection() as conn:
                 row = find_symbol(conn, ticker)
@@ -181,11 +180,17 @@ class Forecaster:
             return answer
         return self.predict(ticker, timeframe, steps, predict_until).model_dump_json().encode()
 
-    def remembers(self, ticker: str) -> bool:
-        """The symbol was found active within SYMBOL_MEMORY_SECONDS: `symbol_id` asks no one."""
+    def _remembered_id(self, ticker: str) -> int | None:
+        """The row id of a symbol found active within SYMBOL_MEMORY_SECONDS, else None."""
         with self._lock:
             remembered = self._symbols.get(ticker)
-        return remembered is not None and time.monotonic() - remembered[0] < SYMBOL_MEMORY_SECONDS
+        if remembered and time.monotonic() - remembered[0] < SYMBOL_MEMORY_SECONDS:
+            return remembered[1]
+        return None
+
+    def remembers(self, ticker: str) -> bool:
+        """The symbol was found active within SYMBOL_MEMORY_SECONDS: `symbol_id` asks no one."""
+        return self._remembered_id(ticker) is not None
 
     def cached_answer(
         self,
