@@ -9,7 +9,8 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-_MONDAY_NS = 4 * 86_400 * 10**9  # 1970-01-05, the first Monday after the epoch
+# 1970-01-01 was a Thursday: shifted by 3 days, weeks counted from the epoch open on Mondays.
+_WEEK_SHIFT_MS = 3 * 86_400_000
 MAX_STEPS = 30  # the forecast horizon: steps served, horizons trained and stored
 
 
@@ -30,6 +31,12 @@ class Timeframe:
             return None
         epoch = pd.Timestamp(0, tz="UTC")
         return (epoch + self.offset - epoch).value
+
+    @property
+    def _shift_ms(self) -> int:
+        """What candle counting adds to epoch milliseconds so that candles open at multiples of
+        their length: the week's shift to Monday, 0 for the others."""
+        return _WEEK_SHIFT_MS if self.code == "1w" else 0
 
     def next_open(self, ts: pd.Timestamp, n: int = 1) -> pd.Timestamp:
         """Open time of the candle n periods after the one opening at ts."""
@@ -52,9 +59,8 @@ class Timeframe:
         ts = pd.Timestamp(ts).tz_convert("UTC")
         if self.code == "1M":
             return ts.normalize().replace(day=1)
-        ns, length = ts.value, self.length_ns
-        since = ns - _MONDAY_NS if self.code == "1w" else ns  # weeks open on Mondays
-        return pd.Timestamp(ns - since % length, tz="UTC").as_unit(ts.unit)
+        ns, shift = ts.value, self._shift_ms * 10**6
+        return pd.Timestamp(ns - (ns + shift) % self.length_ns, tz="UTC").as_unit(ts.unit)
 
     def aligned(self, timestamps: pd.Series) -> pd.Series:
         """Vectorised is_aligned over a UTC timestamp series."""
@@ -91,10 +97,7 @@ class Timeframe:
         if self.code == "1M":
             return np.asarray(stamps, dtype="datetime64[M]").astype("int64")
         ms = np.asarray(stamps, dtype="datetime64[ms]").astype("int64")
-        if self.code == "1w":
-            week = 7 * 86_400_000
-            return (ms + 3 * 86_400_000) // week  # 1970-01-01 was a Thursday: Mondays map to ints
-        return ms // int(pd.Timedelta(self.fixed_freq).total_seconds() * 1000)
+        return (ms + self._shift_ms) // (self.length_ns // 10**6)
 
     def candle_open(self, index: np.ndarray) -> np.ndarray:
         """Open time (datetime64[ms]) of each candle index: the inverse of candle_index on
@@ -102,11 +105,7 @@ class Timeframe:
         index = np.asarray(index, dtype="int64")
         if self.code == "1M":
             return index.astype("datetime64[M]").astype("datetime64[ms]")
-        day = 86_400_000
-        if self.code == "1w":
-            return (index * (7 * day) - 3 * day).astype("datetime64[ms]")
-        period = int(pd.Timedelta(self.fixed_freq).total_seconds() * 1000)
-        return (index * period).astype("datetime64[ms]")
+        return (index * (self.length_ns // 10**6) - self._shift_ms).astype("datetime64[ms]")
 
     def first_candle_from(self, when: np.datetime64) -> int:
         """The index of the first candle that opens at or after `when`."""
