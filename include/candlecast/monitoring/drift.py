@@ -26,6 +26,12 @@ class DriftRules:
     window_days: int = 7
 
 
+def counted(n: int, calls: int | None) -> str:
+    """What a live direction figure rests on: its calls among the outcomes (rows written before
+    calls were counted say outcomes only)."""
+    return f"{n} outcomes" if calls is None else f"{calls} calls of {n} outcomes"
+
+
 def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
@@ -49,9 +55,7 @@ def drift_reasons(n: int, figures: dict, rules: DriftRules) -> list[str]:
     acc_text = f"direction accuracy {_fmt(accuracy)}{_interval(figures, 'direction_accuracy_ci95')}"
     mae_text = f"MAE {_fmt(mae)}× the random walk's{_interval(figures, 'mae_ratio_ci95')}"
     if accuracy is not None and accuracy < 0.5 and acc_ci and acc_ci[1] < 0.5:
-        calls = figures.get("calls")
-        counted = f"{calls} calls of {n} outcomes" if calls is not None else f"{n} outcomes"
-        reasons.append(f"{acc_text}: below 0.5 over {counted}")
+        reasons.append(f"{acc_text}: below 0.5 over {counted(n, figures.get('calls'))}")
     if mae_ci and mae_ci[0] > 1.0:
         reasons.append(f"{mae_text}: significantly worse than the random walk")
     if coverage is not None and not COVERAGE_BAND[0] <= coverage <= COVERAGE_BAND[1]:

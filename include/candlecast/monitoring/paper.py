@@ -17,6 +17,7 @@ import psycopg
 
 from candlecast.modeling.training.papertrade import Series, TradingRules, simulate_position
 from candlecast.monitoring.candles import RealisedCandles
+from candlecast.monitoring.drift import counted
 from candlecast.timeframes import TIMEFRAMES
 
 SIGNAL_STEP = 24
@@ -171,11 +172,9 @@ def emergency_reasons(
     reasons = []
     live = (accuracy or {}).get("direction_accuracy")
     if live is not None and live < EMERGENCY_ACCURACY:
-        calls = accuracy.get("calls")
-        counted = f"{calls} calls of " if calls is not None else ""
         reasons.append(
             f"live direction accuracy {live:.3f} < {EMERGENCY_ACCURACY} over "
-            f"{counted}{accuracy['n']} outcomes"
+            f"{counted(accuracy['n'], accuracy.get('calls'))}"
         )
     last = conn.execute(
         "SELECT pnl FROM paper_positions WHERE model_id = %s AND status = 'closed' "
