@@ -31,17 +31,26 @@ FORECAST_STEP = {
     "direction": "up",
     "confidence": 0.53,
     "skill": "validated",
+    "relative_skill": "validated",
 }
 
 HORIZON_EVIDENCE = {
     "horizon": 1,
     "skill": "validated",
+    "relative_skill": "validated",
+    "signal": "ensemble",
     "rank_ic": 0.052,
     "rank_ic_low": 0.021,
     "rank_ic_high": 0.083,
+    "rank_ic_halves": [0.061, 0.043],
+    "best_naive_ranker": "reversal 1",
+    "best_naive_ranker_ic": 0.038,
     "direction_accuracy": 0.526,
     "best_naive_rule": "reversal",
     "best_naive_accuracy": 0.514,
+    "test_rank_ic": 0.047,
+    "test_best_naive_ranker_ic": 0.031,
+    "test_below_zero": False,
     "n": 24500,
 }
 

@@ -60,8 +60,14 @@ def _forecast(conn: psycopg.Connection, row: dict) -> Forecast:
     ).fetchall()
     evidence = skill_evidence(row.pop("skill_by_horizon"))
     validated = {e.horizon for e in evidence if e.skill == "validated"}
+    ranked = {e.horizon for e in evidence if e.relative_skill == "validated"}
     forecast_steps = [
-        ForecastStep(**s, skill="validated" if s["step"] in validated else "none") for s in steps
+        ForecastStep(
+            **s,
+            skill="validated" if s["step"] in validated else "none",
+            relative_skill="validated" if s["step"] in ranked else "none",
+        )
+        for s in steps
     ]
     return Forecast(
         **{**row, "data_age_seconds": row["data_age_seconds"] or 0.0},
@@ -77,7 +83,11 @@ def skill_evidence(recorded) -> list[HorizonEvidence]:
     """The per-horizon evidence a models row recorded (none for versions from before it)."""
     if not isinstance(recorded, list):
         return []
-    return [HorizonEvidence(**figures) for figures in recorded if isinstance(figures, dict)]
+    return [
+        HorizonEvidence(**{"relative_skill": figures.get("skill", "none"), **figures})
+        for figures in recorded
+        if isinstance(figures, dict)
+    ]  # a version from before the two claims made one: both
 
 
 def stored_forecast(conn: psycopg.Connection, prediction_id: str) -> Forecast:

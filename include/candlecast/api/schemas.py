@@ -13,10 +13,18 @@ Status = Literal["ok", "degraded", "down"]
 
 Skill = Literal["validated", "none"]
 SKILL_MEANING = (
-    "'validated': on the model's validation window this horizon's rank IC across coins had a 99 % "
-    "interval above 0 and its direction accuracy beat every naive rule (reversal, momentum, "
-    "majority, drift). 'none': no such evidence; the close is the random walk's (the last close) "
-    "and the confidence 0.5."
+    "Direction skill, the side of the close against the last close. 'validated': on the model's "
+    "validation window this horizon's rank IC across coins had a 99 % interval above 0 and was "
+    "above 0 on each half of the window, and its direction accuracy beat every naive rule "
+    "(reversal, momentum, majority, drift) on the whole window and on each half. 'none': no such "
+    "evidence; the confidence is 0.5 (the side is 'up' by convention only)."
+)
+RELATIVE_SKILL_MEANING = (
+    "Relative skill, the ranking of the coins against each other. 'validated': on the model's "
+    "validation window this horizon's rank IC across coins had a 99 % interval above 0, was above "
+    "0 on each half of the window, and was not below the best naive ranker's (plus or minus the "
+    "last 1, 6 or 24 candles' return, the sign fixed on the training window). 'none': no such "
+    "evidence. Where neither claim holds the close is the random walk's (the last close)."
 )
 
 
@@ -25,6 +33,13 @@ class HorizonEvidence(BaseModel):
 
     horizon: int
     skill: Skill = Field(description=SKILL_MEANING)
+    relative_skill: Skill = Field(default="none", description=RELATIVE_SKILL_MEANING)
+    signal: str | None = Field(
+        default=None,
+        description="What is served at this horizon, chosen by validation rank IC: 'ensemble' "
+        "(the learners stacked), one learner ('xgboost', 'ridge', …) or a naive ranker "
+        "('naive_ret_6': plus or minus the last 6 candles' return).",
+    )
     rank_ic: float | None = Field(
         default=None, description="Mean Spearman correlation across coins per timestamp."
     )
@@ -34,9 +49,28 @@ class HorizonEvidence(BaseModel):
         "horizons are tested).",
     )
     rank_ic_high: float | None = None
+    rank_ic_halves: list[float | None] = Field(
+        default_factory=list, description="The IC on each half of the validation window."
+    )
+    best_naive_ranker: str | None = Field(
+        default=None,
+        description="The naive ranker of the highest validation IC here ('reversal 1': minus the "
+        "last candle's return; 'momentum 24': plus the last 24 candles').",
+    )
+    best_naive_ranker_ic: float | None = None
     direction_accuracy: float | None = None
     best_naive_rule: str | None = None
     best_naive_accuracy: float | None = None
+    test_rank_ic: float | None = Field(
+        default=None,
+        description="The served signal's IC on the test window after validation (only "
+        "measured, never used to choose or claim).",
+    )
+    test_best_naive_ranker_ic: float | None = None
+    test_below_zero: bool = Field(
+        default=False,
+        description="A horizon claiming skill whose test-window IC fell below 0: a warning.",
+    )
     n: int = Field(default=0, description="Validation (coin, candle) pairs at this horizon.")
 
 
@@ -205,7 +239,7 @@ class ForecastStep(BaseModel):
     )
     close: float = Field(
         description="Point forecast: the calibrated expected log return from the last close "
-        "(the last close itself where skill is 'none')."
+        "(the last close itself where both skill and relative_skill are 'none')."
     )
     close_low_80: float
     close_high_80: float
@@ -219,6 +253,7 @@ class ForecastStep(BaseModel):
         "skill is 'none' (forecasts stored by versions before per-step skill may hold less).",
     )
     skill: Skill = Field(default="none", description=SKILL_MEANING)
+    relative_skill: Skill = Field(default="none", description=RELATIVE_SKILL_MEANING)
 
 
 class Forecast(BaseModel):

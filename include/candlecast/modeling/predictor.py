@@ -20,6 +20,8 @@ from candlecast.modeling.learners import (
     RidgeLearner,
     XGBoostLearner,
 )
+from candlecast.modeling.naive_rankers import NaiveRanker, is_ranker
+from candlecast.timeframes import MAX_STEPS
 
 CONFIDENCE_FLOOR, CONFIDENCE_CEIL = 0.001, 0.999
 _META_FILE = "forecaster.json"
@@ -30,17 +32,24 @@ LEARNER_TYPES = {
 
 @dataclass
 class Calibration:
-    """Validation-fitted, per horizon 1..30: whether the horizon has skill, the point's slope on
-    the raw prediction (0: the random walk), the probability that the close ends above the last
-    close as a function of the raw prediction, the 80 % residual band (z units) and the evidence
-    (IC with its interval, accuracy against the best naive rule)."""
+    """Validation-fitted, per horizon 1..30: the two claims a horizon can earn — `skill`, the
+    side of the close against the last close (direction), and `relative_skill`, the ranking of
+    the coins against each other — the point's slope on the raw prediction (0: the random walk),
+    the probability that the close ends above the last close as a function of the raw prediction,
+    the 80 % residual band (z units) and the evidence (IC with its interval beside the best naive
+    ranker's, accuracy beside the best naive rule's)."""
 
     slope: list[float]
-    skill: list[bool]
+    skill: list[bool]  # direction skill: confidence above 0.5 only here
     confidence_scale: float  # P(the raw prediction's side is right) = sigmoid(scale · |raw z|)
     residual_q10: list[float]
     residual_q90: list[float]
     evidence: list[dict] = field(default_factory=list)
+    relative_skill: list[bool] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.relative_skill:  # versions from before the two claims: one claim, both
+            self.relative_skill = list(self.skill)
 
     def point(self, raw: np.ndarray, horizon: np.ndarray) -> np.ndarray:
         return np.asarray(self.slope)[np.asarray(horizon) - 1] * raw
@@ -57,16 +66,28 @@ class Calibration:
         rows = []
         for h, (skill, figures) in enumerate(zip(self.skill, evidence, strict=True), start=1):
             low, high = figures.get("rank_ic_ci99") or (None, None)
+            relative = self.relative_skill[h - 1]
+            test_ic = _finite(figures.get("test_rank_ic"))
             rows.append(
                 {
                     "horizon": h,
                     "skill": "validated" if skill else "none",
+                    "relative_skill": "validated" if relative else "none",
+                    "signal": figures.get("signal"),
                     "rank_ic": _finite(figures.get("rank_ic")),
                     "rank_ic_low": _finite(low),
                     "rank_ic_high": _finite(high),
+                    "rank_ic_halves": [_finite(v) for v in figures.get("rank_ic_halves") or ()],
+                    "best_naive_ranker": figures.get("best_naive_ranker"),
+                    "best_naive_ranker_ic": _finite(figures.get("best_naive_ranker_ic")),
                     "direction_accuracy": _finite(figures.get("direction_accuracy")),
                     "best_naive_rule": figures.get("best_naive_rule"),
                     "best_naive_accuracy": _finite(figures.get("best_naive_accuracy")),
+                    "test_rank_ic": test_ic,
+                    "test_best_naive_ranker_ic": _finite(figures.get("test_best_naive_ranker_ic")),
+                    "test_below_zero": bool(
+                        (skill or relative) and test_ic is not None and test_ic < 0
+                    ),
                     "n": int(figures.get("n", 0)),
                 }
             )
@@ -75,7 +96,8 @@ class Calibration:
     @classmethod
     def without_skill(cls, residual_q10: list[float], residual_q90: list[float], note=None):
         """Every horizon without skill: the random walk's point at confidence 0.5, these bands."""
-        figures = {"n": 0, "skill": False} | ({"note": note} if note else {})
+        figures = {"n": 0, "skill": False, "relative_skill": False}
+        figures |= {"note": note} if note else {}
         return cls(
             slope=[0.0] * len(residual_q10),
             skill=[False] * len(residual_q10),
@@ -83,6 +105,7 @@ class Calibration:
             residual_q10=list(residual_q10),
             residual_q90=list(residual_q90),
             evidence=[dict(figures) for _ in residual_q10],
+            relative_skill=[False] * len(residual_q10),
         )
 
     @classmethod
@@ -134,10 +157,19 @@ class CandleShape:
         return cls(float(candles["close"].iloc[-1]), *_median_wicks(candles))
 
 
+def horizon_weights(weights: dict) -> dict[str, np.ndarray]:
+    """Each learner's weight per horizon 1..30 (a version from before per-horizon signals holds
+    one weight per learner, the same at every horizon)."""
+    return {
+        name: np.broadcast_to(np.asarray(weight, dtype=float), (MAX_STEPS,))
+        for name, weight in weights.items()
+    }
+
+
 @dataclass
 class ForecastModel:
-    learners: dict  # name -> learner, only those with a non-zero weight
-    weights: dict[str, float]
+    learners: dict  # name -> learner, only those with a non-zero weight at some horizon
+    weights: dict[str, list[float]]  # name -> weight per horizon 1..30 (or one for all)
     timeframe: str
     feature_names: list[str]
     feature_set_version: str
@@ -150,9 +182,20 @@ class ForecastModel:
         `spacing` candles apart (the panel: its stride; a served series: 1)."""
         rows, horizon = np.asarray(rows), np.asarray(horizon)
         total = np.zeros(len(rows))
-        for name, weight in self.weights.items():
+        for name, weight in horizon_weights(self.weights).items():
+            at_horizon = weight[horizon - 1]
+            used = at_horizon != 0
+            if not used.any():
+                continue
             learner = self.learners[name]
-            total += weight * learner.predict(features, series_start, rows, horizon, spacing)
+            if used.all():
+                total += at_horizon * learner.predict(
+                    features, series_start, rows, horizon, spacing
+                )
+            else:
+                total[used] += at_horizon[used] * learner.predict(
+                    features, series_start, rows[used], horizon[used], spacing
+                )
         return total
 
     def point_z(self, features: np.ndarray, series_start, rows, horizon, spacing=1) -> np.ndarray:
@@ -218,6 +261,7 @@ class ForecastModel:
             "direction": direction,
             "confidence": confidence,
             "skill": np.asarray(self.calibration.skill[:steps], dtype=bool),
+            "relative_skill": np.asarray(self.calibration.relative_skill[:steps], dtype=bool),
         }
 
     def forecast_path(self, candles: pd.DataFrame, features: pd.DataFrame, steps: int) -> dict:
@@ -230,7 +274,7 @@ class ForecastModel:
             learner.save(folder)
         meta = {
             "timeframe": self.timeframe,
-            "weights": self.weights,
+            "weights": {n: np.asarray(w, dtype=float).tolist() for n, w in self.weights.items()},
             "feature_names": self.feature_names,
             "feature_set_version": self.feature_set_version,
             "calibration": self.calibration.__dict__,
@@ -246,6 +290,8 @@ class ForecastModel:
         for name in meta["weights"]:
             if name == LSTMLearner.name:
                 learners[name] = LSTMLearner.load(folder)
+            elif is_ranker(name):
+                learners[name] = NaiveRanker.load(folder, meta["feature_names"], name)
             else:
                 learners[name] = LEARNER_TYPES[name].load(folder, meta["feature_names"])
         return cls(

@@ -174,6 +174,7 @@ def make_forecast(
             direction=str(path["direction"][i]),
             confidence=float(path["confidence"][i]),
             skill="validated" if path["skill"][i] else "none",
+            relative_skill="validated" if path["relative_skill"][i] else "none",
         )
         for i, k in enumerate(path["horizons"])
     ]

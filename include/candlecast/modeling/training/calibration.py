@@ -1,22 +1,34 @@
 """Calibration on validation pairs: per horizon, the evidence of skill (rank IC across coins with
-a moving-block interval, direction accuracy against the best naive rule), the point's size
-(realised regressed on predicted, slope clipped to [0, 1] and never past what keeps the MAE at or
-below the random walk's on either half of the window), the probability that the predicted side is
-right (a logistic map of the raw prediction), and conformal 80 % bands.
+a moving-block interval beside the best naive ranker's, direction accuracy beside the best naive
+rule's), the point's size (realised regressed on predicted, slope clipped to [0, 1] and never past
+what keeps the MAE at or below the random walk's on either half of the window), the probability
+that the predicted side is right (a logistic map of the raw prediction), and conformal 80 % bands.
 
-A horizon has skill when its IC interval lies above 0 and its direction accuracy beats every naive
-rule (reversal, momentum, majority, drift). The interval is a 99 % one: 30 horizons are tested,
-and a 95 % interval would hand skill to some horizon of a model that has none. A horizon without
-skill serves the random walk's point and confidence 0.5.
+A horizon can earn two claims, each of which must hold on both halves of the window:
+- relative skill (the ranking of the coins): the IC interval lies above 0, the IC is above 0 on
+  each half, and it is not below the best naive ranker's (± the last 1, 6 or 24 candles' return);
+- direction skill (the side of the close): relative skill's IC conditions, and a direction
+  accuracy that beats every naive rule (reversal, momentum, majority, drift) on the whole window
+  and on each half.
+The interval is a 99 % one: 30 horizons are tested, and a 95 % interval would hand skill to some
+horizon of a model that has none. A horizon with either claim serves the calibrated point; only
+direction skill moves the confidence off 0.5. A horizon without either serves the random walk.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 from scipy.optimize import minimize_scalar
 
 from candlecast.modeling import Z_CLIP, Calibration
-from candlecast.modeling.training.evaluation import block_bootstrap_ci, hit_rate, ic_by_timestamp
+from candlecast.modeling.training.evaluation import (
+    block_bootstrap_ci,
+    hit_rate,
+    ic_by_timestamp,
+    mean_ic,
+)
 from candlecast.modeling.training.folds import halves_of
 from candlecast.timeframes import MAX_STEPS
 
@@ -39,6 +51,24 @@ def naive_rules(last_return: np.ndarray, majority: float, drift: float) -> dict[
     }
 
 
+def _beats_rules(raw, log_return, last_return, majority: float, drift: float) -> tuple:
+    """The model's direction accuracy, the best naive rule's name, and every rule's accuracy."""
+    accuracy = hit_rate(raw, log_return)
+    rules = {
+        name: hit_rate(calls, log_return)
+        for name, calls in naive_rules(last_return, majority, drift).items()
+    }
+    best = max(rules, key=lambda name: -1.0 if np.isnan(rules[name]) else rules[name])
+    return accuracy, best, rules
+
+
+def _best_ranker(stamps, log_return, rankers: dict | None) -> tuple[str | None, float | None, dict]:
+    ics = {name: mean_ic(stamps, score, log_return) for name, score in (rankers or {}).items()}
+    ics = {name: ic for name, ic in ics.items() if ic is not None}
+    best = max(ics, key=ics.get, default=None)
+    return best, (ics[best] if best else None), ics
+
+
 def horizon_evidence(
     stamps: np.ndarray,
     log_return: np.ndarray,
@@ -46,36 +76,48 @@ def horizon_evidence(
     last_return: np.ndarray,
     majority: float,
     drift: float,
+    rankers: dict[str, np.ndarray] | None = None,
 ) -> dict:
-    """One horizon's validation figures: IC and its interval, the model's direction accuracy
-    beside the best naive rule's, and whether that makes skill."""
+    """One horizon's validation figures: IC and its interval beside the best naive ranker's
+    (`rankers`: rule name -> score), the direction accuracy beside the best naive rule's, each
+    on the whole window and on its two halves, and the two claims they make."""
     ic_stamps, ic = ic_by_timestamp(stamps, raw, log_return)
     ic_mean = float(np.mean(ic)) if len(ic) else None
     ones = np.ones(len(ic))
     ic_low, ic_high = block_bootstrap_ci(ic_stamps, ic, ones, level=SKILL_LEVEL)
-    accuracy = hit_rate(raw, log_return)
-    rules = {
-        name: hit_rate(calls, log_return)
-        for name, calls in naive_rules(last_return, majority, drift).items()
-    }
-    best = max(rules, key=lambda name: -1.0 if np.isnan(rules[name]) else rules[name])
-    skill = bool(
+    halves = [halves_of(stamps) == k for k in (0, 1)]
+    ic_halves = [mean_ic(stamps[at], raw[at], log_return[at]) for at in halves]
+    best_ranker, best_ranker_ic, ranker_ic = _best_ranker(stamps, log_return, rankers)
+    ranks = bool(
         ic_mean is not None
         and np.isfinite(ic_low)
         and ic_low > 0
-        and np.isfinite(accuracy)
-        and accuracy > rules[best]
+        and all(half is not None and half > 0 for half in ic_halves)
     )
+    accuracy, best, rules = _beats_rules(raw, log_return, last_return, majority, drift)
+    on_halves = [
+        _beats_rules(raw[at], log_return[at], last_return[at], majority, drift) for at in halves
+    ]
     return {
         "n": int(len(raw)),
         "rank_ic": ic_mean,
         "rank_ic_ci99": [ic_low, ic_high],
         "rank_ic_ci95": list(block_bootstrap_ci(ic_stamps, ic, ones)),
+        "rank_ic_halves": ic_halves,
+        "best_naive_ranker": best_ranker,
+        "best_naive_ranker_ic": best_ranker_ic,
+        "naive_ranker_ic": ranker_ic,
         "direction_accuracy": accuracy,
         "best_naive_rule": best,
         "best_naive_accuracy": rules[best],
         "naive_accuracy": rules,
-        "skill": skill,
+        "relative_skill": ranks and (best_ranker_ic is None or ic_mean >= best_ranker_ic - 1e-12),
+        "skill": bool(
+            ranks
+            and np.isfinite(accuracy)
+            and accuracy > rules[best]
+            and all(np.isfinite(a) and a > r[b] for a, b, r in on_halves)
+        ),
     }
 
 
@@ -129,40 +171,34 @@ def fit_calibration(
     last_return: np.ndarray,
     majority: float,
     drift: np.ndarray,
+    rankers: Callable[[int, np.ndarray], dict[str, np.ndarray]] | None = None,
+    signals: list[str] | None = None,
 ) -> Calibration:
-    """On validation pairs: per-horizon evidence and skill, slopes, the confidence map fitted on
-    the skilled horizons, and conformal 80 % bands of the point's residuals. `drift`: the training mean log
-    return per horizon (1..30); `majority`: +1 when most training targets went up, else -1."""
+    """On validation pairs: per-horizon evidence and the two claims, slopes where either holds,
+    the confidence map fitted on the direction-skilled horizons, and conformal 80 % bands of the
+    point's residuals. `drift`: the training mean log return per horizon (1..30); `majority`: +1
+    when most training targets went up, else -1; `rankers(h, at)`: the naive rankers' scores
+    of the pairs `at` of horizon h, by rule name; `signals`: what is served at each horizon."""
     if len(z) < MIN_CALIBRATION_PAIRS:
         return no_evidence()
     calibration = no_evidence()
     at_horizon = [np.flatnonzero(horizon == h) for h in range(1, MAX_STEPS + 1)]
     for h, at in enumerate(at_horizon, start=1):
-        if len(at) < MIN_HORIZON_PAIRS:
-            continue
-        calibration.evidence[h - 1] = horizon_evidence(
-            timestamps[at], log_return[at], raw[at], last_return[at], majority, drift[h - 1]
-        )
-    halves = halves_of(timestamps)
-    for h, figures in enumerate(calibration.evidence, start=1):
-        if figures["skill"]:
-            at = at_horizon[h - 1]
-            calibration.skill[h - 1] = True
-            calibration.slope[h - 1] = _slope(z[at], raw[at], halves[at])
-    skilled = np.isin(horizon, np.flatnonzero(calibration.skill) + 1)
-    if skilled.sum() >= MIN_CALIBRATION_PAIRS:
-        # Trusted only as far as both halves of the window agree: the smaller of their scales.
-        calibration.confidence_scale = min(
-            _confidence_scale(
-                raw[skilled & (halves == half)], log_return[skilled & (halves == half)]
+        if len(at) >= MIN_HORIZON_PAIRS:
+            figures = horizon_evidence(
+                timestamps[at],
+                log_return[at],
+                raw[at],
+                last_return[at],
+                majority,
+                drift[h - 1],
+                rankers(h, at) if rankers else None,
             )
-            for half in (0, 1)
-        )
-    if calibration.confidence_scale == 0.0:  # no usable link from prediction to side: no skill
-        calibration.skill = [False] * MAX_STEPS
-        calibration.slope = [0.0] * MAX_STEPS
-    point = np.asarray(calibration.slope)[horizon - 1] * raw
-    residual = z - point
+            calibration.evidence[h - 1] = figures | ({"signal": signals[h - 1]} if signals else {})
+    halves = halves_of(timestamps)
+    _claims_and_slopes(calibration, z, raw, halves, at_horizon)
+    _fit_confidence(calibration, horizon, raw, log_return, halves)
+    residual = z - np.asarray(calibration.slope)[horizon - 1] * raw
     for h, at in enumerate(at_horizon, start=1):
         if len(at) >= MIN_HORIZON_PAIRS:
             q10, q90 = np.quantile(residual[at], (0.1, 0.9))
@@ -170,3 +206,32 @@ def fit_calibration(
             calibration.residual_q10[h - 1] = float(min(q10, 0.0))
             calibration.residual_q90[h - 1] = float(max(q90, 0.0))
     return calibration
+
+
+def _claims_and_slopes(calibration: Calibration, z, raw, halves, at_horizon) -> None:
+    """Each horizon's claims from its evidence; the point's slope wherever one holds."""
+    for h, figures in enumerate(calibration.evidence, start=1):
+        calibration.relative_skill[h - 1] = bool(figures.get("relative_skill"))
+        calibration.skill[h - 1] = bool(figures["skill"])
+        if figures["skill"] or figures.get("relative_skill"):
+            at = at_horizon[h - 1]
+            calibration.slope[h - 1] = _slope(z[at], raw[at], halves[at])
+
+
+def _fit_confidence(calibration: Calibration, horizon, raw, log_return, halves) -> None:
+    """The confidence map on the direction-skilled horizons, trusted only as far as both halves
+    of the window agree (the smaller of their scales); none usable: no direction skill."""
+    skilled = np.isin(horizon, np.flatnonzero(calibration.skill) + 1)
+    if skilled.sum() >= MIN_CALIBRATION_PAIRS:
+        calibration.confidence_scale = min(
+            _confidence_scale(
+                raw[skilled & (halves == half)], log_return[skilled & (halves == half)]
+            )
+            for half in (0, 1)
+        )
+    if calibration.confidence_scale == 0.0:
+        calibration.skill = [False] * MAX_STEPS
+        for h, figures in enumerate(calibration.evidence, start=1):
+            figures["skill"] = False
+            if not calibration.relative_skill[h - 1]:
+                calibration.slope[h - 1] = 0.0

@@ -99,6 +99,11 @@ def ic_by_timestamp(
     return ic.index.to_numpy(), ic.to_numpy(dtype=float)
 
 
+def mean_ic(timestamp: np.ndarray, predicted: np.ndarray, actual: np.ndarray) -> float | None:
+    _, ic = ic_by_timestamp(timestamp, predicted, actual)
+    return float(np.mean(ic)) if len(ic) else None
+
+
 def rank_ic(timestamp: np.ndarray, predicted: np.ndarray, actual: np.ndarray) -> dict:
     """Spearman correlation across coins at each timestamp; its mean (IC) with a moving-block
     95 % interval over time, and mean/std (ICIR)."""
@@ -169,6 +174,17 @@ def _group(columns: dict, mask: np.ndarray) -> dict:
         "reversal": _direction_figures(stamps, -last, actual),
         "majority": _direction_figures(stamps, np.full(n, columns["majority"]), actual),
     }
+    rankers = {
+        name: rank_ic(stamps, score[mask], actual) for name, score in columns["rankers"].items()
+    }
+    model["naive_rankers"] = rankers
+    best = max(
+        (name for name in rankers if rankers[name]["rank_ic"] is not None),
+        key=lambda name: rankers[name]["rank_ic"],
+        default=None,
+    )
+    model["best_naive_ranker"] = best
+    model["best_naive_ranker_ic"] = rankers[best]["rank_ic"] if best else None
     return model
 
 
@@ -188,11 +204,13 @@ def evaluate(
     direction: np.ndarray | None = None,
     score: np.ndarray | None = None,
     skill: np.ndarray | None = None,
+    rankers: dict[str, np.ndarray] | None = None,
 ) -> dict:
-    """Model vs random walk, drift, momentum, reversal and the training majority: per horizon
-    group (h1, h6, h30, all), the top coins against the rest, and accuracy at every horizon.
-    `direction` (+1/-1): the side served (default: the point's sign); `score`: what ranks the
-    coins for the IC (default: the point); `skill`: whether each pair's horizon has skill."""
+    """Model vs random walk, drift, momentum, reversal and the training majority, and its rank IC
+    beside the naive rankers': per horizon group (h1, h6, h30, all), the top coins against the
+    rest, and accuracy and IC at every horizon. `direction` (+1/-1): the side served (default:
+    the point's sign); `score`: what ranks the coins for the IC (default: the point); `skill`:
+    whether each pair's horizon has skill; `rankers`: each naive ranker's score, by name."""
     columns = {
         "timestamp": timestamp,
         "actual": actual_log_return,
@@ -206,6 +224,7 @@ def evaluate(
         "interval_high": interval_high,
         "drift": drift,
         "majority": majority,
+        "rankers": rankers or {},
     }
     report = {f"h{h}": _group(columns, horizon == h) for h in REPORT_HORIZONS}
     report["all"] = _group(columns, np.ones_like(horizon, dtype=bool))
@@ -225,6 +244,9 @@ def accuracy_by_horizon(columns: dict, horizon: np.ndarray) -> dict:
         "reversal": [],
         "majority": [],
         "drift": [],
+        "rank_ic": [],
+        "best_naive_ranker": [],
+        "best_naive_ranker_ic": [],
     }
     for h in range(1, MAX_STEPS + 1):
         at = horizon == h
@@ -232,6 +254,16 @@ def accuracy_by_horizon(columns: dict, horizon: np.ndarray) -> dict:
             continue
         last = columns["last_return"][at]
         table["horizon"].append(h)
+        stamps = columns["timestamp"][at]
+        table["rank_ic"].append(mean_ic(stamps, columns["score"][at], actual[at]))
+        naive = {
+            name: mean_ic(stamps, score[at], actual[at])
+            for name, score in columns["rankers"].items()
+        }
+        naive = {name: ic for name, ic in naive.items() if ic is not None}
+        best = max(naive, key=naive.get, default=None)
+        table["best_naive_ranker"].append(best)
+        table["best_naive_ranker_ic"].append(naive.get(best) if best else None)
         table["model"].append(hit_rate(columns["direction"][at], actual[at]))
         table["momentum"].append(hit_rate(last, actual[at]))
         table["reversal"].append(hit_rate(-last, actual[at]))

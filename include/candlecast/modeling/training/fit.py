@@ -1,10 +1,13 @@
-"""Train one timeframe's forecaster across all symbols: walk-forward folds with purge gaps,
-XGBoost alone and a stacked LSTM + XGBoost + random forest, the winner on validation served.
+"""Train one timeframe's forecaster across all symbols: walk-forward folds with purge gaps, four
+learners (XGBoost, random forest, ridge, LSTM) and three naive rankers (± the last 1, 6 and 24
+candles' return), and per horizon the signal of the highest validation rank IC served: their
+stacked ensemble, one learner, or one naive ranker.
 
 Per fold: train | validation | test in time order. Training pairs end before validation starts
-and validation pairs before the test starts (the purge). The stacking weights, the choice
-between the ensemble and XGBoost, the shrinkage and the calibration are all learned on the
-validation window; the test window is only measured. The served version is the latest fold's.
+and validation pairs before the test starts (the purge). The rankers' signs are fixed on the
+training window; the stacking weights, the choice of signal per horizon, the point's size and
+the calibration are all learned on the validation window; the test window is only measured. The
+served version is the latest fold's.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -25,7 +29,8 @@ from candlecast.modeling.learners import (
     RidgeLearner,
     XGBoostLearner,
 )
-from candlecast.modeling.predictor import ForecastModel, sides
+from candlecast.modeling.naive_rankers import NAIVE_LOOKBACKS, NaiveRanker, is_ranker
+from candlecast.modeling.predictor import ForecastModel, horizon_weights, sides
 from candlecast.modeling.training.calibration import (
     MIN_CALIBRATION_PAIRS,
     fit_calibration,
@@ -34,7 +39,7 @@ from candlecast.modeling.training.calibration import (
 from candlecast.modeling.training.dataset import Pairs, Panel, build_panel, pairs
 from candlecast.modeling.training.evaluation import evaluate
 from candlecast.modeling.training.folds import Fold, rows_between, walk_forward_folds
-from candlecast.modeling.training.stacking import Stacking, stack
+from candlecast.modeling.training.stacking import Stacking, only, stack
 from candlecast.ohlcv import CandleStore
 from candlecast.timeframes import MAX_STEPS, Timeframe
 
@@ -95,6 +100,7 @@ def _fit_learners(panel: Panel, fold: Fold) -> dict:
         ridge_rows,
         _masked_targets(panel, ridge_rows, fold.validation_start, relative=True),
     )
+    learners |= _fit_rankers(panel, start, fold)
     lstm_rows = _subsample_rows(fit_rows, MAX_LSTM_ROWS)
     learners["lstm"] = LSTMLearner.fit(
         panel.features,
@@ -110,6 +116,29 @@ def _fit_learners(panel: Panel, fold: Fold) -> dict:
         ),
     )
     return learners
+
+
+def _fit_rankers(panel: Panel, start, fold: Fold) -> dict[str, NaiveRanker]:
+    """The naive rankers, their signs fixed on the training window's pairs."""
+    train = pairs(
+        panel,
+        rows_between(panel, start, fold.validation_start),
+        fold.validation_start,
+        MAX_TRAIN_PAIRS,
+    )
+    rankers = [
+        NaiveRanker.fit(
+            panel.features,
+            panel.columns,
+            train.row,
+            train.horizon,
+            _target_of(panel, train),
+            panel.sigma[train.row],
+            lookback,
+        )
+        for lookback in NAIVE_LOOKBACKS
+    ]
+    return {ranker.name: ranker for ranker in rankers}
 
 
 def _subsample_rows(rows: np.ndarray, limit: int, seed: int = 5) -> np.ndarray:
@@ -138,26 +167,36 @@ class FoldResult:
 
 @dataclass(frozen=True)
 class TrainingBaselines:
-    """What the naive rules know from the training window: the majority direction (+1/-1) and
-    the mean log return per horizon 1..30 (drift)."""
+    """What the naive rules know from the training window: the majority direction (+1/-1), the
+    mean log return per horizon 1..30 (drift) and the naive rankers (their signs)."""
 
     majority: float
     drift: np.ndarray
+    rankers: dict = field(default_factory=dict)
+
+    def ranker_scores(self, panel: Panel, test: Pairs) -> dict[str, np.ndarray]:
+        """Each naive ranker's score of the pairs, by the return it reads ('ret_6')."""
+        return {
+            ranker.name.removeprefix("naive_"): ranker.predict(
+                panel.features, panel.series_start, test.row, test.horizon
+            )
+            for ranker in self.rankers.values()
+        }
 
     @classmethod
-    def of(cls, panel: Panel, train: Pairs) -> TrainingBaselines:
+    def of(cls, panel: Panel, train: Pairs, rankers: dict | None = None) -> TrainingBaselines:
         returns = panel.returns(train.row, train.horizon)
         drift = [
             np.mean(returns[train.horizon == h]) if (train.horizon == h).any() else 0.0
             for h in range(1, MAX_STEPS + 1)
         ]
         majority = 1.0 if len(returns) == 0 or np.mean(returns > 0) >= 0.5 else -1.0
-        return cls(majority, np.nan_to_num(np.asarray(drift, dtype=float)))
+        return cls(majority, np.nan_to_num(np.asarray(drift, dtype=float)), dict(rankers or {}))
 
 
 def _model(learners, weights, timeframe, panel, calibration) -> ForecastModel:
     return ForecastModel(
-        learners={n: learners[n] for n in weights},
+        learners={n: learners[n] for n in weights if any(np.atleast_1d(weights[n]))},
         weights=weights,
         timeframe=timeframe.code,
         feature_names=panel.columns,
@@ -167,13 +206,33 @@ def _model(learners, weights, timeframe, panel, calibration) -> ForecastModel:
     )
 
 
+def ranker_scores(learners: dict, raw_by_learner: dict, horizon: int, at) -> dict:
+    """The naive rankers' scores of pairs `at` (all of horizon `horizon`), by rule name."""
+    return {
+        learner.rule(horizon): raw_by_learner[name][at]
+        for name, learner in learners.items()
+        if is_ranker(name)
+    }
+
+
 def _calibrated(
-    learners, weights, timeframe, panel, validation: Pairs, raw_by_learner: dict, baselines
+    learners,
+    weights,
+    timeframe,
+    panel,
+    validation: Pairs,
+    raw_by_learner: dict,
+    baselines,
+    signals: list[str] | None = None,
 ):
-    """The model of these weights, calibrated on the learners' validation predictions."""
+    """The model of these per-horizon weights, calibrated on the validation predictions."""
     model = _model(learners, weights, timeframe, panel, no_evidence())
     if len(validation) >= MIN_CALIBRATION_PAIRS:
-        raw = sum(weight * raw_by_learner[name] for name, weight in weights.items())
+        at_horizon = validation.horizon - 1
+        raw = sum(
+            np.asarray(weight, dtype=float)[at_horizon] * raw_by_learner[name]
+            for name, weight in horizon_weights(weights).items()
+        )
         model.calibration = fit_calibration(
             _z_of(panel, validation),
             validation.horizon,
@@ -183,6 +242,8 @@ def _calibrated(
             panel.last_return[validation.row],
             baselines.majority,
             baselines.drift,
+            lambda h, at: ranker_scores(learners, raw_by_learner, h, at),
+            signals,
         )
     return model
 
@@ -208,6 +269,7 @@ def measure(
         direction=served.direction,
         score=served.raw,
         skill=np.asarray(model.calibration.skill)[test.horizon - 1],
+        rankers=baselines.ranker_scores(panel, test),
     )
     return metrics, served.raw
 
@@ -242,10 +304,7 @@ def served_on(model: ForecastModel, panel: Panel, test: Pairs) -> Served:
     )
 
 
-def run_fold(panel: Panel, fold: Fold, timeframe: Timeframe, top: set) -> FoldResult:
-    began = time.perf_counter()
-    learners = _fit_learners(panel, fold)
-    fitted = time.perf_counter()
+def _validation_and_baselines(panel: Panel, fold: Fold, learners: dict):
     validation = pairs(
         panel,
         rows_between(panel, fold.validation_start, fold.test_start),
@@ -258,28 +317,63 @@ def run_fold(panel: Panel, fold: Fold, timeframe: Timeframe, top: set) -> FoldRe
         fold.validation_start,
         MAX_TRAIN_PAIRS,
     )  # for the drift and majority baselines
-    baselines = TrainingBaselines.of(panel, train)
+    rankers = {name: learner for name, learner in learners.items() if is_ranker(name)}
+    return validation, TrainingBaselines.of(panel, train, rankers)
+
+
+def _stacked(panel: Panel, validation: Pairs, raw: dict) -> Stacking:
+    if len(validation) < MIN_CALIBRATION_PAIRS:
+        return only("xgboost", "too few validation rows to choose")
+    return stack(
+        raw,
+        _target_of(panel, validation),
+        panel.returns(validation.row, validation.horizon),
+        panel.timestamp[validation.row],
+        validation.horizon,
+    )
+
+
+def record_test_ic(model: ForecastModel, metrics: dict) -> None:
+    """Each horizon's test-window IC (and the best naive ranker's) beside its validation
+    evidence, so a claim that failed out of sample shows where the claim is read."""
+    table = metrics.get("by_horizon", {})
+    for h, ic, naive in zip(
+        table.get("horizon", []),
+        table.get("rank_ic", []),
+        table.get("best_naive_ranker_ic", []),
+        strict=True,
+    ):
+        model.calibration.evidence[h - 1] |= {
+            "test_rank_ic": ic,
+            "test_best_naive_ranker_ic": naive,
+        }
+
+
+def run_fold(panel: Panel, fold: Fold, timeframe: Timeframe, top: set) -> FoldResult:
+    began = time.perf_counter()
+    learners = _fit_learners(panel, fold)
+    fitted = time.perf_counter()
+    validation, baselines = _validation_and_baselines(panel, fold, learners)
     raw = {
         name: learner.predict(
             panel.features, panel.series_start, validation.row, validation.horizon, panel.stride
         )
         for name, learner in learners.items()
     }
-    if len(validation) >= MIN_CALIBRATION_PAIRS:
-        stacking = stack(raw, _target_of(panel, validation), panel.timestamp[validation.row])
-    else:
-        stacking = Stacking({"xgboost": 1.0}, {}, "xgboost: too few validation rows to stack")
-    served = _calibrated(learners, stacking.weights, timeframe, panel, validation, raw, baselines)
-    xgboost_alone = (
-        served
-        if stacking.weights == {"xgboost": 1.0}
-        else _calibrated(learners, {"xgboost": 1.0}, timeframe, panel, validation, raw, baselines)
-    )
+    stacking = _stacked(panel, validation, raw)
+    calibrate = partial(
+        _calibrated, learners, timeframe=timeframe, panel=panel, validation=validation,
+        raw_by_learner=raw, baselines=baselines,
+    )  # fmt: skip
+    served = calibrate(stacking.weights, signals=stacking.chosen)
+    alone = {"xgboost": [1.0] * MAX_STEPS}
+    xgboost_alone = served if stacking.weights == alone else calibrate(alone)
     test = pairs(panel, rows_between(panel, fold.test_start, fold.test_end), None, MAX_TEST_PAIRS)
     result = FoldResult(fold, served, stacking, xgboost_alone, test, np.empty(0), learners)
     result.baselines = baselines
     if len(test):
         result.metrics, result.test_raw_z = measure(served, panel, test, baselines, top)
+        record_test_ic(served, result.metrics)
         if xgboost_alone is not served:
             result.metrics["xgboost_alone"], _ = measure(xgboost_alone, panel, test, baselines, top)
     log.info(
@@ -288,7 +382,7 @@ def run_fold(panel: Panel, fold: Fold, timeframe: Timeframe, top: set) -> FoldRe
         fold.name,
         fitted - began,
         time.perf_counter() - fitted,
-        stacking.chosen,
+        stacking.summary,
     )
     return result
 
@@ -317,9 +411,10 @@ def train_timeframe(
     model = latest.model
     model.info = {
         "algorithm": "+".join(sorted(model.weights)),
-        "served": latest.stacking.chosen,
-        "ensemble_weights": latest.stacking.weights,
-        "validation_mae_z": latest.stacking.validation_mae,
+        "served": latest.stacking.summary,
+        "signal_by_horizon": latest.stacking.chosen,
+        "ensemble_weights": latest.stacking.ensemble_weights,
+        "validation_ic_by_candidate": latest.stacking.validation_ic,
         "n_symbols": len(set(panel.ticker)),
         "universe_size": len(tickers),
         "universe_hash": universe_hash(tickers),
@@ -340,8 +435,8 @@ def train_timeframe(
                     "name": r.fold.name,
                     "test_start": str(pd.Timestamp(r.fold.test_start, tz="UTC")),
                     "test_end": str(pd.Timestamp(r.fold.test_end, tz="UTC")),
-                    "served": r.stacking.chosen,
-                    "weights": r.stacking.weights,
+                    "served": r.stacking.summary,
+                    "weights": r.stacking.ensemble_weights,
                     **{k: v for k, v in r.metrics.items() if k != "by_horizon"},
                 }
                 for r in results

@@ -1,6 +1,13 @@
-"""Stacking: NNLS weights of the learners on validation (their error cross-fitted: weights fitted
-on one half of the window, measured on the other), against XGBoost alone as it is served; the
-lower error is served."""
+"""The served signal per horizon, chosen on rank, not on error.
+
+Candidates: the ensemble (non-negative least-squares weights of every learner and naive ranker on
+the validation window's z against the other coins), each learner alone and each naive ranker.
+Each is scored per horizon by its rank IC across coins on validation; the ensemble's IC is
+cross-fitted (weights fitted on one half of the window, measured on the other), since its
+weights are fitted there and the single candidates' are not. The highest IC is served at that
+horizon. An error such as the MAE is no criterion: a near-constant prediction wins it while
+ranking nothing; the point's size is the calibration's job, not the choice of signal's.
+"""
 
 from __future__ import annotations
 
@@ -10,43 +17,96 @@ import numpy as np
 from scipy.optimize import nnls
 
 from candlecast.modeling.learners import Z_CLIP
+from candlecast.modeling.training.evaluation import mean_ic
 from candlecast.modeling.training.folds import halves_of
+from candlecast.timeframes import MAX_STEPS
+
+ENSEMBLE = "ensemble"
+MIN_FIT_PAIRS = 10
 
 
 @dataclass
 class Stacking:
-    weights: dict[str, float]
-    validation_mae: dict[str, float]  # cross-fitted, in z units
-    chosen: str  # "ensemble" or "xgboost"
+    weights: dict[str, list[float]]  # learner or ranker -> weight per horizon 1..30
+    chosen: list[str]  # per horizon: "ensemble", a learner's or a naive ranker's name
+    validation_ic: dict[
+        str, list[float | None]
+    ]  # candidate -> IC per horizon (ensemble: cross-fitted)
+    ensemble_weights: dict[str, float]
+
+    @property
+    def summary(self) -> str:
+        """'ensemble at h1-h6, naive_ret_1 at h7-h30': what is served where."""
+        parts, start = [], 1
+        for h in range(2, len(self.chosen) + 2):
+            if h > len(self.chosen) or self.chosen[h - 1] != self.chosen[start - 1]:
+                span = f"h{start}" if h - 1 == start else f"h{start}-h{h - 1}"
+                parts.append(f"{self.chosen[start - 1]} at {span}")
+                start = h
+        return ", ".join(parts)
 
 
-def _cross_fitted_mae(predictions: np.ndarray, target: np.ndarray, halves: np.ndarray) -> float:
-    """Fit non-negative weights on one half of the validation window, measure on the other."""
-    errors = []
+def only(name: str, reason: str = "") -> Stacking:
+    """One learner at every horizon (too few validation pairs to choose)."""
+    chosen = [f"{name}{': ' + reason if reason else ''}"] * MAX_STEPS
+    return Stacking({name: [1.0] * MAX_STEPS}, chosen, {}, {name: 1.0})
+
+
+def _nnls(matrix: np.ndarray, target: np.ndarray) -> np.ndarray:
+    weights, _ = nnls(matrix, target)
+    return weights
+
+
+def _cross_fitted(matrix: np.ndarray, target: np.ndarray, halves: np.ndarray) -> np.ndarray:
+    """Each half's ensemble prediction from weights fitted on the other half."""
+    predicted = np.zeros(len(target))
     for fit_half in (0, 1):
         fit, check = halves == fit_half, halves != fit_half
-        if fit.sum() < 10 or check.sum() < 10:
-            continue
-        weights, _ = nnls(predictions[fit], target[fit])
-        errors.append(np.mean(np.abs(target[check] - predictions[check] @ weights)))
-    return float(np.mean(errors)) if errors else float("inf")
+        if fit.sum() < MIN_FIT_PAIRS or check.sum() < MIN_FIT_PAIRS:
+            return np.full(len(target), np.nan)
+        predicted[check] = matrix[check] @ _nnls(matrix[fit], target[fit])
+    return predicted
 
 
-def stack(predictions: dict[str, np.ndarray], target: np.ndarray, timestamps) -> Stacking:
-    """Weights of the ensemble by NNLS on validation, scored cross-fitted; XGBoost alone is
-    scored as it would be served (weight 1, not rescaled), and the lower error is served."""
+def _candidate_ic(stamps: np.ndarray, predicted: np.ndarray, actual: np.ndarray) -> float | None:
+    """None where the candidate could not be scored (a half too small to cross-fit)."""
+    return None if np.isnan(predicted).any() else mean_ic(stamps, predicted, actual)
+
+
+def stack(
+    predictions: dict[str, np.ndarray],
+    target: np.ndarray,
+    log_return: np.ndarray,
+    timestamps: np.ndarray,
+    horizon: np.ndarray,
+) -> Stacking:
+    """Per horizon, the candidate of the highest validation rank IC against the pairs'
+    `log_return` (the figure the skill is claimed and measured on) serves; the ensemble's weights
+    are fitted to `target` (z against the other coins at the same candle); ties go to the
+    earlier candidate."""
     names = list(predictions)
     matrix = np.column_stack([predictions[n] for n in names])
-    halves = halves_of(timestamps)
     target = np.clip(target, -Z_CLIP, Z_CLIP)
-    ensemble_mae = _cross_fitted_mae(matrix, target, halves)
-    xgboost_mae = float(np.mean(np.abs(target - predictions["xgboost"])))
-    if ensemble_mae < xgboost_mae:
-        weights, _ = nnls(matrix, target)
-        chosen = "ensemble"
-        final = {n: float(w) for n, w in zip(names, weights, strict=True) if w > 0}
-    else:
-        chosen, final = "xgboost", {"xgboost": 1.0}
-    if not final:  # every learner weighted 0: keep XGBoost, the calibration then decides
-        final = {"xgboost": 1.0}
-    return Stacking(final, {"ensemble": ensemble_mae, "xgboost": xgboost_mae}, chosen)
+    ensemble = _nnls(matrix, target)
+    candidates = {ENSEMBLE: _cross_fitted(matrix, target, halves_of(timestamps)), **predictions}
+    validation_ic: dict[str, list[float | None]] = {name: [] for name in candidates}
+    chosen: list[str] = []
+    for h in range(1, MAX_STEPS + 1):
+        at = horizon == h
+        best, best_ic = names[0], -np.inf
+        for name, predicted in candidates.items():
+            ic = _candidate_ic(timestamps[at], predicted[at], log_return[at]) if at.any() else None
+            validation_ic[name].append(ic)
+            if ic is not None and ic > best_ic and (name != ENSEMBLE or ensemble.any()):
+                best, best_ic = name, ic
+        chosen.append(best)
+    weights = {name: [0.0] * MAX_STEPS for name in names}
+    for h, name in enumerate(chosen):
+        if name == ENSEMBLE:
+            for learner, weight in zip(names, ensemble, strict=True):
+                weights[learner][h] = float(weight)
+        else:
+            weights[name][h] = 1.0
+    weights = {name: w for name, w in weights.items() if any(w)}
+    ensemble_weights = {n: float(w) for n, w in zip(names, ensemble, strict=True) if w > 0}
+    return Stacking(weights, chosen, validation_ic, ensemble_weights)
