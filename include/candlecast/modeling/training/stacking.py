@@ -23,6 +23,7 @@ from candlecast.timeframes import MAX_STEPS
 
 ENSEMBLE = "ensemble"
 MIN_FIT_PAIRS = 10
+NEIGHBOURS = 1
 
 
 @dataclass
@@ -73,6 +74,13 @@ def _candidate_ic(stamps: np.ndarray, predicted: np.ndarray, actual: np.ndarray)
     return None if np.isnan(predicted).any() else mean_ic(stamps, predicted, actual)
 
 
+def _neighbourhood_ic(ics: list[float | None], h: int) -> float:
+    """The mean IC of horizons h-1..h+1 (0-based h): neighbouring horizons share most of their
+    target, so one horizon's noise does not flip the signal from one step to the next."""
+    near = [ic for ic in ics[max(h - NEIGHBOURS, 0) : h + NEIGHBOURS + 1] if ic is not None]
+    return float(np.mean(near)) if near else -np.inf
+
+
 def stack(
     predictions: dict[str, np.ndarray],
     target: np.ndarray,
@@ -81,25 +89,27 @@ def stack(
     horizon: np.ndarray,
 ) -> Stacking:
     """Per horizon, the candidate of the highest validation rank IC against the pairs'
-    `log_return` (the figure the skill is claimed and measured on) serves; the ensemble's weights
-    are fitted to `target` (z against the other coins at the same candle); ties go to the
-    earlier candidate."""
+    `log_return` (the figure the skill is claimed and measured on, averaged with the neighbouring
+    horizons') serves; the ensemble's weights are fitted to `target` (z against the other coins at
+    the same candle); ties go to the earlier candidate."""
     names = list(predictions)
     matrix = np.column_stack([predictions[n] for n in names])
     target = np.clip(target, -Z_CLIP, Z_CLIP)
     ensemble = _nnls(matrix, target)
     candidates = {ENSEMBLE: _cross_fitted(matrix, target, halves_of(timestamps)), **predictions}
-    validation_ic: dict[str, list[float | None]] = {name: [] for name in candidates}
-    chosen: list[str] = []
-    for h in range(1, MAX_STEPS + 1):
-        at = horizon == h
-        best, best_ic = names[0], -np.inf
-        for name, predicted in candidates.items():
-            ic = _candidate_ic(timestamps[at], predicted[at], log_return[at]) if at.any() else None
-            validation_ic[name].append(ic)
-            if ic is not None and ic > best_ic and (name != ENSEMBLE or ensemble.any()):
-                best, best_ic = name, ic
-        chosen.append(best)
+    if not ensemble.any():
+        del candidates[ENSEMBLE]
+    validation_ic = {
+        name: [
+            _candidate_ic(timestamps[at], predicted[at], log_return[at]) if at.any() else None
+            for at in (horizon == h for h in range(1, MAX_STEPS + 1))
+        ]
+        for name, predicted in candidates.items()
+    }
+    chosen = [
+        max(candidates, key=lambda name: _neighbourhood_ic(validation_ic[name], h))
+        for h in range(MAX_STEPS)
+    ]
     weights = {name: [0.0] * MAX_STEPS for name in names}
     for h, name in enumerate(chosen):
         if name == ENSEMBLE:
