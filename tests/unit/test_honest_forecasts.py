@@ -1,16 +1,15 @@
 """The defects of issue 12, each pinned down, and the outputs' honesty rules: the panel counts
 horizons by the calendar and keeps the same candles for every coin, the LSTM sees the same
-candles in training and serving, XGBoost alone is scored as served, horizons without evidence say
-so, and a served side is never below 0.5."""
+candles in training and serving, horizons without evidence say so, and a served side is never
+below 0.5."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from candlecast.modeling import Calibration, ForecastModel, LSTMLearner, sides
-from candlecast.modeling.training import build_panel, dataset, stack
+from candlecast.modeling.training import build_panel, dataset
 from candlecast.modeling.training.calibration import (
     NORMAL_80,
     fit_calibration,
@@ -89,19 +88,6 @@ def test_a_horizon_counts_candles_by_the_calendar_across_a_gap(tmp_path):
     np.testing.assert_array_equal(
         hours[known], np.broadcast_to(np.arange(1, 31), hours.shape)[known]
     )
-
-
-def test_xgboost_alone_is_scored_as_it_is_served_not_rescaled():
-    rng = np.random.default_rng(3)
-    target = rng.normal(size=2000)
-    stamps = np.repeat(np.arange(200), 10)
-    predictions = {
-        "xgboost": 3.0 * target,  # right direction, three times too large: good only rescaled
-        "random_forest": target + rng.normal(scale=0.5, size=2000),
-    }
-    result = stack(predictions, target, stamps)
-    assert result.validation_mae["xgboost"] == pytest.approx(np.mean(np.abs(target - 3 * target)))
-    assert result.chosen == "ensemble"
 
 
 def _planted(n_stamps=400, coins=40, horizons=(1, 2), strength=0.3, seed=5):

@@ -128,8 +128,10 @@ def test_every_fold_is_measured_beside_the_baselines(trained):
                 "majority",
             }
         assert len(result.metrics["by_horizon"]["horizon"]) == 30
-    assert model.info["served"] in ("ensemble", "xgboost")
-    assert set(model.info["validation_mae_z"]) == {"ensemble", "xgboost"}
+    candidates = {"ensemble", *model.info["validation_ic_by_candidate"]}
+    assert set(model.info["signal_by_horizon"]) <= candidates
+    assert len(model.info["signal_by_horizon"]) == 30
+    assert {"naive_ret_1", "naive_ret_6", "naive_ret_24", "xgboost"} <= candidates
     assert model.info["universe_size"] == 3 and len(model.info["universe_hash"]) == 16
     assert len(model.info["top_features"]) == 5
 

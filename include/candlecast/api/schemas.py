@@ -14,15 +14,15 @@ Status = Literal["ok", "degraded", "down"]
 Skill = Literal["validated", "none"]
 SKILL_MEANING = (
     "Direction skill, the side of the close against the last close. 'validated': on the model's "
-    "validation window this horizon's rank IC across coins had a 99 % interval above 0 and was "
-    "above 0 on each half of the window, and its direction accuracy beat every naive rule "
+    "validation window this horizon's rank IC across coins had a 99 % interval above 0 and a 90 % "
+    "one above 0 on each half of the window, and its direction accuracy beat every naive rule "
     "(reversal, momentum, majority, drift) on the whole window and on each half. 'none': no such "
     "evidence; the confidence is 0.5 (the side is 'up' by convention only)."
 )
 RELATIVE_SKILL_MEANING = (
     "Relative skill, the ranking of the coins against each other. 'validated': on the model's "
-    "validation window this horizon's rank IC across coins had a 99 % interval above 0, was above "
-    "0 on each half of the window, and was not below the best naive ranker's (plus or minus the "
+    "validation window this horizon's rank IC across coins had a 99 % interval above 0, a 90 % one "
+    "above 0 on each half of the window, and was not below the best naive ranker's (plus or minus the "
     "last 1, 6 or 24 candles' return, the sign fixed on the training window). 'none': no such "
     "evidence. Where neither claim holds the close is the random walk's (the last close)."
 )

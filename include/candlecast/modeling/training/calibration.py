@@ -5,8 +5,9 @@ what keeps the MAE at or below the random walk's on either half of the window), 
 that the predicted side is right (a logistic map of the raw prediction), and conformal 80 % bands.
 
 A horizon can earn two claims, each of which must hold on both halves of the window:
-- relative skill (the ranking of the coins): the IC interval lies above 0, the IC is above 0 on
-  each half, and it is not below the best naive ranker's (± the last 1, 6 or 24 candles' return);
+- relative skill (the ranking of the coins): the IC interval lies above 0, so does each half's
+  (a 90 % one: one-sided 95 %), and the IC is not below the best naive ranker's (± the last 1,
+  6 or 24 candles' return);
 - direction skill (the side of the close): relative skill's IC conditions, and a direction
   accuracy that beats every naive rule (reversal, momentum, majority, drift) on the whole window
   and on each half.
@@ -36,6 +37,7 @@ MIN_CALIBRATION_PAIRS = 20
 MIN_HORIZON_PAIRS = 30
 NORMAL_80 = 1.2816  # the normal distribution's 80 % half-width, where no residuals are known
 SKILL_LEVEL = 0.99
+HALF_LEVEL = 0.90  # each half's interval: one-sided 95 %, so both halves carry the claim
 SLOPE_GRID = np.linspace(0.0, 1.0, 21)
 MAX_CONFIDENCE_SCALE = 20.0
 
@@ -69,6 +71,12 @@ def _best_ranker(stamps, log_return, rankers: dict | None) -> tuple[str | None, 
     return best, (ics[best] if best else None), ics
 
 
+def _half_low(ic_stamps, ic, half_stamps) -> float:
+    """The lower bound of a half window's IC interval at HALF_LEVEL."""
+    at = np.isin(ic_stamps, half_stamps)
+    return block_bootstrap_ci(ic_stamps[at], ic[at], np.ones(int(at.sum())), level=HALF_LEVEL)[0]
+
+
 def horizon_evidence(
     stamps: np.ndarray,
     log_return: np.ndarray,
@@ -87,12 +95,13 @@ def horizon_evidence(
     ic_low, ic_high = block_bootstrap_ci(ic_stamps, ic, ones, level=SKILL_LEVEL)
     halves = [halves_of(stamps) == k for k in (0, 1)]
     ic_halves = [mean_ic(stamps[at], raw[at], log_return[at]) for at in halves]
+    halves_low = [_half_low(ic_stamps, ic, stamps[at]) for at in halves]
     best_ranker, best_ranker_ic, ranker_ic = _best_ranker(stamps, log_return, rankers)
     ranks = bool(
         ic_mean is not None
         and np.isfinite(ic_low)
         and ic_low > 0
-        and all(half is not None and half > 0 for half in ic_halves)
+        and all(np.isfinite(low) and low > 0 for low in halves_low)
     )
     accuracy, best, rules = _beats_rules(raw, log_return, last_return, majority, drift)
     on_halves = [
@@ -104,6 +113,7 @@ def horizon_evidence(
         "rank_ic_ci99": [ic_low, ic_high],
         "rank_ic_ci95": list(block_bootstrap_ci(ic_stamps, ic, ones)),
         "rank_ic_halves": ic_halves,
+        "rank_ic_halves_low": halves_low,
         "best_naive_ranker": best_ranker,
         "best_naive_ranker_ic": best_ranker_ic,
         "naive_ranker_ic": ranker_ic,
