@@ -16,9 +16,10 @@ from tests.support.synthetic_universe import synthetic_candles, write_store
 HOUR = TIMEFRAMES["1h"]
 
 
-def _trained(tmp_path_factory, signal: float):
+def _trained(tmp_path_factory, signal: float, reversal: float = 0.0):
     root = write_store(
-        tmp_path_factory.mktemp(f"synthetic-{signal}"), synthetic_candles(signal=signal)
+        tmp_path_factory.mktemp(f"synthetic-{signal}-{reversal}"),
+        synthetic_candles(signal=signal, reversal=reversal),
     )
     store = CandleStore(root)
     return train_timeframe(store, store.tickers(HOUR), HOUR)
@@ -32,6 +33,31 @@ def planted(tmp_path_factory):
 @pytest.fixture(scope="module")
 def absent(tmp_path_factory):
     return _trained(tmp_path_factory, 0.0)
+
+
+@pytest.fixture(scope="module")
+def reversal(tmp_path_factory):
+    """Nothing but what a one-line rule knows: minus the last candle's return ranks the coins
+    at IC ~0.08 at h1, decaying as 1/sqrt(h)."""
+    return _trained(tmp_path_factory, 0.0, reversal=0.08)
+
+
+def test_what_a_one_line_rule_knows_is_claimed_and_served_at_the_planted_horizons(reversal):
+    model, folds, _ = reversal
+    evidence = model.calibration.skill_table()
+    assert evidence[0]["relative_skill"] == "validated"
+    assert evidence[0]["best_naive_ranker"] == "reversal 1"
+    assert evidence[0]["rank_ic"] >= evidence[0]["best_naive_ranker_ic"] - 1e-12
+    assert model.calibration.slope[0] > 0  # the served point carries the ranking
+    for fold in folds:  # out of sample, on the same rows as the rule
+        table = fold.metrics["by_horizon"]
+        for h in (1, 2, 3):
+            served, rule = table["rank_ic"][h - 1], table["best_naive_ranker_ic"][h - 1]
+            assert rule > 0.03
+            assert served >= rule - 0.005, (h, served, rule)
+        h1 = fold.metrics["h1"]
+        assert h1["rank_ic_ci95"][0] > 0 and h1["mae_ratio_to_random_walk"] <= 1.0
+    assert not any(row["test_below_zero"] for row in evidence)
 
 
 def test_a_planted_signal_is_found_on_validation_and_holds_out_of_sample(planted):
@@ -67,8 +93,9 @@ def test_the_signal_decays_with_the_horizon_as_planted(planted):
 
 def test_without_a_signal_every_horizon_says_none_and_confidence_is_one_half(absent):
     model, folds, _ = absent
-    assert not any(model.calibration.skill)
+    assert not any(model.calibration.skill) and not any(model.calibration.relative_skill)
     assert all(row["skill"] == "none" for row in model.calibration.skill_table())
+    assert all(row["relative_skill"] == "none" for row in model.calibration.skill_table())
     assert model.calibration.slope == [0.0] * 30
     for fold in folds:
         for group in ("h1", "h6", "h30", "all"):

@@ -78,6 +78,7 @@ def synthetic_input() -> ReportInput:
             "model": list(rng.uniform(0.48, 0.55, 30)),
             "momentum": list(rng.uniform(0.48, 0.52, 30)),
         },
+        rankers_by_horizon=_rankers(behind={29, 30}),
         calibration=calibration_curve(confidence, rng.uniform(size=500) < confidence),
         examples=[
             {
@@ -113,8 +114,8 @@ def test_every_section_is_there(page):
 
 def test_figures_are_inline_decodable_pngs(page):
     images = IMAGE.findall(page)
-    # accuracy by horizon, calibration, examples, feature importance, equity curve
-    assert len(images) == 5
+    # model vs naive rankers, accuracy by horizon, calibration, examples, importance, equity
+    assert len(images) == 6
     for encoded in images:
         picture = Image.open(io.BytesIO(base64.b64decode(encoded, validate=True)))
         assert picture.format == "PNG" and picture.width > 100 and picture.height > 100
@@ -208,11 +209,29 @@ def test_format_value(value, text):
     assert format_value(value) == text
 
 
-def _evidence(validated: set[int]) -> list[dict]:
+def _rankers(behind: set[int]) -> dict:
+    horizons = list(range(1, 31))
+    return {
+        "horizon": horizons,
+        "signal": ["ensemble"] * 6 + ["naive_ret_1"] * 24,
+        "validation_ic": [0.08 / h for h in horizons],
+        "validation_naive_ic": [0.07 / h for h in horizons],
+        "validation_naive": ["reversal 1"] * 30,
+        "relative_skill": [h <= 3 for h in horizons],
+        "test_horizon": horizons,
+        "test_ic": [0.05 / h - (0.01 if h in behind else 0.0) for h in horizons],
+        "test_naive_ic": [0.05 / h for h in horizons],
+        "test_naive": ["reversal 1"] * 30,
+    }
+
+
+def _evidence(validated: set[int], relative: set[int] = frozenset()) -> list[dict]:
     return [
         {
             "horizon": h,
             "skill": "validated" if h in validated else "none",
+            "relative_skill": "validated" if h in validated | relative else "none",
+            "test_below_zero": h == 5 and h in relative,
             "rank_ic": 0.06 / h,
             "rank_ic_low": 0.03 / h if h in validated else -0.01,
             "rank_ic_high": 0.09 / h,
@@ -225,17 +244,35 @@ def _evidence(validated: set[int]) -> list[dict]:
     ]
 
 
-def test_the_report_leads_with_the_verdict_per_horizon(tmp_path):
+def _section(page: str, k: int) -> str:
+    start = 0
+    for _ in range(k + 1):
+        start = page.index("<section>", start + 1)
+    return page[start : page.index("</section>", start)]
+
+
+def test_the_report_leads_with_the_model_against_the_best_naive_ranker(tmp_path):
     report = synthetic_input()
-    report.skill = _evidence({1, 2, 3})
     page = write_report(tmp_path / "r.html", report).read_text()
-    first = page.index("<section>")
-    verdict = page[first : page.index("</section>", first)]
-    assert f"<h2>{SECTIONS[0]}</h2>" in verdict and SECTIONS[0] == "Verdict by horizon"
-    assert "Skill at 3 of 30 horizons: [1, 2, 3]" in verdict
+    first = _section(page, 0)
+    assert SECTIONS[0] == "Model against the best naive ranker"
+    assert f"<h2>{SECTIONS[0]}</h2>" in first and len(IMAGE.findall(first)) == 1
+    assert "at 28 of 30 horizons; behind it at [29, 30]." in first
+    assert "Naive rankers served: naive_ret_1." in first
+
+
+def test_the_verdict_per_horizon_follows_with_both_claims(tmp_path):
+    report = synthetic_input()
+    report.skill = _evidence({1, 2, 3}, relative={4, 5})
+    page = write_report(tmp_path / "r.html", report).read_text()
+    verdict = _section(page, 1)
+    assert f"<h2>{SECTIONS[1]}</h2>" in verdict and SECTIONS[1] == "Verdict by horizon"
+    assert "Relative skill (the ranking) at 5 of 30 horizons: [1, 2, 3, 4, 5]" in verdict
+    assert "Direction skill (the side) at 3: [1, 2, 3]" in verdict
+    assert "WARNING: claimed, yet below 0 on the test window at [5]" in verdict
     assert len(IMAGE.findall(verdict)) == 1  # the plot comes before the table
     assert verdict.index("<img") < verdict.index("<table>")
-    assert verdict.count('<tr class="model">') == 3
+    assert verdict.count('<tr class="model">') == 5
     report.skill = _evidence(set())
     page = write_report(tmp_path / "r.html", report).read_text()
     assert "No skill at any horizon" in page

@@ -140,6 +140,25 @@ def notes_for(metrics: dict, served: str) -> list[str]:
     return notes
 
 
+def _rankers_by_horizon(model: ForecastModel, latest: FoldResult) -> dict:
+    """Per horizon, the served signal's rank IC beside the best naive ranker's: on validation
+    (what chose and claimed) and on the latest test window (only measured)."""
+    table = latest.metrics.get("by_horizon", {})
+    evidence = model.calibration.skill_table()
+    return {
+        "horizon": [row["horizon"] for row in evidence],
+        "signal": [row.get("signal") for row in evidence],
+        "validation_ic": [row.get("rank_ic") for row in evidence],
+        "validation_naive_ic": [row.get("best_naive_ranker_ic") for row in evidence],
+        "validation_naive": [row.get("best_naive_ranker") for row in evidence],
+        "relative_skill": [row.get("relative_skill") == "validated" for row in evidence],
+        "test_horizon": list(table.get("horizon", [])),
+        "test_ic": list(table.get("rank_ic", [])),
+        "test_naive_ic": list(table.get("best_naive_ranker_ic", [])),
+        "test_naive": list(table.get("best_naive_ranker", [])),
+    }
+
+
 def report_writer(
     store: CandleStore,
     timeframe: Timeframe,
@@ -160,7 +179,7 @@ def report_writer(
             groups = {k: v for k, v in result.metrics.items() if k.startswith("h") or k == "all"}
             report_folds.append(
                 {
-                    "name": f"{result.fold.name} ({result.stacking.chosen})",
+                    "name": f"{result.fold.name} ({result.stacking.summary})",
                     "test_start": str(pd.Timestamp(result.fold.test_start, tz="UTC")),
                     "test_end": str(pd.Timestamp(result.fold.test_end, tz="UTC")),
                     "horizons": groups
@@ -187,11 +206,12 @@ def report_writer(
                 skill=model.calibration.skill_table(),
                 folds=report_folds,
                 accuracy_by_horizon=latest.metrics.get("by_horizon", {}),
+                rankers_by_horizon=_rankers_by_horizon(model, latest),
                 calibration=_calibration(model, panel, latest),
                 examples=_examples(store, timeframe, model, panel, latest),
                 feature_importance=importance,
                 paper_trading=paper_trading,
-                notes=notes_for(latest.metrics, latest.stacking.chosen),
+                notes=notes_for(latest.metrics, latest.stacking.summary),
             ),
         )
 

@@ -18,11 +18,13 @@ from candlecast.modeling.training.report.plots import (
     plot_equity,
     plot_examples,
     plot_importance,
+    plot_rankers,
     plot_verdict,
 )
 from candlecast.ops import atomic_write
 
 SECTIONS = (
+    "Model against the best naive ranker",
     "Verdict by horizon",
     "Summary",
     "Walk-forward test windows",
@@ -53,6 +55,7 @@ class ReportInput:
     skill: list[dict] = field(default_factory=list)  # Calibration.skill_table(), horizon 1 first
     folds: list[dict] = field(default_factory=list)  # name, test_start, test_end, horizons
     accuracy_by_horizon: dict = field(default_factory=dict)  # horizon: [...], model: [...], ...
+    rankers_by_horizon: dict = field(default_factory=dict)  # served vs best naive ranker IC
     calibration: dict = field(default_factory=dict)  # as calibration_curve returns it
     examples: list[dict] = field(default_factory=list)  # ticker, history_*, forecast_*, ...
     feature_importance: dict = field(default_factory=dict)  # feature → importance
@@ -69,6 +72,7 @@ def write_report(path: Path, report: ReportInput) -> Path:
 
 def render_report(report: ReportInput) -> str:
     parts = [
+        _rankers_html(report.rankers_by_horizon),
         _verdict_html(report.skill),
         _table_of(report.summary),
         _folds_html(report.folds),
@@ -254,23 +258,64 @@ def _figure_or_na(data, plot: Callable[[object], str]) -> str:
     return plot(data) if data else _na("no data")
 
 
+def _rankers_html(data: dict) -> str:
+    """Where the served ranking stands against a rule that needs no model, said first."""
+    if not data or not data.get("horizon"):
+        return _na("no validation evidence recorded")
+    test = [
+        (h, ic, naive)
+        for h, ic, naive in zip(
+            data["test_horizon"], data["test_ic"], data["test_naive_ic"], strict=True
+        )
+        if ic is not None and naive is not None
+    ]
+    behind = [h for h, ic, naive in test if ic < naive - 0.005]
+    naive_served = sorted({s for s in data["signal"] if s and s.startswith("naive_")})
+    words = (
+        f"On the latest test window the served ranking is at or above the best naive ranker's "
+        f"(within 0.005) at {len(test) - len(behind)} of {len(test)} horizons"
+        + (f"; behind it at {format_value(behind)}." if behind else ".")
+        + (f" Naive rankers served: {', '.join(naive_served)}." if naive_served else "")
+    )
+    return f"<p><strong>{_text(words)}</strong></p>\n" + plot_rankers(data)
+
+
+def _claims(evidence: list[dict]) -> str:
+    relative = [row["horizon"] for row in evidence if row.get("relative_skill") == "validated"]
+    direction = [row["horizon"] for row in evidence if row.get("skill") == "validated"]
+    flagged = [row["horizon"] for row in evidence if row.get("test_below_zero")]
+    if not relative and not direction:
+        return "No skill at any horizon: every step serves the random walk at confidence 0.5."
+    words = [
+        f"Relative skill (the ranking) at {len(relative)} of {len(evidence)} horizons: "
+        f"{format_value(relative)}.",
+        f"Direction skill (the side) at {len(direction)}: {format_value(direction)}."
+        if direction
+        else "No direction skill: every step's confidence is 0.5.",
+        "Every step without either serves the random walk.",
+    ]
+    if flagged:
+        words.append(
+            f"WARNING: claimed, yet below 0 on the test window at {format_value(flagged)}."
+        )
+    return " ".join(words)
+
+
 def _verdict_html(evidence: list[dict]) -> str:
     """Skill or no skill per horizon, said first in words, then the plot, then the figures."""
     if not evidence:
         return _na("no validation evidence recorded")
-    validated = [row["horizon"] for row in evidence if row.get("skill") == "validated"]
-    if validated:
-        verdict = (
-            f"Skill at {len(validated)} of {len(evidence)} horizons: {format_value(validated)}. "
-            "Every other step serves the random walk at confidence 0.5."
-        )
-    else:
-        verdict = "No skill at any horizon: every step serves the random walk at confidence 0.5."
+    verdict = _claims(evidence)
     rows = [
         [
             row["horizon"],
+            row.get("relative_skill"),
             row.get("skill"),
+            row.get("signal"),
             _Joined(row.get("rank_ic"), [row.get("rank_ic_low"), row.get("rank_ic_high")]),
+            row.get("best_naive_ranker"),
+            row.get("best_naive_ranker_ic"),
+            row.get("test_rank_ic"),
             row.get("direction_accuracy"),
             row.get("best_naive_rule"),
             row.get("best_naive_accuracy"),
@@ -278,8 +323,24 @@ def _verdict_html(evidence: list[dict]) -> str:
         ]
         for row in evidence
     ]
-    header = ["horizon", "skill", "rank IC [99 %]", "accuracy", "best naive", "its accuracy", "n"]
-    classes = ["model" if row.get("skill") == "validated" else "" for row in evidence]
+    header = [
+        "horizon",
+        "relative skill",
+        "direction skill",
+        "signal",
+        "rank IC [99 %]",
+        "best naive ranker",
+        "its IC",
+        "test IC",
+        "accuracy",
+        "best naive rule",
+        "its accuracy",
+        "n",
+    ]
+    classes = [
+        "model" if "validated" in (row.get("skill"), row.get("relative_skill")) else ""
+        for row in evidence
+    ]
     return (
         f"<p><strong>{_text(verdict)}</strong></p>\n"
         + plot_verdict(evidence)

@@ -13,6 +13,7 @@ import pandas as pd
 
 TOP_FEATURES = 20
 MAX_EXAMPLES = 6
+DIRECTION_SERIES = ("model", "momentum", "reversal", "majority", "drift")
 
 
 def png(draw: Callable, size: tuple[float, float] = (8.0, 3.6)) -> str:
@@ -33,7 +34,7 @@ def plot_accuracy(data: dict) -> str:
         axes = figure.subplots()
         horizon = data.get("horizon") or []
         for name, values in data.items():
-            if name != "horizon" and len(values) == len(horizon):
+            if name in DIRECTION_SERIES and len(values) == len(horizon):
                 model = name == "model"
                 axes.plot(horizon, _floats(values), label=_plain(name), lw=2.4 if model else 1.2)
         axes.axhline(0.5, color="grey", ls=":", lw=1)
@@ -42,6 +43,38 @@ def plot_accuracy(data: dict) -> str:
         return "direction accuracy by horizon, model against baselines"
 
     return png(draw)
+
+
+def plot_rankers(data: dict) -> str:
+    """The served signal's rank IC against the best naive ranker's per horizon: validation
+    (relative skill marked) and the latest test window."""
+
+    def draw(figure) -> str:
+        validation_axes, test_axes = figure.subplots(1, 2, sharey=True)
+        horizon = np.array(data["horizon"])
+        claimed = np.array(data["relative_skill"], dtype=bool)
+        model_ic = _floats(data["validation_ic"])
+        validation_axes.plot(horizon, model_ic, "-", lw=2.2, label="served signal")
+        validation_axes.plot(
+            horizon, _floats(data["validation_naive_ic"]), "--", lw=1.2, label="best naive ranker"
+        )
+        validation_axes.plot(
+            horizon[claimed], model_ic[claimed], "o", color="green", label="relative skill"
+        )
+        validation_axes.set(
+            title="validation", xlabel="horizon (candles)", ylabel="rank IC across coins"
+        )
+        test_axes.plot(data["test_horizon"], _floats(data["test_ic"]), "-", lw=2.2, label="served")
+        test_axes.plot(
+            data["test_horizon"], _floats(data["test_naive_ic"]), "--", lw=1.2, label="best naive"
+        )
+        test_axes.set(title="test (only measured)", xlabel="horizon (candles)")
+        for axes in (validation_axes, test_axes):
+            axes.axhline(0, color="grey", ls=":", lw=1)
+            axes.legend(fontsize=8)
+        return "rank IC by horizon: the served signal against the best naive ranker"
+
+    return png(draw, size=(10.0, 3.6))
 
 
 def plot_verdict(evidence: list[dict]) -> str:
