@@ -7,7 +7,6 @@ from candlecast.modeling.training import (
     build_panel,
     pairs,
     rank_ic,
-    stack,
     stored_context,
     train_timeframe,
     walk_forward_folds,
@@ -182,28 +181,6 @@ def test_numpy_lstm_matches_keras():
     sequences = learner.sequences(features, np.zeros(300, dtype="int64"), rows[:50])
     expected = np.asarray(learner.keras_model.predict(sequences, verbose=0))
     np.testing.assert_allclose(learner.forward(sequences), expected, atol=1e-4)
-
-
-def test_stacking_serves_what_wins_on_validation():
-    rng = np.random.default_rng(1)
-    n = 4000
-    stamps = np.sort(rng.integers(0, 10**9, n)).astype("datetime64[ms]")
-    signal = rng.normal(size=n)
-    target = signal + rng.normal(scale=0.5, size=n)
-    noisy_xgb = rng.normal(size=n)
-    useful = stack(
-        {"xgboost": noisy_xgb, "lstm": signal, "random_forest": rng.normal(size=n)},
-        target,
-        stamps,
-    )
-    assert useful.chosen == "ensemble" and useful.weights["lstm"] > 0.5
-    assert useful.validation_mae["ensemble"] < useful.validation_mae["xgboost"]
-    useless = stack(
-        {"xgboost": signal, "lstm": rng.normal(size=n), "random_forest": rng.normal(size=n)},
-        target,
-        stamps,
-    )
-    assert useless.validation_mae["xgboost"] <= useless.validation_mae["ensemble"] + 1e-3
 
 
 def test_rank_ic_reads_cross_sectional_ranking():

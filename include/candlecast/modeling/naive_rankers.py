@@ -1,9 +1,10 @@
 """Naive rankers: rules that rank coins by their own recent return, needing no model.
 
 A ranker reads one feature, the log return over the last k candles (k in NAIVE_LOOKBACKS), and
-ranks the coins by it with a sign per horizon fixed on the training window: minus (reversal) where
-the coins that rose most went on to do worst relative to the others, plus (momentum) where they
-went on to do best. They are the baseline every rank figure stands beside, and a served signal
+ranks the coins by it with one sign fixed on the training window: minus (reversal) where the
+coins that rose most went on to do worst relative to the others, plus (momentum) where they went
+on to do best. One sign for every horizon: a rule that flipped from one horizon to the next
+would be fitted noise, not a rule. They are the baseline every rank figure stands beside, and a served signal
 in their own right where none of the learners ranks better: a simple honest model is a model.
 
 A ranker is a learner like the others (same `predict`, `save`, `load`), so the forecaster serves
@@ -53,7 +54,8 @@ def _column_index(columns: list[str], lookback: int) -> int:
 
 
 class NaiveRanker:
-    """± the last `lookback` candles' log return, the sign per horizon fixed on training."""
+    """± the last `lookback` candles' log return, the sign fixed on training (kept per horizon
+    1..30, the same at each, so a stored ranker says what it served at every step)."""
 
     input_rows = 1
 
@@ -64,19 +66,17 @@ class NaiveRanker:
 
     @classmethod
     def fit(cls, features, columns, rows, horizon, relative_z, sigma, lookback: int) -> NaiveRanker:
-        """Per horizon, the sign of the correlation between the past return (in units of the
-        coin's volatility, so calm and wild coins weigh alike) and the later return relative to
-        the other coins, on training (row, horizon) pairs; momentum where there is none."""
+        """The sign of the correlation between the past return (in units of the coin's
+        volatility, so calm and wild coins weigh alike) and the later return relative to the
+        other coins, over every training (row, horizon) pair; momentum where there is none."""
         past = features[rows, _column_index(columns, lookback)].astype("float64")
         scale = float(np.nanstd(past)) or 1.0
         standard = np.clip(np.nan_to_num(past / (sigma * np.sqrt(lookback))), -_CLIP, _CLIP)
         target = np.clip(np.nan_to_num(relative_z), -_CLIP, _CLIP)
-        signs = np.ones(MAX_STEPS)
-        for h in range(1, MAX_STEPS + 1):
-            at = horizon == h
-            if at.sum() > 2 and np.std(standard[at]) > 0 and np.std(target[at]) > 0:
-                signs[h - 1] = -1.0 if np.corrcoef(standard[at], target[at])[0, 1] < 0 else 1.0
-        return cls(lookback, signs, scale, columns)
+        sign = 1.0
+        if len(rows) > 2 and np.std(standard) > 0 and np.std(target) > 0:
+            sign = -1.0 if np.corrcoef(standard, target)[0, 1] < 0 else 1.0
+        return cls(lookback, np.full(MAX_STEPS, sign), scale, columns)
 
     def rule(self, horizon: int) -> str:
         return rule_name(self.lookback, self.signs[horizon - 1])

@@ -1,10 +1,11 @@
 """The served signal per horizon, chosen on rank, not on error.
 
 Candidates: the ensemble (non-negative least-squares weights of every learner and naive ranker on
-the validation window's z against the other coins), each learner alone and each naive ranker.
-Each is scored per horizon by its rank IC across coins on validation; the ensemble's IC is
-cross-fitted (weights fitted on one half of the window, measured on the other), since its
-weights are fitted there and the single candidates' are not. The highest IC is served at that
+the validation window's z against the other coins, fitted per horizon on the pairs of that
+horizon and its neighbours), each learner alone and each naive ranker. Each is scored per horizon
+by its rank IC across coins on validation; the ensemble's IC is cross-fitted (weights fitted on
+one half of the window, measured on the other), since its weights are fitted there and the
+single candidates' are not. The highest IC is served at that
 horizon. An error such as the MAE is no criterion: a near-constant prediction wins it while
 ranking nothing; the point's size is the calibration's job, not the choice of signal's.
 """
@@ -50,7 +51,7 @@ class Stacking:
 def only(name: str, reason: str = "") -> Stacking:
     """One learner at every horizon (too few validation pairs to choose)."""
     chosen = [f"{name}{': ' + reason if reason else ''}"] * MAX_STEPS
-    return Stacking({name: [1.0] * MAX_STEPS}, chosen, {}, {name: 1.0})
+    return Stacking({name: [1.0] * MAX_STEPS}, chosen, {}, {name: [1.0] * MAX_STEPS})
 
 
 def _nnls(matrix: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -58,14 +59,35 @@ def _nnls(matrix: np.ndarray, target: np.ndarray) -> np.ndarray:
     return weights
 
 
-def _cross_fitted(matrix: np.ndarray, target: np.ndarray, halves: np.ndarray) -> np.ndarray:
+def _neighbourhood(horizon: np.ndarray, h: int) -> np.ndarray:
+    return np.abs(horizon.astype(int) - h) <= NEIGHBOURS
+
+
+def _ensemble(matrix, target, horizon, fit: np.ndarray) -> np.ndarray:
+    """(30, candidates) non-negative weights, each horizon's fitted on the `fit` pairs of that
+    horizon and its neighbours (0 where too few)."""
+    weights = np.zeros((MAX_STEPS, matrix.shape[1]))
+    for h in range(1, MAX_STEPS + 1):
+        at = fit & _neighbourhood(horizon, h)
+        if at.sum() >= MIN_FIT_PAIRS:
+            weights[h - 1] = _nnls(matrix[at], target[at])
+    return weights
+
+
+def _apply(matrix: np.ndarray, weights: np.ndarray, horizon: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", matrix, weights[horizon.astype(int) - 1])
+
+
+def _cross_fitted(matrix, target, horizon, halves: np.ndarray) -> np.ndarray:
     """Each half's ensemble prediction from weights fitted on the other half."""
     predicted = np.zeros(len(target))
     for fit_half in (0, 1):
         fit, check = halves == fit_half, halves != fit_half
         if fit.sum() < MIN_FIT_PAIRS or check.sum() < MIN_FIT_PAIRS:
             return np.full(len(target), np.nan)
-        predicted[check] = matrix[check] @ _nnls(matrix[fit], target[fit])
+        predicted[check] = _apply(
+            matrix[check], _ensemble(matrix, target, horizon, fit), horizon[check]
+        )
     return predicted
 
 
@@ -95,10 +117,9 @@ def stack(
     names = list(predictions)
     matrix = np.column_stack([predictions[n] for n in names])
     target = np.clip(target, -Z_CLIP, Z_CLIP)
-    ensemble = _nnls(matrix, target)
-    candidates = {ENSEMBLE: _cross_fitted(matrix, target, halves_of(timestamps)), **predictions}
-    if not ensemble.any():
-        del candidates[ENSEMBLE]
+    ensemble = _ensemble(matrix, target, horizon, np.ones(len(target), dtype=bool))
+    halves = halves_of(timestamps)
+    candidates = {ENSEMBLE: _cross_fitted(matrix, target, horizon, halves), **predictions}
     validation_ic = {
         name: [
             _candidate_ic(timestamps[at], predicted[at], log_return[at]) if at.any() else None
@@ -107,16 +128,21 @@ def stack(
         for name, predicted in candidates.items()
     }
     chosen = [
-        max(candidates, key=lambda name: _neighbourhood_ic(validation_ic[name], h))
+        max(
+            (name for name in candidates if name != ENSEMBLE or ensemble[h].any()),
+            key=lambda name: _neighbourhood_ic(validation_ic[name], h),
+        )
         for h in range(MAX_STEPS)
     ]
     weights = {name: [0.0] * MAX_STEPS for name in names}
     for h, name in enumerate(chosen):
         if name == ENSEMBLE:
-            for learner, weight in zip(names, ensemble, strict=True):
-                weights[learner][h] = float(weight)
+            for k, learner in enumerate(names):
+                weights[learner][h] = float(ensemble[h, k])
         else:
             weights[name][h] = 1.0
     weights = {name: w for name, w in weights.items() if any(w)}
-    ensemble_weights = {n: float(w) for n, w in zip(names, ensemble, strict=True) if w > 0}
+    ensemble_weights = {
+        name: ensemble[:, k].tolist() for k, name in enumerate(names) if ensemble[:, k].any()
+    }
     return Stacking(weights, chosen, validation_ic, ensemble_weights)
