@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import time
 import uuid
 from datetime import UTC, datetime
 from importlib.metadata import packages_distributions
@@ -32,7 +31,7 @@ from psycopg.rows import dict_row
 from candlecast.modeling import releases
 from candlecast.ops import db, ensure_database, with_database
 from candlecast.timeframes import TIMEFRAMES
-from tests.support.bento_server import BIN, PROJECT_DIR, running_bento
+from tests.support.bento_server import BIN, PROJECT_DIR, eventually, running_bento, workers
 
 pytestmark = pytest.mark.e2e
 SERVING_ENTRY_POINTS = ("bento/service.py",)
@@ -318,9 +317,15 @@ def test_the_pinned_bento_keeps_its_versions_after_a_later_promotion(built, stac
         cli_env = {**stack_environment, "DATABASE_URL": database_url, "BENTOML_HOME": str(home)}
         candlecast(cli_env, "models", "promote", challenger, "--reason", "after the build")
         assert champions(database_url)["1d"] == challenger
-        # Longer than a few polls: a worker following the champions would have swapped by now
-        # (the new version is in the store it serves from).
-        time.sleep(5 * POLL_SECONDS + 2)
+        # Every worker polls past the promotion and names the new champion once, keeping its
+        # own version (a follower would swap on that poll: the version is in its store).
+        named = f"1d: champion is now {challenger};"
+        eventually(
+            lambda: log.read_text().count(named) >= workers(env),
+            f"every worker of the pinned Bento polls past the promotion ({named})",
+            seconds=120,
+        )
+        assert log.read_text().count(named) == workers(env)
         listed = httpx.post(f"{url}/models", json={}, timeout=30).json()
         served = {m["timeframe"]: m for m in listed["models"]}
         assert {code: m["model"] for code, m in served.items()} == built["pinned"]
