@@ -26,8 +26,9 @@ up: install
 down:
 	@test -x $(VENV)/bin/candlecast && $(VENV)/bin/candlecast down || echo "nothing to stop"
 
+# --durations: the 25 slowest setups, calls and teardowns, printed at the end of every run.
 test: lint
-	$(VENV)/bin/pytest -ra
+	$(VENV)/bin/pytest -ra --durations=25
 
 # ruff; the layer contracts (import-linter, pyproject.toml); requirements.txt = what is imported.
 lint: install
