@@ -101,7 +101,7 @@ def test_weeks_and_months_built_from_daily_bars_match_the_reference(fake, code):
 def test_resample_builds_only_whole_periods():
     daily = SAMPLE.fetch_candles("X:BTCUSDT", TIMEFRAMES["1d"], NOW - pd.Timedelta(days=40), NOW)
     weekly = resample_daily(daily, TIMEFRAMES["1w"])
-    assert weekly["timestamp"].dt.weekday.eq(0).all()
+    assert weekly["timestamp"].dt.day_of_week.eq(0).all()
     whole = daily[
         (daily["timestamp"] >= weekly["timestamp"].iloc[0])
         & (daily["timestamp"] < weekly["timestamp"].iloc[-1] + pd.Timedelta(days=7))
