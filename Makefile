@@ -6,17 +6,25 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 export CANDLECAST_HOME ?= $(CURDIR)/.candlecast
 
-.PHONY: install up down test lint format serve bento clean universe
+.PHONY: install system-deps up down test lint format serve bento clean universe
 
 install: $(STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt requirements.lock.txt pyproject.toml
-	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it or pass PYTHON=/path/to/python3.12"; exit 1; }
+	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: run 'pyenv install 3.12' or install your distribution's python3.12 package (apt-get install python3.12), or pass PYTHON=/path/to/python3.12"; exit 1; }
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
 	  -r requirements.txt -r requirements-dev.txt -c requirements.lock.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+# What the tests need outside Python (Debian/Ubuntu, as root or with sudo): Debian's
+# docker-compose, which tests/unit/test_compose.py runs (`docker-compose config`). .ci/run runs it.
+system-deps:
+	@command -v docker-compose >/dev/null || { \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq docker-compose; }
+	@docker-compose version --short >/dev/null
 
 # `make up EXECUTOR=celery WORKERS=2`: Airflow on the CeleryExecutor with two local workers.
 up: install
@@ -26,8 +34,9 @@ up: install
 down:
 	@test -x $(VENV)/bin/candlecast && $(VENV)/bin/candlecast down || echo "nothing to stop"
 
+# --durations: the 25 slowest setups, calls and teardowns, printed at the end of every run.
 test: lint
-	$(VENV)/bin/pytest -ra
+	$(VENV)/bin/pytest -ra --durations=25
 
 # ruff; the layer contracts (import-linter, pyproject.toml); requirements.txt = what is imported.
 lint: install

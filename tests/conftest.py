@@ -28,6 +28,19 @@ os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
+# pytest-timeout's default (pyproject: 900 s, fixture setup included) is for a test that hangs;
+# a test using a fixture that trains models (once per session or module, in the first test that
+# asks) may legitimately run long on 2 busy cores, and gets this instead.
+TRAINING_FIXTURES = {"dag_runs", "releases_home", "planted", "absent", "celery_chain", "pipeline"}
+TRAINING_TIMEOUT_SECONDS = 3600
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        trains = TRAINING_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if trains and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(TRAINING_TIMEOUT_SECONDS))
+
 
 @pytest.fixture(scope="session")
 def home(tmp_path_factory) -> Path:

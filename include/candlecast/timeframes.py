@@ -68,7 +68,7 @@ class Timeframe:
             return timestamps.dt.floor(self.fixed_freq) == timestamps
         midnight = timestamps.dt.normalize() == timestamps
         if self.code == "1w":
-            return midnight & (timestamps.dt.weekday == 0)
+            return midnight & (timestamps.dt.day_of_week == 0)
         return midnight & (timestamps.dt.day == 1)
 
     def close_times(self, timestamps: pd.Series) -> pd.Series:

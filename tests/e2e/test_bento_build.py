@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import time
 import uuid
 from datetime import UTC, datetime
 from importlib.metadata import packages_distributions
@@ -32,7 +31,7 @@ from psycopg.rows import dict_row
 from candlecast.modeling import releases
 from candlecast.ops import db, ensure_database, with_database
 from candlecast.timeframes import TIMEFRAMES
-from tests.support.bento_server import BIN, PROJECT_DIR, running_bento
+from tests.support.bento_server import BIN, PROJECT_DIR, eventually, running_bento, workers
 
 pytestmark = pytest.mark.e2e
 SERVING_ENTRY_POINTS = ("bento/service.py",)
@@ -126,6 +125,39 @@ def _offline(command: list[str]) -> list[str]:
     return command
 
 
+# Run in the build's environment (and namespace): it must not reach an index or the internet.
+_REACH = """
+import sys, urllib.request
+try:
+    urllib.request.urlopen("https://pypi.org/simple/pip/", timeout=10)
+except OSError as error:
+    sys.exit(f"unreachable: {error}")
+print("reached")
+"""
+
+
+def assert_isolated(env: dict, offline: bool, work: Path) -> None:
+    """Up front, in exactly the environment the build runs in: pip finds no package and an
+    HTTPS request fails. If either gets through, the build would not prove it needs no network:
+    fail loudly rather than run it with the network."""
+    checks = {
+        "pip download": [str(BIN / "pip"), "download", "--no-deps", "--dest", str(work), "pip"],
+        "an HTTPS request": [str(BIN / "python"), "-c", _REACH],
+    }
+    for what, command in checks.items():
+        result = subprocess.run(
+            _offline(command) if offline else command,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode != 0, (
+            f"the offline build is not isolated: {what} succeeded in its environment\n"
+            f"{result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
+
+
 def _run_tool(name: str, env: dict, args: tuple, offline: bool, timeout: float) -> str:
     command = [str(BIN / name), *args]
     result = subprocess.run(
@@ -166,6 +198,7 @@ def built(stack_environment, dag_runs, tmp_path_factory) -> dict:
         **stack_environment,
         "BENTOML_HOME": str(home),
         # Any registry or lock service would be reached through these: nothing listens there.
+        "PIP_NO_INDEX": "1",
         "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
         "HTTPS_PROXY": "http://127.0.0.1:9",
         "HTTP_PROXY": "http://127.0.0.1:9",
@@ -180,6 +213,7 @@ def built(stack_environment, dag_runs, tmp_path_factory) -> dict:
     # The build reads the champions from PostgreSQL: in a namespace without network when the
     # database is reached through a Unix socket (the embedded one), else with the proxies above.
     offline = urlsplit(stack_environment["DATABASE_URL"]).hostname is None
+    assert_isolated(env, offline, work / "pip-probe")
     output = candlecast(env, "bento", "build", "--project-dir", str(PROJECT_DIR), offline=offline)
     result = json.loads(output[output.index("{") :])
     tag = result["bento"]
@@ -318,9 +352,15 @@ def test_the_pinned_bento_keeps_its_versions_after_a_later_promotion(built, stac
         cli_env = {**stack_environment, "DATABASE_URL": database_url, "BENTOML_HOME": str(home)}
         candlecast(cli_env, "models", "promote", challenger, "--reason", "after the build")
         assert champions(database_url)["1d"] == challenger
-        # Longer than a few polls: a worker following the champions would have swapped by now
-        # (the new version is in the store it serves from).
-        time.sleep(5 * POLL_SECONDS + 2)
+        # Every worker polls past the promotion and names the new champion once, keeping its
+        # own version (a follower would swap on that poll: the version is in its store).
+        named = f"1d: champion is now {challenger};"
+        eventually(
+            lambda: log.read_text().count(named) >= workers(env),
+            f"every worker of the pinned Bento polls past the promotion ({named})",
+            seconds=120,
+        )
+        assert log.read_text().count(named) == workers(env)
         listed = httpx.post(f"{url}/models", json={}, timeout=30).json()
         served = {m["timeframe"]: m for m in listed["models"]}
         assert {code: m["model"] for code, m in served.items()} == built["pinned"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ import redis
 from candlecast.ohlcv import CandleStore
 from candlecast.serving import candles_key
 from candlecast.timeframes import TIMEFRAME_CODES, TIMEFRAMES
+from tests.e2e.conftest import CANARY_API_KEY
 
 pytestmark = pytest.mark.e2e
 SAMPLE_TICKERS = {"X:BTCUSDT", "X:ETHUSDT", "X:BNBUSDT", "X:SOLUSDT", "X:XRPUSDT"}
@@ -163,7 +163,12 @@ def test_bad_requests_store_nothing(bento_url, conn):
 
 
 def test_no_secret_reaches_model_metadata(dag_runs, conn):
-    key = os.environ.get("POLYGON_API_KEY")
+    """The DAG runs had a provider key set (CANARY_API_KEY): it is in no model's metadata and
+    in none of the runs' output."""
+    key = CANARY_API_KEY
+    assert key and dag_runs
     rows = conn.execute("SELECT metrics::text AS m FROM models").fetchall()
+    assert rows
     for row in rows:
-        assert "apiKey" not in row["m"] and (not key or key not in row["m"])
+        assert "apiKey" not in row["m"] and key not in row["m"]
+    assert [dag_id for dag_id, output in dag_runs.items() if key in output] == []

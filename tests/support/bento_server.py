@@ -26,6 +26,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def workers(env: dict) -> int:
+    """The worker processes `bentoml serve` starts with `env` (CANDLECAST_API_WORKERS)."""
+    from candlecast.settings import Settings
+
+    default = Settings.model_fields["candlecast_api_workers"].default
+    return int(env.get("CANDLECAST_API_WORKERS", default))
+
+
 def eventually(check: Callable[[], bool], what: str, seconds: float = 15) -> None:
     deadline = time.monotonic() + seconds
     while not check():

@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler
@@ -60,19 +61,23 @@ class Faults:
     forbidden_timespans: set[str] = field(default_factory=set)
     page_limit_cap: int | None = None  # serve at most this many bars per page
     script: list[Fault] = field(default_factory=list)
-    storm_until: float | None = None  # monotonic time: every request answered 429 until then
+    storm_until: float | None = None  # on the fake's clock: every request answered 429 until then
     storm_retry_after: int | None = None  # Retry-After (seconds) sent with a storm's 429s
     grouped_empty: bool = False  # grouped daily answers no results (a day not published yet)
 
 
 class FakeProvider(LoopbackServer):
-    def __init__(self, data_dir: Path) -> None:
+    """`clock` (time.monotonic by default) stamps the arrivals and times storms and the rate
+    window: a test that moves a clock by hand passes the client's clock here too."""
+
+    def __init__(self, data_dir: Path, clock: Callable[[], float] = time.monotonic) -> None:
         self.data_dir = Path(data_dir)
+        self.clock = clock
         self.faults = Faults()
         self.lock = threading.Lock()
         self.arrivals: deque[float] = deque()
         self.log: list[list] = []  # [arrival time, path, status (0: dropped, None: pending)]
-        self.storm_hits: set[float] = set()  # arrival times answered by a storm
+        self.storm_hits: set[int] = set()  # ids of the log entries a storm answered
         super().__init__(type("Handler", (_Handler,), {"fake": self}))
 
     def pairs(self) -> list[str]:
@@ -102,7 +107,7 @@ class FakeProvider(LoopbackServer):
 
     def in_storm(self) -> bool:
         with self.lock:
-            now = time.monotonic()
+            now = self.clock()
             if getattr(self, "storm_seconds", None):
                 self.faults.storm_until, self.storm_seconds = now + self.storm_seconds, None
             until = self.faults.storm_until
@@ -111,7 +116,7 @@ class FakeProvider(LoopbackServer):
     def storm_answers(self) -> list[float]:
         """Arrival times of the requests a storm answered 429."""
         with self.lock:
-            return [t for t, _, status in self.log if status == 429 and t in self.storm_hits]
+            return [e[0] for e in self.log if e[2] == 429 and id(e) in self.storm_hits]
 
     def _take_fault(self, route: str) -> Fault | None:
         with self.lock:
@@ -124,7 +129,7 @@ class FakeProvider(LoopbackServer):
     def _rate_limited(self) -> bool:
         if self.faults.rate_limit is None:
             return False
-        now = time.monotonic()
+        now = self.clock()
         with self.lock:
             while self.arrivals and now - self.arrivals[0] >= self.faults.rate_window_s:
                 self.arrivals.popleft()
@@ -264,7 +269,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(payload).encode(), headers=headers)
 
     def do_GET(self) -> None:  # noqa: N802
-        self.entry = [time.monotonic(), self.path, None]
+        self.entry = [self.fake.clock(), self.path, None]
         with self.fake.lock:
             self.fake.log.append(self.entry)
         url = urlsplit(self.path)
@@ -292,7 +297,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif key != self.fake.faults.api_key:
             self._json(401, {"status": "ERROR", "error": "Unknown API Key"})
         elif self.fake.in_storm():
-            self.fake.storm_hits.add(self.entry[0])
+            self.fake.storm_hits.add(id(self.entry))
             after = self.fake.faults.storm_retry_after
             headers = {} if after is None else {"Retry-After": str(after)}
             self._json(429, {"status": "ERROR", "error": RATE_LIMIT_TEXT}, headers)

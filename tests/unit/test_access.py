@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 
 import psycopg
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from candlecast.api import KeyRing, KeyStoreUnavailable
 from candlecast.api import keys as access
 from candlecast.ops import db
+from tests.support.clock import ManualClock
 
 
 @pytest.fixture
@@ -70,18 +70,20 @@ def test_bad_key_parameters_are_refused(keys_conn, name, rate, burst):
 
 
 def test_keyring_reloads_after_its_window_and_records_use(settings, keys_conn):
+    clock = ManualClock()
     ring = KeyRing.from_settings(
-        settings.model_copy(update={"candlecast_api_key_cache_seconds": 0.3})
+        settings.model_copy(update={"candlecast_api_key_cache_seconds": 0.3}), clock
     )
     assert ring.get().open_access or all(k.name != "ring" for k in ring.get().keys.values())
     key, plaintext = access.create_key(keys_conn, "ring", 60, 5)
-    time.sleep(0.35)
+    clock.advance(0.35)
     found = ring.get().verify(plaintext)
     assert found == key
     ring.record_use(found)
     access.revoke_key(keys_conn, key.prefix)
+    clock.advance(0.29)
     assert ring.get().verify(plaintext) == key  # still within the window
-    time.sleep(0.35)
+    clock.advance(0.02)
     assert ring.get().verify(plaintext) is None
     last_used = keys_conn.execute(
         "SELECT last_used_at FROM api_keys WHERE id = %s", (key.id,)
@@ -99,13 +101,14 @@ def test_keyring_keeps_the_last_keys_when_the_database_fails(caplog):
             raise answer
         return answer
 
-    ring = KeyRing(exchange, ttl_seconds=0.01)
+    clock = ManualClock()
+    ring = KeyRing(exchange, ttl_seconds=0.01, clock=clock)
     assert ring.get().keys == {"h": key}
-    time.sleep(0.02)
+    clock.advance(0.02)
     with caplog.at_level(logging.ERROR, logger="candlecast.api.keys"):
         for _ in range(3):
             assert ring.get().keys == {"h": key}
-            time.sleep(0.02)
+            clock.advance(0.02)
     assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
 
 

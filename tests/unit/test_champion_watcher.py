@@ -1,9 +1,12 @@
 """A worker follows the champion: versions saved into the real model store and registered in a
 database of their own; a promotion is swapped in by the next check, a rollback too, a champion
 that cannot be loaded (gone from the store) leaves the served version in place, and an answer
-that had already read the served model keeps it."""
+that had already read the served model keeps it. A pinned worker's watcher reads the champions
+and names a later one once, never swapping."""
 
 from __future__ import annotations
+
+import logging
 
 from candlecast.modeling import ForecastModel, load_version, releases, save_model
 from candlecast.modeling.training.calibration import no_evidence
@@ -71,3 +74,23 @@ def test_a_replica_worker_imports_a_new_champion_from_the_object_store(
     fetching = ChampionWatcher(forecaster, poll_seconds=0, fetch=partial(pull_version, local))
     assert fetching.check_once() == [second]
     assert forecaster.models["1h"].tag == second and load_version(second) is not None
+
+
+def test_a_pinned_worker_names_a_later_champion_once_and_keeps_its_version(
+    settings, fresh_database_url, caplog
+):
+    local = settings.model_copy(update={"database_url": fresh_database_url})
+    first, second = _version(local), _version(local)
+    pool = ConnectionPool(local)
+    served = {"1h": ServedModel(first, load_version(first))}
+    forecaster = Forecaster(served, None, pool, None, pinned_bento="candlecast:pinned")
+    watcher = ChampionWatcher(forecaster, poll_seconds=0, pinned=True)
+    with db.connect(local) as conn:
+        releases.promote(conn, second, "test")
+    with caplog.at_level(logging.WARNING, logger="candlecast.serving.releases"):
+        assert [watcher.check_once() for _ in range(3)] == [[], [], []]
+    assert watcher.polls == 3 and forecaster.models["1h"].tag == first
+    named = [r.getMessage() for r in caplog.records if "champion is now" in r.getMessage()]
+    assert named == [
+        f"1h: champion is now {second}; the pinned Bento candlecast:pinned keeps serving {first}"
+    ]

@@ -1,6 +1,7 @@
 """deploy/compose.yaml as docker-compose resolves it (`docker-compose config`, Debian's package,
-installed here when missing): Celery everywhere, the stores wherever candlecast code runs,
-secrets only from the env file, healthchecks and restart policies on every long-lived service."""
+installed by `make system-deps`, which .ci/run runs): Celery everywhere, the stores wherever
+candlecast code runs, secrets only from the env file, healthchecks and restart policies on every
+long-lived service."""
 
 from __future__ import annotations
 
@@ -46,15 +47,13 @@ SECRETS = (
 
 @pytest.fixture(scope="module")
 def docker_compose() -> str:
+    """Installed before the tests (`make system-deps`, which .ci/run runs), never by a test."""
     found = shutil.which("docker-compose")
-    if found is None and os.geteuid() == 0:
-        for argv in (
-            ["apt-get", "update", "-qq"],
-            ["apt-get", "install", "-y", "-qq", "docker-compose"],
-        ):
-            subprocess.run(argv, check=True, capture_output=True, timeout=600)
-        found = shutil.which("docker-compose")
-    assert found, "docker-compose is needed: apt-get install docker-compose"
+    if found is None:
+        pytest.fail(
+            "docker-compose is not installed: run `make system-deps` (Debian's docker-compose "
+            "package, what .ci/run installs) or `apt-get install docker-compose`"
+        )
     return found
 
 

@@ -1,9 +1,11 @@
-"""Fresh candles on a real Redis: freshness by content, single-flight, stale copies, no Redis."""
+"""Fresh candles on a real Redis: freshness by content, single-flight, stale copies, no Redis.
+
+The single-flight tests hold the provider's one call until every other caller is waiting for
+it (counted), so the calls overlap by construction, not by a hoped-for latency."""
 
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 
 import pandas as pd
@@ -22,6 +24,7 @@ from candlecast.serving import (
 )
 from candlecast.settings import SAMPLE_DATA_DIR, Settings
 from candlecast.timeframes import TIMEFRAMES
+from tests.support.bento_server import eventually
 
 H1, D1 = TIMEFRAMES["1h"], TIMEFRAMES["1d"]
 
@@ -30,18 +33,25 @@ def ts(text: str) -> pd.Timestamp:
     return pd.Timestamp(text, tz="UTC")
 
 
-class CountingProvider(SampleProvider):
-    """The sample provider, slowed down, counting calls, and breakable on demand."""
+HANG_SECONDS = 60  # a guard against a hang, not a threshold
 
-    def __init__(self, latency: float = 0.0) -> None:
+
+class CountingProvider(SampleProvider):
+    """The sample provider counting calls, breakable on demand, and with `gate` held: each call
+    signals `entered` and waits until the test opens the gate."""
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
         super().__init__(SAMPLE_DATA_DIR)
-        self.latency, self.calls, self.broken = latency, 0, False
+        self.gate, self.calls, self.broken = gate, 0, False
+        self.entered = threading.Event()
         self.lock = threading.Lock()
 
     def fetch_candles(self, ticker, timeframe, start, end):
         with self.lock:
             self.calls += 1
-        time.sleep(self.latency)
+        self.entered.set()
+        if self.gate is not None:
+            assert self.gate.wait(HANG_SECONDS), "the test never opened the gate"
         if self.broken:
             raise ConnectionError("provider down")
         return super().fetch_candles(ticker, timeframe, start, end)
@@ -90,8 +100,26 @@ def test_first_call_fetches_then_the_cache_serves(guarded):
     assert first.last_candle_at == H1.next_open(H1.floor(provider.now()), -1)
 
 
+def until(check, what: str) -> None:
+    eventually(check, what, HANG_SECONDS)  # the check decides; the bound is a hang guard
+
+
+class CountingRedis(GuardedRedis):
+    """The real Redis, counting the lock takes it refused (a caller that found the series
+    being fetched by another process)."""
+
+    refused = 0
+
+    def call(self, method: str, *args, fallback=None, **kwargs):
+        answer = super().call(method, *args, fallback=fallback, **kwargs)
+        if method == "set" and kwargs.get("nx") and answer is None:
+            self.refused += 1
+        return answer
+
+
 def test_concurrent_requests_make_one_provider_call(guarded):
-    provider = CountingProvider(latency=0.3)
+    gate = threading.Event()
+    provider = CountingProvider(gate)
     candles = FreshCandles(provider, guarded, 3600, 300)
     results = []
 
@@ -101,6 +129,9 @@ def test_concurrent_requests_make_one_provider_call(guarded):
     threads = [threading.Thread(target=one) for _ in range(8)]
     for thread in threads:
         thread.start()
+    until(provider.entered.is_set, "the provider is called")
+    until(lambda: candles.flight.local.users() == 8, "all 8 callers wait for the one call")
+    gate.set()
     for thread in threads:
         thread.join()
     assert provider.calls == 1
@@ -109,13 +140,21 @@ def test_concurrent_requests_make_one_provider_call(guarded):
 
 def test_two_processes_worth_of_instances_share_one_call(guarded):
     """Two FreshCandles (as in two workers) share the Redis lock, not an in-process one."""
-    provider = CountingProvider(latency=0.3)
-    instances = [FreshCandles(provider, guarded, 3600, 300) for _ in range(2)]
+    gate = threading.Event()
+    provider = CountingProvider(gate)
+    shared = CountingRedis(guarded.client)
+    instances = [FreshCandles(provider, shared, 3600, 300) for _ in range(2)]
     threads = [
         threading.Thread(target=instances[i % 2].get, args=("X:SOLUSDT", D1)) for i in range(6)
     ]
     for thread in threads:
         thread.start()
+    until(provider.entered.is_set, "the provider is called")
+    until(
+        lambda: sum(c.flight.local.users() for c in instances) == 6 and shared.refused > 0,
+        "all 6 callers wait, the other instance refused the Redis lock",
+    )
+    gate.set()
     for thread in threads:
         thread.join()
     assert provider.calls == 1

@@ -12,12 +12,14 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from candlecast.ohlcv import CandleStore, ObjectCandleStore, open_store
 from candlecast.ops.objectstore import ObjectStore, WriteConflict, parse_s3_url
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
+from tests.support.cutting_proxy import CuttingProxy
 
 from .sample_frames import sample_candles
 
@@ -112,6 +114,22 @@ def test_an_upload_cut_off_mid_body_is_never_published(store_url, s3):
             f"Host: {endpoint.netloc}\r\nContent-Length: 100000\r\n\r\n".encode()
             + b"PAR1 only the first bytes"
         )
+    pd.testing.assert_frame_equal(store.read("X:BTCUSDT", DAY), frame)
+
+
+def test_our_writer_cut_off_mid_upload_fails_and_publishes_nothing(store_url, s3, monkeypatch):
+    """The same through our writer: `ObjectCandleStore.write` whose every PUT (its retries too)
+    loses the connection after 1 kB of the body, by a proxy in front of the S3 server."""
+    store = open_store(store_url)
+    frame = sample_candles("1d", n=200)
+    store.write("X:BTCUSDT", DAY, frame)
+    endpoint = urlsplit(s3.endpoint)
+    with CuttingProxy((endpoint.hostname, endpoint.port), body_bytes=1000) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.endpoint)  # a client of its own
+        cut_off = open_store(store_url)
+        with pytest.raises((BotoCoreError, ClientError, OSError)):
+            cut_off.write("X:BTCUSDT", DAY, sample_candles("1d", n=300))
+        assert proxy.cut >= 1  # the writer's upload was cut, not refused before it began
     pd.testing.assert_frame_equal(store.read("X:BTCUSDT", DAY), frame)
 
 

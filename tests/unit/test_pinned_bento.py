@@ -66,7 +66,9 @@ def test_a_bento_missing_a_timeframe_is_refused_naming_it(tmp_path):
 
 def test_a_worker_serving_a_pinned_bento_does_not_follow_the_champions():
     pinned = Forecaster({}, None, None, None, pinned_bento="candlecast:abc123")
-    assert not follow_champions(pinned, poll_seconds=1).following
+    reading = follow_champions(pinned, poll_seconds=1)
+    assert reading.pinned and not reading.following
+    reading.stop()
     watcher = follow_champions(Forecaster({}, None, None, None), poll_seconds=1)
     assert watcher.following
     watcher.stop()

@@ -20,6 +20,7 @@ from candlecast.marketdata import (
 from candlecast.ohlcv import drop_unclosed
 from candlecast.settings import SAMPLE_DATA_DIR
 from candlecast.timeframes import TIMEFRAMES
+from tests.support.clock import ManualClock
 from tests.support.fake_provider import FakeProvider, Fault
 
 from .sample_frames import PROVIDER as SAMPLE
@@ -30,6 +31,19 @@ NOW = SAMPLE.now()
 @pytest.fixture
 def fake():
     with FakeProvider(SAMPLE_DATA_DIR) as server:
+        yield server
+
+
+@pytest.fixture
+def clock():
+    return ManualClock()
+
+
+@pytest.fixture
+def fake_on_clock(clock):
+    """The fake provider on the clock the client's retries wait on: a storm of N seconds lasts
+    N seconds of the retries' waits, however slow the machine."""
+    with FakeProvider(SAMPLE_DATA_DIR, clock=clock) as server:
         yield server
 
 
@@ -87,7 +101,7 @@ def test_weeks_and_months_built_from_daily_bars_match_the_reference(fake, code):
 def test_resample_builds_only_whole_periods():
     daily = SAMPLE.fetch_candles("X:BTCUSDT", TIMEFRAMES["1d"], NOW - pd.Timedelta(days=40), NOW)
     weekly = resample_daily(daily, TIMEFRAMES["1w"])
-    assert weekly["timestamp"].dt.weekday.eq(0).all()
+    assert weekly["timestamp"].dt.day_of_week.eq(0).all()
     whole = daily[
         (daily["timestamp"] >= weekly["timestamp"].iloc[0])
         & (daily["timestamp"] < weekly["timestamp"].iloc[-1] + pd.Timedelta(days=7))
@@ -220,25 +234,35 @@ def test_next_url_is_rebuilt_on_our_base():
     assert isinstance(url, httpx.URL)
 
 
-def test_a_rate_limit_window_is_outlasted_not_counted(fake):
+def test_a_rate_limit_window_is_outlasted_not_counted(fake_on_clock, clock):
+    fake = fake_on_clock
     fake.storm(3)  # 3 s of 429s: longer than three retries of 10 ms backoff
     start = NOW - pd.Timedelta(days=10)
-    provider = provider_for(fake, max_retries=3, rate_limit_patience=30)
+    provider = provider_for(
+        fake, max_retries=3, rate_limit_patience=30, clock=clock, sleep=clock.sleep
+    )
     got = provider.fetch_candles("X:SOLUSDT", TIMEFRAMES["1d"], start, NOW)
     assert len(got) == len(
         drop_unclosed(expected("1d", "X:SOLUSDT", start, NOW), TIMEFRAMES["1d"], NOW)
     )
     storm = fake.storm_answers()
-    assert len(storm) > 4 and storm[-1] - storm[0] >= 1.5
+    answered = [t for t, _, status in fake.requests() if status == 200]
+    assert len(storm) > 4 and answered[0] - storm[0] >= 3  # retried through the whole window
 
 
-def test_a_window_longer_than_the_patience_fails_and_other_errors_keep_their_count(fake):
+def test_a_window_longer_than_the_patience_fails_and_other_errors_keep_their_count(
+    fake_on_clock, clock
+):
+    fake = fake_on_clock
     fake.storm(30, retry_after=1)
-    provider = provider_for(fake, max_retries=2, rate_limit_patience=2)
+    provider = provider_for(
+        fake, max_retries=2, rate_limit_patience=2, clock=clock, sleep=clock.sleep
+    )
     with pytest.raises(ProviderTransientError, match="429"):
         provider.fetch_candles("X:SOLUSDT", TIMEFRAMES["1d"], NOW - pd.Timedelta(days=3), NOW)
     storm = fake.storm_answers()
-    assert 3 <= len(storm) <= 5 and storm[-1] - storm[0] >= 2  # Retry-After: 1 s honoured
+    assert len(storm) == 3 and storm[-1] - storm[0] >= 2  # the patience, then one more try
+    assert clock.slept == [1.0, 1.0]  # Retry-After: 1 s honoured
     fake.faults.storm_until = 0.0
     fake.faults.script = [Fault("aggs", "status", times=100, status=500)]
     before = len(fake.requests())

@@ -138,27 +138,35 @@ class KeyRing:
     request never waits for a database write.
     """
 
-    def __init__(self, exchange: Callable[[set[int]], dict[str, ApiKey]], ttl_seconds: float):
+    def __init__(
+        self,
+        exchange: Callable[[set[int]], dict[str, ApiKey]],
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self._exchange = exchange
         self.ttl_seconds = ttl_seconds
+        self._clock = clock  # what `ttl_seconds` is measured on
         self._current: KeySet | None = None
         self._used: set[int] = set()
         self._reload_lock = threading.Lock()
         self._failing = False
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> KeyRing:
+    def from_settings(
+        cls, settings: Settings, clock: Callable[[], float] = time.monotonic
+    ) -> KeyRing:
         def exchange(used: set[int]) -> dict[str, ApiKey]:
             with db.connect(settings) as conn:
                 mark_used(conn, used)
                 return active_keys(conn)
 
-        return cls(exchange, settings.candlecast_api_key_cache_seconds)
+        return cls(exchange, settings.candlecast_api_key_cache_seconds, clock)
 
     def fresh(self) -> KeySet | None:
         """The current copy if it is still within its window (never touches the database)."""
         current = self._current
-        if current is not None and time.monotonic() - current.loaded_at < self.ttl_seconds:
+        if current is not None and self._clock() - current.loaded_at < self.ttl_seconds:
             return current
         return None
 
@@ -193,9 +201,9 @@ class KeyRing:
                 log.error("API key store unavailable, keeping the last known keys: %s", error)
                 self._failing = True
             if self._current is not None:  # retry after another window, not on every request
-                self._current = KeySet(self._current.keys)
+                self._current = KeySet(self._current.keys, self._clock())
             return
         if self._failing:
             log.warning("API key store reachable again")
             self._failing = False
-        self._current = KeySet(keys)
+        self._current = KeySet(keys, self._clock())

@@ -1,8 +1,10 @@
 """Per-key token buckets in Redis: `burst` requests at once, refilled at `rate_per_minute`.
 
 One Lua script reads, refills and takes a token atomically on the Redis server clock, so any
-number of service workers share one bucket per key. Redis being unreachable lets requests
-through (logged once per outage): a limiter must not take forecasts down with it.
+number of service workers share one bucket per key (a `clock` given to a bucket replaces both
+that clock and the local one its leases and outages are timed by: tests move time by hand).
+Redis being unreachable lets requests through (logged once per outage): a limiter must not take
+forecasts down with it.
 
 A service worker (`AsyncTokenBucket`) takes a key's tokens a few at a time (`lease_size`: at most
 1 % of the burst and 0.1 s of the rate, so a key with a burst under 200 is asked for every
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -23,8 +26,11 @@ import redis.asyncio
 log = logging.getLogger(__name__)
 
 _TAKE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = tonumber(ARGV[4] or '')
+if now == nil then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
 local per_us = tonumber(ARGV[1]) / 60000000
 local burst = tonumber(ARGV[2])
 local wanted = tonumber(ARGV[3] or '1')
@@ -85,20 +91,30 @@ class _Lease:
     until: float
 
 
+Clock = Callable[[], float]  # seconds
+
+
+def _script_args(rate_per_minute: int, burst: int, wanted: int, clock: Clock | None) -> list:
+    """The script's arguments; with a clock, its time (µs) instead of the Redis server's."""
+    args = [rate_per_minute, burst, wanted]
+    return args if clock is None else [*args, round(clock() * 1_000_000)]
+
+
 class _FailOpen:
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
         self._down_since: float | None = None
 
     def skip(self) -> bool:
         return (
             self._down_since is not None
-            and time.monotonic() - self._down_since < RETRY_REDIS_AFTER_SECONDS
+            and self._clock() - self._down_since < RETRY_REDIS_AFTER_SECONDS
         )
 
     def failed(self, error: Exception) -> Decision:
         if self._down_since is None:
             log.error("rate limiter: Redis unreachable, requests pass unlimited: %s", error)
-        self._down_since = time.monotonic()
+        self._down_since = self._clock()
         return self.unchecked()
 
     def succeeded(self) -> None:
@@ -114,15 +130,17 @@ class _FailOpen:
 class TokenBucket:
     """Blocking client; `AsyncTokenBucket` is the same bucket for an event loop."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, clock: Clock | None = None) -> None:
         self._script = client.register_script(_TAKE)
-        self._fail_open = _FailOpen()
+        self._clock = clock
+        self._fail_open = _FailOpen(clock or time.monotonic)
 
     def take(self, name: str, rate_per_minute: int, burst: int) -> Decision:
         if self._fail_open.skip():
             return _FailOpen.unchecked()
         try:
-            reply = self._script(keys=[bucket_key(name)], args=[rate_per_minute, burst])
+            args = _script_args(rate_per_minute, burst, 1, self._clock)
+            reply = self._script(keys=[bucket_key(name)], args=args)
         except (redis.RedisError, OSError) as error:
             return self._fail_open.failed(error)
         self._fail_open.succeeded()
@@ -132,15 +150,17 @@ class TokenBucket:
 class AsyncTokenBucket:
     """One per event loop (a worker): its leases are spent by that loop only."""
 
-    def __init__(self, client: redis.asyncio.Redis) -> None:
+    def __init__(self, client: redis.asyncio.Redis, clock: Clock | None = None) -> None:
         self._script = client.register_script(_TAKE)
-        self._fail_open = _FailOpen()
+        self._clock = clock
+        self._local_clock = clock or time.monotonic
+        self._fail_open = _FailOpen(self._local_clock)
         self._leases: dict[str, _Lease] = {}
         self.redis_calls = 0
 
     async def take(self, name: str, rate_per_minute: int, burst: int) -> Decision:
         lease = self._leases.get(name)
-        if lease is not None and lease.tokens > 0 and time.monotonic() < lease.until:
+        if lease is not None and lease.tokens > 0 and self._local_clock() < lease.until:
             lease.tokens -= 1
             return Decision(True, 0.0, lease.remaining + lease.tokens)
         if self._fail_open.skip():
@@ -148,9 +168,8 @@ class AsyncTokenBucket:
         wanted = lease_size(rate_per_minute, burst)
         try:
             self.redis_calls += 1
-            reply = await self._script(
-                keys=[bucket_key(name)], args=[rate_per_minute, burst, wanted]
-            )
+            args = _script_args(rate_per_minute, burst, wanted, self._clock)
+            reply = await self._script(keys=[bucket_key(name)], args=args)
         except (redis.RedisError, OSError) as error:
             return self._fail_open.failed(error)
         self._fail_open.succeeded()
@@ -158,6 +177,6 @@ class AsyncTokenBucket:
         granted = int(reply[0])
         if granted > 1:
             self._leases[name] = _Lease(
-                granted - 1, decision.remaining, time.monotonic() + LEASE_SECONDS
+                granted - 1, decision.remaining, self._local_clock() + LEASE_SECONDS
             )
         return Decision(decision.allowed, decision.retry_after, decision.remaining + granted - 1)

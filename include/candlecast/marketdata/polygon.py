@@ -12,6 +12,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from datetime import date
 
 import httpx
@@ -87,8 +88,16 @@ class _RetryBudget:
 
     RATE_LIMIT_WAIT_CAP = 15.0
 
-    def __init__(self, max_retries: int, patience: float, base: float, cap: float = 60.0):
+    def __init__(
+        self,
+        max_retries: int,
+        patience: float,
+        base: float,
+        cap: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.max_retries, self.patience, self.base, self.cap = max_retries, patience, base, cap
+        self.clock = clock
         self.others = self.limited = self.counted = 0
         self.limited_since: float | None = None
 
@@ -100,7 +109,7 @@ class _RetryBudget:
         self.counted = state.attempt_number
         if getattr(error, "rate_limited", False):
             self.limited += 1
-            self.limited_since = self.limited_since or time.monotonic()
+            self.limited_since = self.limited_since or self.clock()
         else:
             self.others += 1
         return error
@@ -108,7 +117,7 @@ class _RetryBudget:
     def stop(self, state) -> bool:
         error = self._count(state)
         if getattr(error, "rate_limited", False):
-            out_of_time = time.monotonic() - self.limited_since >= self.patience
+            out_of_time = self.clock() - self.limited_since >= self.patience
             return out_of_time and self.limited > self.max_retries
         return self.others > self.max_retries
 
@@ -134,7 +143,11 @@ class PolygonClient:
         backoff_seconds: float = 1.0,
         max_concurrency: int = 8,
         rate_limit_patience: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """`clock` and `sleep` time the retries (a rate limit's patience, the waits between
+        tries): tests pass a clock they move instead of waiting."""
         self.base_url = httpx.URL(base_url.rstrip("/"))
         self._headers = {"Authorization": f"Bearer {api_key}", "Accept-Encoding": "gzip"}
         self.limiter = limiter
@@ -143,6 +156,7 @@ class PolygonClient:
         self.rate_limit_patience = rate_limit_patience
         self.backoff_seconds = backoff_seconds
         self.max_concurrency = max_concurrency
+        self.clock, self.sleep = clock, sleep
         self.requests_made = 0
 
     def _client(self) -> httpx.AsyncClient:
@@ -182,8 +196,11 @@ class PolygonClient:
         return body
 
     async def get_json(self, client: httpx.AsyncClient, url: httpx.URL) -> dict:
-        budget = _RetryBudget(self.max_retries, self.rate_limit_patience, self.backoff_seconds)
+        budget = _RetryBudget(
+            self.max_retries, self.rate_limit_patience, self.backoff_seconds, clock=self.clock
+        )
         retrying = AsyncRetrying(
+            sleep=self.sleep,
             retry=retry_if_exception_type(ProviderTransientError),
             stop=budget.stop,
             wait=budget.wait,

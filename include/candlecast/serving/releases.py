@@ -7,7 +7,8 @@ with; none fails and none waits for the load. PostgreSQL down: the worker keeps 
 The same check keeps each timeframe's newest challenger loaded as its shadow (`forecaster.shadows`,
 swapped the same way): a new challenger replaces it, a promoted one leaves the shadows (and is
 swapped in as champion without a second load), a timeframe without a challenger has none.
-A worker serving a pinned Bento (see `pinned`) never swaps."""
+A worker serving a pinned Bento (see `pinned`) never swaps: its watcher only reads the champions
+and says once per version when one is no longer what it serves. `polls` counts the checks."""
 
 from __future__ import annotations
 
@@ -34,10 +35,14 @@ class ChampionWatcher:
         forecaster: Forecaster,
         poll_seconds: float,
         fetch: Callable[[str], object] | None = None,
+        pinned: bool = False,
     ) -> None:
         self.forecaster = forecaster
         self.poll_seconds = poll_seconds
         self.fetch = fetch
+        self.pinned = pinned
+        self.polls = 0  # checks done (each poll is one)
+        self._declined: set[str] = set()  # champions a pinned worker said it does not serve
         self._failed: dict[str, float] = {}  # tag -> when its load failed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -51,9 +56,29 @@ class ChampionWatcher:
                 challengers = releases.challenger_tags(conn)
         except DatabaseUnavailable:
             return []
+        finally:
+            self.polls += 1
+        if self.pinned:
+            self._decline(champions)
+            return []
         swapped = self._swap_champions(champions)
         self._follow_challengers(challengers)
         return swapped
+
+    def _decline(self, champions: dict[str, str]) -> None:
+        """A pinned worker keeps its versions: it names each later champion once."""
+        for code, tag in champions.items():
+            served = self.forecaster.models.get(code)
+            if served is None or served.tag == tag or tag in self._declined:
+                continue
+            self._declined.add(tag)
+            log.warning(
+                "%s: champion is now %s; the pinned Bento %s keeps serving %s",
+                code,
+                tag,
+                self.forecaster.pinned_bento,
+                served.tag,
+            )
 
     def _load(self, tag: str, code: str, role: str, meanwhile: str) -> ServedModel | None:
         """The version, loaded; None when it failed (logged once, with what happens
@@ -123,7 +148,8 @@ class ChampionWatcher:
 
     @property
     def following(self) -> bool:
-        return self._thread is not None
+        """Swapping to each new champion (a pinned worker's watcher only reads them)."""
+        return self._thread is not None and not self.pinned
 
     def stop(self) -> None:
         self._stop.set()
@@ -133,8 +159,8 @@ def follow_champions(
     forecaster: Forecaster, poll_seconds: float, fetch: Callable[[str], object] | None = None
 ) -> ChampionWatcher:
     """Start a worker's watcher (poll_seconds 0: serve the startup champions until restart;
-    a pinned Bento: its versions, never started)."""
+    a pinned Bento: its versions, the watcher only naming later champions)."""
     if forecaster.pinned_bento is not None:
         log.info("serving the versions pinned by the Bento %s", forecaster.pinned_bento)
-        return ChampionWatcher(forecaster, 0)
+        return ChampionWatcher(forecaster, poll_seconds, pinned=True).start()
     return ChampionWatcher(forecaster, poll_seconds, fetch).start()

@@ -34,6 +34,11 @@ class KeyedLocks:
         self._guard = threading.Lock()
         self._locks: dict[str, tuple[threading.Lock, int]] = {}
 
+    def users(self) -> int:
+        """Threads holding or waiting for a key's lock, over every key."""
+        with self._guard:
+            return sum(users for _, users in self._locks.values())
+
     @contextmanager
     def hold(self, key: str) -> Iterator[None]:
         with self._guard:
