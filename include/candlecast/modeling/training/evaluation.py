@@ -139,6 +139,13 @@ def _error_figures(stamps, predicted, actual) -> dict:
     }
 
 
+def _ece_of_calls(confidence: np.ndarray, correct: np.ndarray) -> float:
+    """The calibration error of the calls: a step at confidence 0.5 names no side (its 'up' is
+    a convention), so it is no call to be calibrated; NaN where there are none."""
+    calls = confidence > 0.5
+    return expected_calibration_error(confidence[calls], correct[calls])
+
+
 def _group(columns: dict, mask: np.ndarray) -> dict:
     stamps = columns["timestamp"][mask]
     actual = columns["actual"][mask]
@@ -157,7 +164,8 @@ def _group(columns: dict, mask: np.ndarray) -> dict:
         **_direction_figures(stamps, direction, actual),
         **_error_figures(stamps, predicted, actual),
         **rank_ic(stamps, columns["score"][mask], actual),
-        "ece": expected_calibration_error(columns["confidence"][mask], correct),
+        "ece": _ece_of_calls(columns["confidence"][mask], correct),
+        "calls": int(np.sum(columns["confidence"][mask] > 0.5)),
         "mean_confidence": float(np.mean(columns["confidence"][mask])),
         "interval80_coverage": float(inside.mean()),
         "interval80_coverage_ci95": block_bootstrap_ci(stamps, inside, np.ones(n)),
