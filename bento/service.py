@@ -22,6 +22,7 @@ from candlecast.api import (
     Forecast,
     Health,
     HealthRoute,
+    KeysInHeaders,
     ModelList,
     ModelsRequest,
     PredictionGetRequest,
@@ -31,6 +32,7 @@ from candlecast.api import (
     SymbolSearchRequest,
     SymbolSearchResult,
     answers_errors,
+    redact_keys_in_logs,
 )
 from candlecast.modeling import pull_models, pull_version
 from candlecast.serving import (
@@ -46,6 +48,7 @@ from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
 
 settings = Settings()
+redact_keys_in_logs("bentoml")  # BentoML configured this worker's logging before this import
 release = pinned_release(Path(__file__))  # served from a pinned Bento: its versions, never swapped
 # CANDLECAST_STORE_URL set: the champions (or the pinned versions) from the object store
 pull_models(settings, release.models.values() if release else None)
@@ -140,15 +143,16 @@ class Candlecast:
     @health_app.get("/healthz", response_model=Health, tags=["Infrastructure"])
     def healthz(self):
         """PostgreSQL, Redis, models and provider: ok, degraded or down (503 when down)."""
-        health = reads.health(self.forecaster)
+        health = reads.health(self.forecaster, settings.candlecast_require_api_key)
         status = 503 if health.status == "down" else 200
         return JSONResponse(health.model_dump(mode="json"), status_code=status)
 
 
-Candlecast.add_asgi_middleware(RequestContract)  # every 400 in our error body
+Candlecast.add_asgi_middleware(KeysInHeaders)  # a key in a URL: 400, before anything reads it
+Candlecast.add_asgi_middleware(RequestContract)  # every 400 in our error body (a key in a body too)
+Candlecast.add_asgi_middleware(AccessMiddleware)  # ahead of /healthz, which may want a key
 Candlecast.add_asgi_middleware(HealthRoute, health_app=health_app)
-Candlecast.add_asgi_middleware(AccessMiddleware)
-Candlecast.add_asgi_middleware(ApiDocs)  # our /docs.json and Swagger UI page
+Candlecast.add_asgi_middleware(ApiDocs, require_key=settings.candlecast_require_api_key)
 Candlecast.add_asgi_middleware(ConnectionSpread)  # keep-alive connections over the workers
 # Starlette wraps the first added outermost: a cached /predict answered on the event loop
 # (serving.loop_answers) is checked, keyed, limited and spread like any request above.

@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     candlecast_api_key_burst: int = Field(
         default=60, ge=1, description="Requests a new API key may make at once."
     )
+    candlecast_require_api_key: bool = Field(
+        default=False,
+        description="Every operation but the probes (/livez, /readyz) and the docs wants a "
+        "valid API key, also while none exists (off: the API is open until the first key).",
+    )
     candlecast_api_key_cache_seconds: float = Field(
         default=5.0,
         gt=0,

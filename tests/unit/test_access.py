@@ -165,3 +165,47 @@ def test_middleware_lets_keys_through_unlimited_when_redis_is_down(settings, key
     dead = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{_closed_port()}/0"})
     answers = _call(dead, *[("/predict", {"X-API-Key": plaintext})] * 3, ("/predict", {}))
     assert [a.status_code for a in answers] == [200, 200, 200, 401]
+
+
+def _closed(settings):
+    return settings.model_copy(update={"candlecast_require_api_key": True})
+
+
+def test_closed_without_any_key_refuses_every_operation_but_probes_and_docs(settings, keys_conn):
+    assert keys_conn.execute("SELECT count(*) AS n FROM api_keys").fetchone()["n"] == 0
+    paths = ["/predict", "/healthz", "/metrics", "/models", "/livez", "/readyz", "/", "/docs.json"]
+    answers = dict(zip(paths, _call(_closed(settings), *[(p, {}) for p in paths]), strict=True))
+    for path in ("/predict", "/healthz", "/metrics", "/models"):
+        assert answers[path].status_code == 401, path
+        assert "candlecast keys create --name" in answers[path].json()["error"], path
+    assert {answers[p].status_code for p in ("/livez", "/readyz", "/", "/docs.json")} == {200}
+
+
+def test_closed_needs_no_key_store_to_refuse_an_anonymous_call(settings):
+    dead = _closed(settings).model_copy(
+        update={"database_url": f"postgresql://127.0.0.1:{_closed_port()}/none"}
+    )
+    (refused,) = _call(dead, ("/predict", {}))
+    assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_closed_lets_a_valid_key_in_and_refuses_an_unknown_one(settings, keys_conn):
+    _, plaintext = access.create_key(keys_conn, "closed", rate_per_minute=600, burst=10)
+    unknown = plaintext[:-4] + ("AAAA" if not plaintext.endswith("AAAA") else "BBBB")
+    valid, invalid = _call(
+        _closed(settings),
+        ("/healthz", {"X-API-Key": plaintext}),
+        ("/predict", {"X-API-Key": unknown}),
+    )
+    assert valid.status_code == 200
+    assert invalid.status_code == 401 and invalid.json()["error"].startswith(
+        "invalid or revoked API key"
+    )
+    assert unknown not in invalid.text
+
+
+def test_open_mode_keeps_monitoring_public_with_a_key(settings, keys_conn):
+    access.create_key(keys_conn, "keys mode", rate_per_minute=600, burst=10)
+    health, metrics, predict = _call(settings, ("/healthz", {}), ("/metrics", {}), ("/predict", {}))
+    assert (health.status_code, metrics.status_code, predict.status_code) == (200, 200, 401)
+    assert "candlecast keys create" not in predict.json()["error"]

@@ -1,7 +1,7 @@
 """deploy/compose.yaml as docker-compose resolves it (`docker-compose config`, Debian's package,
 installed by `make system-deps`, which .ci/run runs): Celery everywhere, the stores wherever
 candlecast code runs, secrets only from the env file, healthchecks and restart policies on every
-long-lived service."""
+long-lived service, and an API closed to anonymous callers."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from candlecast.settings import Settings
 from tests.conftest import PROJECT_DIR
 
 DEPLOY = PROJECT_DIR / "deploy"
@@ -168,3 +169,14 @@ def test_env_example_documents_every_variable_and_validates(docker_compose):
     documented = set(re.findall(r"^#?\s*(\w+)=", ENV_EXAMPLE.read_text(), flags=re.M))
     assert named - documented == set()
     assert compose_config(docker_compose, ENV_EXAMPLE).returncode == 0
+
+
+def test_the_api_is_closed_to_anonymous_callers(config, docker_compose, monkeypatch):
+    """Whether the env file leaves the setting out (the generated one) or sets it (the
+    example): the Bento requires keys, as the service's Settings read it."""
+    example = compose_config(docker_compose, ENV_EXAMPLE)
+    assert example.returncode == 0, example.stderr
+    for resolved in (config, yaml.safe_load(example.stdout)):
+        value = resolved["services"]["bento"]["environment"]["CANDLECAST_REQUIRE_API_KEY"]
+        monkeypatch.setenv("CANDLECAST_REQUIRE_API_KEY", str(value))
+        assert Settings(_env_file=None).candlecast_require_api_key is True, value

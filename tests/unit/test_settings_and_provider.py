@@ -43,6 +43,14 @@ def test_the_shadow_fraction_is_a_share_between_0_and_1(monkeypatch):
             Settings(_env_file=None)
 
 
+def test_keys_are_required_only_when_asked(monkeypatch):
+    monkeypatch.delenv("CANDLECAST_REQUIRE_API_KEY", raising=False)
+    assert Settings(_env_file=None).candlecast_require_api_key is False  # the local stack
+    for value, required in (("true", True), ("1", True), ("false", False), ("", False)):
+        monkeypatch.setenv("CANDLECAST_REQUIRE_API_KEY", value)
+        assert Settings(_env_file=None).candlecast_require_api_key is required, value
+
+
 def test_home_holds_all_local_state(tmp_path):
     settings = Settings(_env_file=None, candlecast_home=tmp_path)
     for path in (settings.store_dir, settings.bentoml_home, settings.run_dir):

@@ -2,8 +2,9 @@
 (`schemas`), live accuracy read from the monitoring tables (`accuracy`), their OpenAPI examples
 (`examples`), the errors it answers with (`errors`), request bodies checked at the door
 (`contract`), the OpenAPI document and docs page (`openapi`), its reads from PostgreSQL
-(`queries`), API keys (`keys`), per-key token buckets (`throttle`) and the ASGI middleware that
-puts keys and limits in front of every endpoint (`middleware`).
+(`queries`), API keys (`keys`), where keys may travel and never appear (`credentials`: headers
+only, masked in logs), per-key token buckets (`throttle`) and the ASGI middleware that puts keys
+and limits in front of every endpoint (`middleware`).
 
 May import: `candlecast.ops`, `candlecast.settings`, `candlecast.timeframes`. The schemas describe
 the wire and never reach into `candlecast.serving` (an import contract says so).
@@ -11,6 +12,7 @@ the wire and never reach into `candlecast.serving` (an import contract says so).
 
 from candlecast.api.accuracy import NO_OUTCOMES, accuracy_from_tables
 from candlecast.api.contract import REQUEST_MODELS, RequestContract, body_problems, is_json
+from candlecast.api.credentials import key_in_body, key_in_query, redact, redact_keys_in_logs
 from candlecast.api.errors import (
     ApiError,
     BadInput,
@@ -32,7 +34,12 @@ from candlecast.api.keys import (
     list_keys,
     revoke_key,
 )
-from candlecast.api.middleware import AccessMiddleware, ConnectionSpread, HealthRoute
+from candlecast.api.middleware import (
+    AccessMiddleware,
+    ConnectionSpread,
+    HealthRoute,
+    KeysInHeaders,
+)
 from candlecast.api.openapi import ApiDocs, candlecast_openapi
 from candlecast.api.queries import (
     close_matches,
@@ -107,6 +114,7 @@ __all__ = [
     "ForecastStep",
     "Health",
     "HealthRoute",
+    "KeysInHeaders",
     "HorizonEvidence",
     "KeyRing",
     "KeySet",
@@ -133,11 +141,15 @@ __all__ = [
     "create_key",
     "find_symbol",
     "hash_key",
+    "key_in_body",
+    "key_in_query",
     "headline_metrics",
     "latest_forecast",
     "list_keys",
     "model_rows",
     "normalise_ticker",
+    "redact",
+    "redact_keys_in_logs",
     "revoke_key",
     "search_symbols",
     "skill_evidence",

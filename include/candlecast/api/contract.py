@@ -1,7 +1,8 @@
 """Each operation's request body checked against its model before BentoML sees it, so every 400
 has our error body (BentoML's own names its internal `…IODescriptor` classes and lists pydantic's
 documentation links): malformed JSON, a body that is not an object, a wrong type, a value out of
-range, an unknown field. A body that is not JSON is a 415; one over MAX_BODY_BYTES a 413."""
+range, an unknown field. A body that is not JSON is a 415; one over MAX_BODY_BYTES a 413; one
+that carries an API key a 400 naming the headers keys belong in."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ValidationError
 
+from candlecast.api.credentials import key_in_body, misplaced_key
 from candlecast.api.errors import validation_error_body
 from candlecast.api.requests import (
     AccuracyRequest,
@@ -95,6 +97,10 @@ class RequestContract:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
+        field = key_in_body(body)
+        if field is not None:  # before the schema's "unknown field": the fix is a header
+            await answer(send, 400, misplaced_key("body", field))
+            return
         problems = body_problems(model, body)
         if problems is not None:
             await answer(send, 400, problems)

@@ -1,6 +1,6 @@
-"""ASGI middleware of the Bento: API keys and per-key rate limits in front of every endpoint but
-the probes and the docs, our /healthz ahead of BentoML's own, and keep-alive connections spread
-over the workers."""
+"""ASGI middleware of the Bento: keys only in headers, API keys and per-key rate limits in front
+of every endpoint but the probes and the docs, our /healthz ahead of BentoML's own, and
+keep-alive connections spread over the workers."""
 
 from __future__ import annotations
 
@@ -10,18 +10,32 @@ import math
 import anyio.to_thread
 import redis.asyncio
 
-from candlecast.api.keys import KeyRing, KeySet, KeyStoreUnavailable
+from candlecast.api.contract import answer
+from candlecast.api.credentials import key_in_query, misplaced_key
+from candlecast.api.keys import ApiKey, KeyRing, KeySet, KeyStoreUnavailable
 from candlecast.api.throttle import AsyncTokenBucket
 from candlecast.ops import redis_url
 from candlecast.settings import Settings
 
-OPEN_PATHS = frozenset({"/", "/livez", "/readyz", "/healthz", "/metrics", "/docs.json"})
-OPEN_PREFIXES = ("/static_content/", "/assets/")
+PROBES = frozenset({"/livez", "/readyz"})
+DOCS = frozenset({"/", "/docs.json"})
+DOCS_PREFIXES = ("/static_content/", "/assets/")
+MONITORING = frozenset({"/healthz", "/metrics"})  # public unless CANDLECAST_REQUIRE_API_KEY
 SPREAD_EVERY = 100  # answers of a worker per keep-alive connection it closes
+MISSING_KEY = "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
+INVALID_KEY = "invalid or revoked API key"
+CHALLENGE = 'Bearer realm="candlecast"'
+HOW_TO_CREATE = (
+    " (this API wants a key for every operation: an operator creates one with "
+    "`candlecast keys create --name <who>`)"
+)
 
 
-def is_open(path: str) -> bool:
-    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+def is_open(path: str, require_key: bool = False) -> bool:
+    """The probes and the docs always; /healthz and /metrics unless every caller needs a key."""
+    if path in PROBES or path in DOCS or path.startswith(DOCS_PREFIXES):
+        return True
+    return path in MONITORING and not require_key
 
 
 def presented_key(headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -46,12 +60,30 @@ async def _refuse(send, status: int, message: str, headers: dict[str, str] | Non
     await send({"type": "http.response.body", "body": body})
 
 
+class KeysInHeaders:
+    """A key in the query string is refused (400, naming the headers) before anything else
+    reads the request: keys travel in headers only (see `credentials`)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            field = key_in_query(scope.get("query_string", b""))
+            if field is not None:
+                await answer(send, 400, misplaced_key("query string", field))
+                return
+        await self.app(scope, receive, send)
+
+
 class AccessMiddleware:
-    """Open when no active key exists (local use); otherwise a valid key within its limit."""
+    """Open when no active key exists (local use) unless CANDLECAST_REQUIRE_API_KEY; otherwise
+    a valid key within its limit."""
 
     def __init__(self, app, settings: Settings | None = None) -> None:
         self.app = app
         self.settings = settings or Settings()
+        self.require_key = self.settings.candlecast_require_api_key
         self.keyring = KeyRing.from_settings(self.settings)
         self._bucket: AsyncTokenBucket | None = None
 
@@ -66,36 +98,39 @@ class AccessMiddleware:
     async def _keys(self) -> KeySet:
         return self.keyring.fresh() or await anyio.to_thread.run_sync(self.keyring.get)
 
+    async def _unauthorized(self, send, message: str, challenge: str) -> None:
+        """A 401; closed (every caller needs a key), it says how a key is made."""
+        hint = HOW_TO_CREATE if self.require_key else ""
+        await _refuse(send, 401, message + hint, {"WWW-Authenticate": challenge})
+
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or is_open(scope["path"]):
+        public = scope["type"] != "http" or is_open(scope["path"], self.require_key)
+        if public or await self._admits(scope, send):
             await self.app(scope, receive, send)
-            return
+
+    async def _admits(self, scope, send) -> bool:
+        """True lets the request in; False: its refusal has been sent."""
+        token = presented_key(scope["headers"])
+        if token is None and self.require_key:  # no need to ask the key store
+            await self._unauthorized(send, MISSING_KEY, CHALLENGE)
+            return False
         try:
             keys = await self._keys()
         except KeyStoreUnavailable as error:
             await _refuse(send, 503, str(error))
-            return
-        if keys.open_access:
-            await self.app(scope, receive, send)
-            return
-        token = presented_key(scope["headers"])
+            return False
+        if keys.open_access and not self.require_key:
+            return True
         if token is None:
-            await _refuse(
-                send,
-                401,
-                "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
-                {"WWW-Authenticate": 'Bearer realm="candlecast"'},
-            )
-            return
+            await self._unauthorized(send, MISSING_KEY, CHALLENGE)
+            return False
         key = keys.verify(token)
         if key is None:
-            await _refuse(
-                send,
-                401,
-                "invalid or revoked API key",
-                {"WWW-Authenticate": 'Bearer realm="candlecast", error="invalid_token"'},
-            )
-            return
+            await self._unauthorized(send, INVALID_KEY, f'{CHALLENGE}, error="invalid_token"')
+            return False
+        return await self._within_limit(key, send)
+
+    async def _within_limit(self, key: ApiKey, send) -> bool:
         decision = await self._limiter().take(key.prefix, key.rate_per_minute, key.burst)
         if not decision.allowed:
             wait = max(1, math.ceil(decision.retry_after))
@@ -106,9 +141,9 @@ class AccessMiddleware:
                 f"burst {key.burst}); retry after {wait} s",
                 {"Retry-After": str(wait)},
             )
-            return
+            return False
         self.keyring.record_use(key)
-        await self.app(scope, receive, send)
+        return True
 
 
 class HealthRoute:

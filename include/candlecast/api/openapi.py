@@ -27,8 +27,11 @@ candles have closed.
 ### Authentication
 While no API key exists (local use) the API is open: `GET /healthz` says `access: open`. Once a
 key exists every operation but the probes and this page wants one, as
-`Authorization: Bearer <key>` or `X-API-Key: <key>` (click **Authorize**). No key or a revoked
-one is a `401`; past the key's limit a `429` with `Retry-After` (seconds).
+`Authorization: Bearer <key>` or `X-API-Key: <key>` (click **Authorize**). Where the server
+requires keys (`CANDLECAST_REQUIRE_API_KEY`, production: `access: closed`) every operation but
+`/livez`, `/readyz` and this page wants one, `/healthz` and `/metrics` too, whether or not a key
+exists yet. No key or a revoked one is a `401`; past the key's limit a `429` with `Retry-After`
+(seconds). A key in the query string or the body is refused (`400`): keys go in a header only.
 
 ### Errors
 Every error is JSON of one shape: `{{"error": "what went wrong", "field": "the field at fault"}}`,
@@ -74,6 +77,8 @@ OPERATIONS = {  # path: (tag, operationId, one-line summary)
     "/metrics": ("Infrastructure", "metrics", "Prometheus metrics"),
 }
 OPEN_OPERATIONS = {"/healthz", "/livez", "/readyz", "/metrics"}
+PUBLIC_WHEN_CLOSED = {"/livez", "/readyz"}  # CANDLECAST_REQUIRE_API_KEY: the probes only
+MONITORING_ERRORS = ("401", "429", "503")  # /healthz and /metrics, when they want a key
 REQUIRED_BODIES = {
     "/predict",
     "/symbols/search",
@@ -83,8 +88,10 @@ REQUIRED_BODIES = {
 }
 
 ERRORS = {  # status: what it means, in the document
-    "400": "The body does not match the schema; `field` names the first problem, `detail` all.",
-    "401": "A key is required (one exists) and none, an unknown or a revoked one was sent.",
+    "400": "The body does not match the schema; `field` names the first problem, `detail` all. "
+    "Or an API key was sent in the query string or the body (`field` names where): use a header.",
+    "401": "A key is required (one exists, or the server requires keys) and none, an unknown or "
+    "a revoked one was sent.",
     "404": "Unknown symbol (with `matches`) or prediction.",
     "413": "The body is over 1 MiB.",
     "415": "The body is not sent as application/json.",
@@ -200,17 +207,29 @@ def _error_schemas() -> dict:
     return {"Error": {**schema, "title": "Error"}, **definitions}
 
 
-def _responses(path: str, generated: dict) -> dict:
+def _health_responses(public: bool) -> dict:
+    ok = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}
+    responses = {
+        "200": {"description": "Every part ok, or degraded.", **ok},
+        "503": {"description": "No model can serve.", **ok},
+    }
+    if not public:
+        responses |= {status: _error_response(status) for status in ("401", "429")}
+    return responses
+
+
+def _responses(path: str, generated: dict, public: set[str]) -> dict:
     if path == "/healthz":
-        ok = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}
-        return {
-            "200": {"description": "Every part ok, or degraded.", **ok},
-            "503": {"description": "No model can serve.", **ok},
-        }
+        return _health_responses(path in public)
     responses = {"200": generated.get("200", {})}
-    if path not in OPEN_OPERATIONS:
-        for status in sorted(COMMON_ERRORS + OPERATION_ERRORS.get(path, ())):
-            responses[status] = _error_response(status)
+    if path in OPEN_OPERATIONS and path not in public:  # /metrics, when it wants a key
+        statuses = MONITORING_ERRORS
+    elif path not in public:
+        statuses = COMMON_ERRORS + OPERATION_ERRORS.get(path, ())
+    else:
+        statuses = ()
+    for status in sorted(statuses):
+        responses[status] = _error_response(status)
     return responses
 
 
@@ -223,7 +242,7 @@ def _by_reference(body: dict, names: set[str]) -> None:
             media["schema"] = {"$ref": f"#/components/schemas/{title}"}
 
 
-def _operation(path: str, operation: dict, renames: dict[str, str]) -> dict:
+def _operation(path: str, operation: dict, renames: dict[str, str], public: set[str]) -> dict:
     tag, operation_id, summary = OPERATIONS[path]
     operation = _ours(operation, renames)
     for body in (operation.get("requestBody", {}), operation.get("responses", {}).get("200", {})):
@@ -233,16 +252,20 @@ def _operation(path: str, operation: dict, renames: dict[str, str]) -> dict:
     operation.update(tags=[tag], operationId=operation_id, summary=summary)
     if path in PROBES:
         operation["description"] = PROBES[path]
-    operation["responses"] = _responses(path, operation.get("responses", {}))
-    if path not in OPEN_OPERATIONS:
-        operation["security"] = [{}, {"bearer": []}, {"apiKey": []}]
-        if path in REQUIRED_BODIES:  # elsewhere no body reads as {}
-            operation["requestBody"]["required"] = True
+    operation["responses"] = _responses(path, operation.get("responses", {}), public)
+    if path not in public:
+        # {}: anonymous, while no key exists; not offered where the server requires keys
+        anonymous = [{}] if public == OPEN_OPERATIONS else []
+        operation["security"] = [*anonymous, {"bearer": []}, {"apiKey": []}]
+    if path in REQUIRED_BODIES:  # elsewhere no body reads as {}
+        operation["requestBody"]["required"] = True
     return operation
 
 
-def candlecast_openapi(spec: dict) -> dict:
-    """BentoML's generated document, made candlecast's."""
+def candlecast_openapi(spec: dict, require_key: bool = False) -> dict:
+    """BentoML's generated document, made candlecast's; `require_key`: as served where every
+    operation but the probes wants a key (CANDLECAST_REQUIRE_API_KEY)."""
+    public = PUBLIC_WHEN_CLOSED if require_key else OPEN_OPERATIONS
     spec = copy.deepcopy(spec)
     spec["info"] = {"title": "candlecast", "version": __version__, "description": DESCRIPTION}
     spec["tags"] = TAGS
@@ -261,7 +284,8 @@ def candlecast_openapi(spec: dict) -> dict:
     for path, item in spec.get("paths", {}).items():
         if path in OPERATIONS:
             paths[path] = {
-                method: _operation(path, operation, renames) for method, operation in item.items()
+                method: _operation(path, operation, renames, public)
+                for method, operation in item.items()
             }
     spec["paths"] = paths
     return spec
@@ -300,8 +324,9 @@ class ApiDocs:
     """ASGI middleware: `/docs.json` is BentoML's document rewritten once per process; `/` is
     our page."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, require_key: bool = False) -> None:
         self.app = app
+        self.require_key = require_key
         self._document: bytes | None = None
 
     async def _generated(self, scope) -> tuple[int, bytes]:
@@ -329,7 +354,8 @@ class ApiDocs:
                 if status != 200:  # BentoML could not build it: its answer, unchanged
                     await self.app(scope, receive, send)
                     return
-                self._document = json.dumps(candlecast_openapi(json.loads(generated))).encode()
+                document = candlecast_openapi(json.loads(generated), self.require_key)
+                self._document = json.dumps(document).encode()
             await _send(send, self._document, b"application/json", scope["method"])
         elif path == "/" and scope["method"] in ("GET", "HEAD"):
             await _send(send, DOCS_PAGE.encode(), b"text/html; charset=utf-8", scope["method"])

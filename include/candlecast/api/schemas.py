@@ -217,8 +217,11 @@ class Health(BaseModel):
     model_config = ConfigDict(**api_examples.schema_example(api_examples.HEALTH))
 
     status: Status
-    access: Literal["open", "keys", "unknown"] = Field(
-        description="open: no API key exists, requests need none; keys: a key is required."
+    access: Literal["open", "keys", "closed", "unknown"] = Field(
+        description="open: no API key exists, requests need none; keys: a key exists, so "
+        "every operation but the probes, /healthz, /metrics and the docs needs one; closed "
+        "(CANDLECAST_REQUIRE_API_KEY): every operation but the probes and the docs needs a key, "
+        "whether or not one exists; unknown: PostgreSQL cannot say whether a key exists."
     )
     postgres: ComponentHealth
     redis: ComponentHealth

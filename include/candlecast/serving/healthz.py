@@ -8,8 +8,11 @@ from candlecast.serving.candles import ProviderState
 from candlecast.timeframes import TIMEFRAME_CODES
 
 
-def access_mode(pool: ConnectionPool) -> str:
-    """open when no unrevoked API key exists (requests need none), else keys."""
+def access_mode(pool: ConnectionPool, require_key: bool = False) -> str:
+    """closed when every caller needs a key (CANDLECAST_REQUIRE_API_KEY); otherwise open when no
+    unrevoked API key exists (requests need none), else keys."""
+    if require_key:
+        return "closed"
     try:
         with pool.connection() as conn:
             row = conn.execute(
@@ -25,6 +28,7 @@ def check_health(
     redis: GuardedRedis,
     provider_state: ProviderState,
     model_tags: dict[str, str],
+    require_key: bool = False,
 ) -> Health:
     postgres = (
         ComponentHealth(status="ok")
@@ -59,7 +63,7 @@ def check_health(
         overall = "degraded"
     return Health(
         status=overall,
-        access=access_mode(pool),
+        access=access_mode(pool, require_key),
         postgres=postgres,
         redis=cache,
         models=models,

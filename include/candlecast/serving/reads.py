@@ -110,9 +110,10 @@ def live_accuracy(forecaster: Forecaster, request: AccuracyRequest) -> AccuracyR
         return accuracy_from_tables(conn, request, forecaster.candles.provider.now())
 
 
-def health(forecaster: Forecaster) -> Health:
+def health(forecaster: Forecaster, require_key: bool = False) -> Health:
     candles = forecaster.candles
-    return check_health(forecaster.pool, candles.cache, candles.state, served_tags(forecaster))
+    tags = served_tags(forecaster)
+    return check_health(forecaster.pool, candles.cache, candles.state, tags, require_key)
 
 
 def _challenger(row: dict | None) -> Challenger | None:
