@@ -70,8 +70,14 @@ def report(model: dict) -> list[str]:
         f"claimed but below 0 on the served test window: {flagged or 'none'}",
     ]
     for fold in info["metrics"]["folds"]:
-        lines.append(f"  {fold['name']}: {fold['test_start'][:10]} -> {fold['test_end'][:10]}")
-        lines += [group_row(fold[g], relative, g)[0] for g in GROUPS if fold.get(g, {}).get("n")]
+        claimed = set(fold.get("relative_skill_horizons", relative))
+        lines.append(
+            f"  {fold['name']}: {fold['test_start'][:10]} -> {fold['test_end'][:10]}; this fold's "
+            f"model claims relative skill at {len(claimed)} horizons, direction skill at "
+            f"{fold.get('direction_skill_horizons', 'n/a')}; claimed but below 0 on this test "
+            f"window: {fold.get('claimed_below_zero', 'n/a') or 'none'}"
+        )
+        lines += [group_row(fold[g], claimed, g)[0] for g in GROUPS if fold.get(g, {}).get("n")]
     return lines
 
 

@@ -436,7 +436,7 @@ def train_timeframe(
                     "test_start": str(pd.Timestamp(r.fold.test_start, tz="UTC")),
                     "test_end": str(pd.Timestamp(r.fold.test_end, tz="UTC")),
                     "served": r.stacking.summary,
-                    "weights": r.stacking.ensemble_weights,
+                    **claims_of(r.model),
                     **{k: v for k, v in r.metrics.items() if k != "by_horizon"},
                 }
                 for r in results
@@ -444,6 +444,18 @@ def train_timeframe(
         },
     }
     return model, results, panel
+
+
+def claims_of(model: ForecastModel) -> dict:
+    """A fold's claims, and those its own test window contradicted (IC below 0)."""
+    table = model.calibration.skill_table()
+    return {
+        "relative_skill_horizons": [
+            r["horizon"] for r in table if r["relative_skill"] == "validated"
+        ],
+        "direction_skill_horizons": [r["horizon"] for r in table if r["skill"] == "validated"],
+        "claimed_below_zero": [r["horizon"] for r in table if r["test_below_zero"]],
+    }
 
 
 def top_features(result: FoldResult, k: int = 5) -> list[str]:
