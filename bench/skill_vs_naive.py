@@ -32,7 +32,7 @@ def newest_model(home: Path, timeframe: str) -> dict:
 
 
 def _f(value, digits: int = 3) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
+    return "n/a" if value is None or value != value else f"{value:.{digits}f}"
 
 
 def _interval(pair) -> str:
@@ -53,7 +53,8 @@ def group_row(figures: dict, claimed: set[int], group: str) -> tuple[str, dict]:
         f"{best or 'n/a'} {_f(rule)}{_interval(naive.get('rank_ic_ci95'))} "
         f"{'ok' if at_least else 'BEHIND'} | claim where the rule has skill: "
         f"{'ok' if claim_ok else 'MISSING'} | MAE/RW {_f(figures.get('mae_ratio_to_random_walk'), 4)}"
-        f" | ECE {_f(figures.get('ece'))} | 80 % band {_f(figures.get('interval80_coverage'))}"
+        f" | ECE {_f(figures.get('ece')) if figures.get('calls') else 'n/a (no calls)'}"
+        f" | 80 % band {_f(figures.get('interval80_coverage'))}"
     )
     return text, {"at_least": at_least, "claim_ok": claim_ok}
 

@@ -38,7 +38,7 @@ def test_a_learner_that_wins_on_mae_without_ranking_is_never_chosen():
     z = log_return / 0.01
     mae = {name: np.mean(np.abs(z - p)) for name, p in predictions.items()}
     assert mae["xgboost"] < mae["ridge"]  # the premise: MAE would choose the constant
-    result = stack(predictions, z, log_return, stamps, horizon)
+    result = stack(predictions, log_return, stamps, horizon)
     assert "xgboost" not in result.chosen
     assert set(result.chosen) <= {"ridge", ENSEMBLE}
     for h in range(MAX_STEPS):
@@ -55,7 +55,7 @@ def test_a_naive_ranker_is_served_where_it_ranks_better_than_every_learner():
         "lstm": rng.normal(size=len(horizon)),
         ranker_name(1): -last,
     }
-    result = stack(predictions, log_return / 0.01, log_return, stamps, horizon)
+    result = stack(predictions, log_return, stamps, horizon)
     assert set(result.chosen[:5]) <= {ranker_name(1), ENSEMBLE}
     for h in range(1, 6):  # h6 shares its neighbour h7's noise: not asked
         at = horizon == h
@@ -175,3 +175,18 @@ def test_a_claimed_horizon_whose_test_ic_fell_below_zero_is_flagged():
     table = calibration.skill_table()
     assert table[0]["test_below_zero"] and not table[1]["test_below_zero"]
     assert table[0]["test_rank_ic"] == -0.01
+
+
+def test_two_signals_that_rank_apart_are_stacked_in_rank_space_despite_fat_tails():
+    rng, horizon, stamps = _cross_section(horizons=range(1, 4))
+    learned, last = rng.normal(size=len(horizon)), rng.standard_t(2, size=len(horizon))
+    log_return = 0.01 * (0.2 * learned - 0.2 * np.tanh(last) + rng.normal(size=len(horizon)))
+    predictions = {"ridge": learned, ranker_name(1): -last * 1e-3}  # a rule of wild values
+    result = stack(predictions, log_return, stamps, horizon)
+    assert result.chosen[:3] == [ENSEMBLE] * 3
+    for h in range(3):
+        ensemble = result.validation_ic[ENSEMBLE][h]  # cross-fitted
+        assert ensemble > max(
+            result.validation_ic["ridge"][h], result.validation_ic[ranker_name(1)][h]
+        )
+        assert result.ensemble_weights[ranker_name(1)][h] > 0

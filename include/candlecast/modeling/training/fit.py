@@ -326,7 +326,6 @@ def _stacked(panel: Panel, validation: Pairs, raw: dict) -> Stacking:
         return only("xgboost", "too few validation rows to choose")
     return stack(
         raw,
-        _target_of(panel, validation),
         panel.returns(validation.row, validation.horizon),
         panel.timestamp[validation.row],
         validation.horizon,

@@ -1,8 +1,10 @@
 """The served signal per horizon, chosen on rank, not on error.
 
-Candidates: the ensemble (non-negative least-squares weights of every learner and naive ranker on
-the validation window's z against the other coins, fitted per horizon on the pairs of that
-horizon and its neighbours), each learner alone and each naive ranker. Each is scored per horizon
+Candidates: the ensemble (non-negative least-squares weights of every learner and naive ranker,
+fitted per horizon on the pairs of that horizon and its neighbours, in rank space: each
+candidate's rank among the coins at its candle against the rank of the realised return, so a
+pumping coin's extreme value does not decide the weights; served on the candidates' own values
+divided by their spread), each learner alone and each naive ranker. Each is scored per horizon
 by its rank IC across coins on validation; the ensemble's IC is cross-fitted (weights fitted on
 one half of the window, measured on the other), since its weights are fitted there and the
 single candidates' are not. The highest IC is served at that
@@ -15,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import nnls
 
-from candlecast.modeling.learners import Z_CLIP
 from candlecast.modeling.training.evaluation import mean_ic
 from candlecast.modeling.training.folds import halves_of
 from candlecast.timeframes import MAX_STEPS
@@ -63,14 +65,22 @@ def _neighbourhood(horizon: np.ndarray, h: int) -> np.ndarray:
     return np.abs(horizon.astype(int) - h) <= NEIGHBOURS
 
 
-def _ensemble(matrix, target, horizon, fit: np.ndarray) -> np.ndarray:
-    """(30, candidates) non-negative weights, each horizon's fitted on the `fit` pairs of that
-    horizon and its neighbours (0 where too few)."""
-    weights = np.zeros((MAX_STEPS, matrix.shape[1]))
+def cross_sectional_ranks(values: np.ndarray, stamps: np.ndarray, horizon) -> np.ndarray:
+    """Each column's rank among the coins of its (candle, horizon), centred in [-0.5, 0.5]."""
+    frame = pd.DataFrame(np.atleast_2d(values.T).T)
+    keys = [pd.Series(stamps), pd.Series(np.asarray(horizon))]
+    ranks = frame.groupby(keys).rank(pct=True).to_numpy() - 0.5
+    return np.nan_to_num(ranks)
+
+
+def _ensemble(ranks, target_rank, horizon, fit: np.ndarray) -> np.ndarray:
+    """(30, candidates) non-negative rank-space weights, each horizon's fitted on the `fit`
+    pairs of that horizon and its neighbours (0 where too few)."""
+    weights = np.zeros((MAX_STEPS, ranks.shape[1]))
     for h in range(1, MAX_STEPS + 1):
         at = fit & _neighbourhood(horizon, h)
         if at.sum() >= MIN_FIT_PAIRS:
-            weights[h - 1] = _nnls(matrix[at], target[at])
+            weights[h - 1] = _nnls(ranks[at], target_rank[at])
     return weights
 
 
@@ -78,16 +88,15 @@ def _apply(matrix: np.ndarray, weights: np.ndarray, horizon: np.ndarray) -> np.n
     return np.einsum("ij,ij->i", matrix, weights[horizon.astype(int) - 1])
 
 
-def _cross_fitted(matrix, target, horizon, halves: np.ndarray) -> np.ndarray:
+def _cross_fitted(matrix, ranks, target_rank, horizon, halves, scale) -> np.ndarray:
     """Each half's ensemble prediction from weights fitted on the other half."""
-    predicted = np.zeros(len(target))
+    predicted = np.zeros(len(target_rank))
     for fit_half in (0, 1):
         fit, check = halves == fit_half, halves != fit_half
         if fit.sum() < MIN_FIT_PAIRS or check.sum() < MIN_FIT_PAIRS:
-            return np.full(len(target), np.nan)
-        predicted[check] = _apply(
-            matrix[check], _ensemble(matrix, target, horizon, fit), horizon[check]
-        )
+            return np.full(len(target_rank), np.nan)
+        weights = _ensemble(ranks, target_rank, horizon, fit) / scale
+        predicted[check] = _apply(matrix[check], weights, horizon[check])
     return predicted
 
 
@@ -105,21 +114,24 @@ def _neighbourhood_ic(ics: list[float | None], h: int) -> float:
 
 def stack(
     predictions: dict[str, np.ndarray],
-    target: np.ndarray,
     log_return: np.ndarray,
     timestamps: np.ndarray,
     horizon: np.ndarray,
 ) -> Stacking:
     """Per horizon, the candidate of the highest validation rank IC against the pairs'
     `log_return` (the figure the skill is claimed and measured on, averaged with the neighbouring
-    horizons') serves; the ensemble's weights are fitted to `target` (z against the other coins at
-    the same candle); ties go to the earlier candidate."""
+    horizons') serves; ties go to the earlier candidate."""
     names = list(predictions)
     matrix = np.column_stack([predictions[n] for n in names])
-    target = np.clip(target, -Z_CLIP, Z_CLIP)
-    ensemble = _ensemble(matrix, target, horizon, np.ones(len(target), dtype=bool))
+    scale = np.std(matrix, axis=0)
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+    ranks = cross_sectional_ranks(matrix, timestamps, horizon)
+    target_rank = cross_sectional_ranks(log_return, timestamps, horizon)[:, 0]
+    every = np.ones(len(log_return), dtype=bool)
+    ensemble = _ensemble(ranks, target_rank, horizon, every) / scale
     halves = halves_of(timestamps)
-    candidates = {ENSEMBLE: _cross_fitted(matrix, target, horizon, halves), **predictions}
+    crossed = _cross_fitted(matrix, ranks, target_rank, horizon, halves, scale)
+    candidates = {ENSEMBLE: crossed, **predictions}
     validation_ic = {
         name: [
             _candidate_ic(timestamps[at], predicted[at], log_return[at]) if at.any() else None
