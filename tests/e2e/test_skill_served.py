@@ -94,11 +94,15 @@ def test_a_planted_signal_is_served_with_its_skill(planted):
         listed = httpx.post(f"{url}/models", json={}, timeout=30).json()["models"]
     hourly = next(m for m in listed if m["timeframe"] == "1h")
     assert hourly["model"] == planted["tag"]
-    assert hourly["skill"][0]["skill"] == "validated" and hourly["skill"][0]["rank_ic_low"] > 0
+    h1 = hourly["skill"][0]
+    assert h1["skill"] == "validated" and h1["rank_ic_low"] > 0
+    assert h1["relative_skill"] == "validated" and h1["signal"]  # the ranking, and who serves it
+    assert h1["best_naive_ranker"] and h1["rank_ic"] >= h1["best_naive_ranker_ic"]
+    assert h1["test_rank_ic"] is not None and not h1["test_below_zero"]
     for body in answers:
         assert body["model"] == planted["tag"]
         first = body["steps"][0]
-        assert first["skill"] == "validated"
+        assert first["skill"] == "validated" and first["relative_skill"] == "validated"
         assert first["close"] != pytest.approx(body["last_close"], rel=1e-9)  # the point moves
         assert first["confidence"] > 0.5
         assert (first["close"] > body["last_close"]) == (first["direction"] == "up")
@@ -106,6 +110,7 @@ def test_a_planted_signal_is_served_with_its_skill(planted):
             assert step["confidence"] >= 0.5
             if step["skill"] == "none":
                 assert step["confidence"] == 0.5
+            if step["skill"] == step["relative_skill"] == "none":
                 assert step["close"] == pytest.approx(body["last_close"])
     confidences = [body["steps"][0]["confidence"] for body in answers]
     assert len({round(c, 6) for c in confidences}) > 1  # per coin, not one constant
@@ -117,6 +122,7 @@ def test_without_a_signal_every_served_step_says_none(absent):
     with running_bento(absent["env"], absent["work"] / "bento.log") as url:
         answers = forecasts(url)
     for body in answers:
-        assert all(e["skill"] == "none" for e in body["skill"])
+        assert all(e["skill"] == e["relative_skill"] == "none" for e in body["skill"])
         assert all(s["skill"] == "none" and s["confidence"] == 0.5 for s in body["steps"])
+        assert all(s["relative_skill"] == "none" for s in body["steps"])
         assert all(s["close"] == pytest.approx(body["last_close"]) for s in body["steps"])
