@@ -190,3 +190,17 @@ def test_two_signals_that_rank_apart_are_stacked_in_rank_space_despite_fat_tails
             result.validation_ic["ridge"][h], result.validation_ic[ranker_name(1)][h]
         )
         assert result.ensemble_weights[ranker_name(1)][h] > 0
+
+
+def test_intervals_of_overlapping_outcomes_span_the_horizon():
+    """A 30-candle return's IC at consecutive candles shares 29 candles of outcome: blocks of 30
+    keep that dependence, so the interval is wider than the default blocks would make it."""
+    from candlecast.modeling.training.evaluation import block_bootstrap_ci
+
+    rng = np.random.default_rng(9)
+    shocks = rng.normal(size=630)
+    overlapping = np.convolve(shocks, np.ones(30) / 30, mode="valid")[:600]  # a 30-candle mean
+    stamps = np.arange(600)
+    default = block_bootstrap_ci(stamps, overlapping, np.ones(600))
+    spanning = block_bootstrap_ci(stamps, overlapping, np.ones(600), min_block=30)
+    assert spanning[1] - spanning[0] > 1.15 * (default[1] - default[0])  # 16-candle blocks

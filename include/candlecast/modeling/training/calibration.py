@@ -72,10 +72,11 @@ def _best_ranker(stamps, log_return, rankers: dict | None) -> tuple[str | None, 
     return best, (ics[best] if best else None), ics
 
 
-def _half_low(ic_stamps, ic, half_stamps) -> float:
+def _half_low(ic_stamps, ic, half_stamps, overlap: int) -> float:
     """The lower bound of a half window's IC interval at HALF_LEVEL."""
     at = np.isin(ic_stamps, half_stamps)
-    return block_bootstrap_ci(ic_stamps[at], ic[at], np.ones(int(at.sum())), level=HALF_LEVEL)[0]
+    ones = np.ones(int(at.sum()))
+    return block_bootstrap_ci(ic_stamps[at], ic[at], ones, level=HALF_LEVEL, min_block=overlap)[0]
 
 
 def horizon_evidence(
@@ -86,17 +87,19 @@ def horizon_evidence(
     majority: float,
     drift: float,
     rankers: dict[str, np.ndarray] | None = None,
+    horizon: int = 1,
 ) -> dict:
     """One horizon's validation figures: IC and its interval beside the best naive ranker's
     (`rankers`: rule name -> score), the direction accuracy beside the best naive rule's, each
-    on the whole window and on its two halves, and the two claims they make."""
+    on the whole window and on its two halves, and the two claims they make. The intervals'
+    blocks span at least `horizon` candles: the outcomes of h-candle returns overlap for h."""
     ic_stamps, ic = ic_by_timestamp(stamps, raw, log_return)
     ic_mean = float(np.mean(ic)) if len(ic) else None
     ones = np.ones(len(ic))
-    ic_low, ic_high = block_bootstrap_ci(ic_stamps, ic, ones, level=SKILL_LEVEL)
+    ic_low, ic_high = block_bootstrap_ci(ic_stamps, ic, ones, level=SKILL_LEVEL, min_block=horizon)
     halves = [halves_of(stamps) == k for k in (0, 1)]
     ic_halves = [mean_ic(stamps[at], raw[at], log_return[at]) for at in halves]
-    halves_low = [_half_low(ic_stamps, ic, stamps[at]) for at in halves]
+    halves_low = [_half_low(ic_stamps, ic, stamps[at], horizon) for at in halves]
     best_ranker, best_ranker_ic, ranker_ic = _best_ranker(stamps, log_return, rankers)
     ranks = bool(
         ic_mean is not None
@@ -112,7 +115,7 @@ def horizon_evidence(
         "n": int(len(raw)),
         "rank_ic": ic_mean,
         "rank_ic_ci99": [ic_low, ic_high],
-        "rank_ic_ci95": list(block_bootstrap_ci(ic_stamps, ic, ones)),
+        "rank_ic_ci95": list(block_bootstrap_ci(ic_stamps, ic, ones, min_block=horizon)),
         "rank_ic_halves": ic_halves,
         "rank_ic_halves_low": halves_low,
         "best_naive_ranker": best_ranker,
@@ -207,6 +210,7 @@ def fit_calibration(
                 majority,
                 drift[h - 1],
                 rankers(h, at) if rankers else None,
+                h,
             )
             calibration.evidence[h - 1] = figures | ({"signal": signals[h - 1]} if signals else {})
     halves = halves_of(timestamps)

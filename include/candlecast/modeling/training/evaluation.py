@@ -36,17 +36,20 @@ def block_bootstrap_ci(
     draws: int = 300,
     seed: int = 7,
     level: float = 0.95,
+    min_block: int = 2,
 ) -> tuple[float, float]:
     """`level` interval of sum(numerator)/sum(denominator) under a moving-block bootstrap over
     time: whole blocks of consecutive timestamps are resampled, so coins that move together
-    and overlapping horizons stay together (a naive binomial interval is far too narrow)."""
+    and overlapping horizons stay together (a naive binomial interval is far too narrow).
+    `min_block`: the fewest timestamps a block spans — the horizon, for figures of h-candle
+    returns, whose outcomes overlap for h candles."""
     stamps, inverse = np.unique(timestamps, return_inverse=True)
     n = len(stamps)
     if n < MIN_BOOTSTRAP_TIMESTAMPS:  # too short a window to say anything: no interval
         return (float("nan"), float("nan"))
     num = np.bincount(inverse, weights=numerator, minlength=n)
     den = np.bincount(inverse, weights=denominator, minlength=n)
-    block = max(2, int(round(n ** (1 / 3))) * 2)
+    block = max(min_block, 2, int(round(n ** (1 / 3))) * 2)
     block = min(block, n)
     cum_num = np.concatenate([[0.0], np.cumsum(num)])
     cum_den = np.concatenate([[0.0], np.cumsum(den)])
@@ -104,38 +107,43 @@ def mean_ic(timestamp: np.ndarray, predicted: np.ndarray, actual: np.ndarray) ->
     return float(np.mean(ic)) if len(ic) else None
 
 
-def rank_ic(timestamp: np.ndarray, predicted: np.ndarray, actual: np.ndarray) -> dict:
+def rank_ic(
+    timestamp: np.ndarray, predicted: np.ndarray, actual: np.ndarray, overlap: int = 1
+) -> dict:
     """Spearman correlation across coins at each timestamp; its mean (IC) with a moving-block
-    95 % interval over time, and mean/std (ICIR)."""
+    95 % interval over time (blocks of at least `overlap` timestamps), and mean/std (ICIR)."""
     stamps, ic = ic_by_timestamp(timestamp, predicted, actual)
     if len(ic) < 2:
         return {"rank_ic": None, "rank_ic_ci95": None, "icir": None, "ic_periods": int(len(ic))}
     spread = float(ic.std(ddof=1))
     return {
         "rank_ic": float(ic.mean()),
-        "rank_ic_ci95": list(block_bootstrap_ci(stamps, ic, np.ones(len(ic)))),
+        "rank_ic_ci95": list(block_bootstrap_ci(stamps, ic, np.ones(len(ic)), min_block=overlap)),
         "icir": float(ic.mean() / spread) if spread > 0 else None,
         "ic_periods": int(len(ic)),
     }
 
 
-def _direction_figures(stamps, predicted, actual) -> dict:
+def _direction_figures(stamps, predicted, actual, overlap: int = 1) -> dict:
     """`predicted`: a forecast whose sign is the call (+1/-1 directions pass as they are)."""
     moved = (actual != 0).astype(float)
     correct = (direction_of(predicted) == np.sign(actual)).astype(float)
     return {
         "direction_accuracy": hit_rate(predicted, actual),
-        "direction_accuracy_ci95": block_bootstrap_ci(stamps, correct * moved, moved),
+        "direction_accuracy_ci95": block_bootstrap_ci(
+            stamps, correct * moved, moved, min_block=overlap
+        ),
     }
 
 
-def _error_figures(stamps, predicted, actual) -> dict:
+def _error_figures(stamps, predicted, actual, overlap: int = 1) -> dict:
     mae = float(np.mean(np.abs(actual - predicted)))
     random_walk = float(np.mean(np.abs(actual)))
+    error, base = np.abs(actual - predicted), np.abs(actual)
     return {
         "mae_log_return": mae,
         "mae_ratio_to_random_walk": mae / random_walk if random_walk else None,
-        "mae_ratio_ci95": block_bootstrap_ci(stamps, np.abs(actual - predicted), np.abs(actual)),
+        "mae_ratio_ci95": block_bootstrap_ci(stamps, error, base, min_block=overlap),
     }
 
 
@@ -146,7 +154,9 @@ def _ece_of_calls(confidence: np.ndarray, correct: np.ndarray) -> float:
     return expected_calibration_error(confidence[calls], correct[calls])
 
 
-def _group(columns: dict, mask: np.ndarray) -> dict:
+def _group(columns: dict, mask: np.ndarray, overlap: int = MAX_STEPS) -> dict:
+    """The figures of the pairs `mask`, their intervals in blocks of at least `overlap`
+    timestamps (the longest horizon among them: its outcomes overlap for that many candles)."""
     stamps = columns["timestamp"][mask]
     actual = columns["actual"][mask]
     predicted = columns["predicted"][mask]
@@ -161,29 +171,35 @@ def _group(columns: dict, mask: np.ndarray) -> dict:
     model = {
         "n": n,
         "skilled_share": float(np.mean(columns["skill"][mask])),
-        **_direction_figures(stamps, direction, actual),
-        **_error_figures(stamps, predicted, actual),
-        **rank_ic(stamps, columns["score"][mask], actual),
+        **_direction_figures(stamps, direction, actual, overlap),
+        **_error_figures(stamps, predicted, actual, overlap),
+        **rank_ic(stamps, columns["score"][mask], actual, overlap),
         "ece": _ece_of_calls(columns["confidence"][mask], correct),
         "calls": int(np.sum(columns["confidence"][mask] > 0.5)),
         "mean_confidence": float(np.mean(columns["confidence"][mask])),
         "interval80_coverage": float(inside.mean()),
-        "interval80_coverage_ci95": block_bootstrap_ci(stamps, inside, np.ones(n)),
+        "interval80_coverage_ci95": block_bootstrap_ci(
+            stamps, inside, np.ones(n), min_block=overlap
+        ),
     }
     last = columns["last_return"][mask]
     drift = columns["drift"][mask]
     model["baselines"] = {
         "random_walk": {"mae_ratio_to_random_walk": 1.0, "rank_ic": None},
         "drift": {
-            **_direction_figures(stamps, drift, actual),
-            **_error_figures(stamps, drift, actual),
+            **_direction_figures(stamps, drift, actual, overlap),
+            **_error_figures(stamps, drift, actual, overlap),
         },
-        "momentum": {**_direction_figures(stamps, last, actual), **rank_ic(stamps, last, actual)},
-        "reversal": _direction_figures(stamps, -last, actual),
-        "majority": _direction_figures(stamps, np.full(n, columns["majority"]), actual),
+        "momentum": {
+            **_direction_figures(stamps, last, actual, overlap),
+            **rank_ic(stamps, last, actual, overlap),
+        },
+        "reversal": _direction_figures(stamps, -last, actual, overlap),
+        "majority": _direction_figures(stamps, np.full(n, columns["majority"]), actual, overlap),
     }
     rankers = {
-        name: rank_ic(stamps, score[mask], actual) for name, score in columns["rankers"].items()
+        name: rank_ic(stamps, score[mask], actual, overlap)
+        for name, score in columns["rankers"].items()
     }
     model["naive_rankers"] = rankers
     best = max(
@@ -234,7 +250,7 @@ def evaluate(
         "majority": majority,
         "rankers": rankers or {},
     }
-    report = {f"h{h}": _group(columns, horizon == h) for h in REPORT_HORIZONS}
+    report = {f"h{h}": _group(columns, horizon == h, h) for h in REPORT_HORIZONS}
     report["all"] = _group(columns, np.ones_like(horizon, dtype=bool))
     top = np.isin(ticker, list(top_tickers))
     report["top50"] = _group(columns, top)
