@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from candlecast.settings import Settings
-from tests.support.bento_server import BIN, eventually, running_bento
+from tests.support.bento_server import eventually, keys_command, running_bento
 
 pytestmark = pytest.mark.e2e
 KEY_CACHE_SECONDS = 1
@@ -27,13 +27,7 @@ def server(stack_environment, dag_runs, home):
 @pytest.fixture(scope="module")
 def cli(stack_environment) -> Callable[..., subprocess.CompletedProcess]:
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run(
-            [str(BIN / "candlecast"), "keys", *args],
-            env=stack_environment,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = keys_command(stack_environment, *args)
         assert not check or result.returncode == 0, result.stderr
         return result
 

@@ -6,7 +6,6 @@ server's output of the whole run (access log, service log, tracebacks) holds no 
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable
 
@@ -14,7 +13,7 @@ import httpx
 import pytest
 
 from candlecast.settings import Settings
-from tests.support.bento_server import BIN, eventually, running_bento
+from tests.support.bento_server import eventually, keys_command, running_bento
 
 pytestmark = pytest.mark.e2e
 KEY_CACHE_SECONDS = 1
@@ -62,13 +61,7 @@ def keys_cli(stack_environment, conn_factory) -> Callable[..., str]:
     modules share the database, and their servers trust their key copy for the default window)."""
 
     def run(*args: str) -> str:
-        result = subprocess.run(
-            [str(BIN / "candlecast"), "keys", *args],
-            env=stack_environment,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = keys_command(stack_environment, *args)
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
 

@@ -85,3 +85,14 @@ def running_bento(
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def keys_command(env: dict, *args: str) -> subprocess.CompletedProcess:
+    """`candlecast keys ...` as an operator runs it against the stack `env` describes."""
+    return subprocess.run(
+        [str(BIN / "candlecast"), "keys", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
