@@ -204,3 +204,11 @@ def test_intervals_of_overlapping_outcomes_span_the_horizon():
     default = block_bootstrap_ci(stamps, overlapping, np.ones(600))
     spanning = block_bootstrap_ci(stamps, overlapping, np.ones(600), min_block=30)
     assert spanning[1] - spanning[0] > 1.15 * (default[1] - default[0])  # 16-candle blocks
+
+
+def test_no_claim_on_fewer_independent_outcomes_than_the_horizon_allows():
+    stamps, log_return, raw, last = _market_and_ranking(n_stamps=150)
+    short = horizon_evidence(stamps, log_return, raw, last, 1.0, 0.03, horizon=1)
+    assert short["relative_skill"]  # 150 one-candle outcomes
+    long = horizon_evidence(stamps, log_return, raw, last, 1.0, 0.03, horizon=30)
+    assert long["independent_periods"] == 5 and not long["relative_skill"] and not long["skill"]

@@ -5,9 +5,10 @@ what keeps the MAE at or below the random walk's on either half of the window), 
 that the predicted side is right (a logistic map of the raw prediction), and conformal 80 % bands.
 
 A horizon can earn two claims, each of which must hold on both halves of the window:
-- relative skill (the ranking of the coins): the IC interval lies above 0, so does each half's
-  (a 90 % one: one-sided 95 %), and the IC is not below the best naive ranker's (± the last 1,
-  6 or 24 candles' return);
+- relative skill (the ranking of the coins): the window holds at least MIN_INDEPENDENT_PERIODS
+  outcomes of the horizon that do not overlap, the IC interval lies above 0 (its blocks span
+  the horizon), so does each half's (a 90 % one: one-sided 95 %), and the IC is not below the
+  best naive ranker's (± the last 1, 6 or 24 candles' return);
 - direction skill (the side of the close): relative skill's IC conditions, and a direction
   accuracy that beats every naive rule (reversal, momentum, majority, drift) on the whole window
   and on each half.
@@ -38,6 +39,7 @@ MIN_HORIZON_PAIRS = 30
 NORMAL_80 = 1.2816  # the normal distribution's 80 % half-width, where no residuals are known
 SKILL_LEVEL = 0.99
 HALF_LEVEL = 0.90  # each half's interval: one-sided 95 %, so both halves carry the claim
+MIN_INDEPENDENT_PERIODS = 10  # h-candle outcomes that do not overlap, in the window, for a claim
 SLOPE_GRID = np.linspace(0.0, 1.0, 101)
 SLOPE_SHRINK = 0.5  # of the smaller half's MAE-optimal slope: the MAE is convex in the slope
 MAX_CONFIDENCE_SCALE = 20.0
@@ -101,8 +103,10 @@ def horizon_evidence(
     ic_halves = [mean_ic(stamps[at], raw[at], log_return[at]) for at in halves]
     halves_low = [_half_low(ic_stamps, ic, stamps[at], horizon) for at in halves]
     best_ranker, best_ranker_ic, ranker_ic = _best_ranker(stamps, log_return, rankers)
+    independent = len(ic_stamps) / horizon
     ranks = bool(
         ic_mean is not None
+        and independent >= MIN_INDEPENDENT_PERIODS
         and np.isfinite(ic_low)
         and ic_low > 0
         and all(np.isfinite(low) and low > 0 for low in halves_low)
@@ -118,6 +122,7 @@ def horizon_evidence(
         "rank_ic_ci95": list(block_bootstrap_ci(ic_stamps, ic, ones, min_block=horizon)),
         "rank_ic_halves": ic_halves,
         "rank_ic_halves_low": halves_low,
+        "independent_periods": independent,
         "best_naive_ranker": best_ranker,
         "best_naive_ranker_ic": best_ranker_ic,
         "naive_ranker_ic": ranker_ic,
