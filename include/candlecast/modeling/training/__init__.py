@@ -1,9 +1,11 @@
 """Training one timeframe's forecaster across all coins: the panel (`dataset`), walk-forward
-folds with purge (`folds`), fitting the learners and the fold loop (`fit`), stacking
-(`stacking`), calibration (`calibration`), out-of-sample figures beside the baselines
-(`evaluation`), paper trading (`papertrade`) and the HTML report (`report/`).
+folds with purge (`folds`), fitting the learners and naive rankers and the fold loop (`fit`),
+the served signal per horizon chosen on rank IC (`stacking`), the two claims and the calibration
+(`calibration`), out-of-sample figures beside the baselines and the naive rankers (`evaluation`)
+and what a model is measured by (`measurement`), paper trading (`papertrade`) and the HTML
+report (`report/`).
 
-May import: `candlecast.modeling` (features, learners, predictor), `candlecast.ohlcv`,
+May import: `candlecast.modeling` (features, learners, naive rankers, predictor), `candlecast.ohlcv`,
 `candlecast.ops`, `candlecast.settings`, `candlecast.timeframes`. Only the workflows import this
 package; serving never does (an import contract says so).
 """

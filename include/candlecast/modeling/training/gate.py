@@ -28,7 +28,8 @@ from candlecast.modeling.training.evaluation import (
     block_bootstrap_ci,
     ic_by_timestamp,
 )
-from candlecast.modeling.training.fit import FoldResult, measure, served_on
+from candlecast.modeling.training.fit import FoldResult
+from candlecast.modeling.training.measurement import measure, served_on
 from candlecast.settings import Settings
 from candlecast.timeframes import parse_timeframe
 
