@@ -1,8 +1,8 @@
 """Models, the side serving shares: the scale-free features (`features`, one function for training
-and serving; `market`: the benchmarks they measure a coin against), the base learners
-(`learners`) and the naive rankers served like them (`naive_rankers`), the trained forecaster as served (`predictor`), the model registry (`registry`:
-the BentoML model store and the `models` rows) and the models through the object store for
-replicas on other hosts (`model_sync`).
+and serving; `market`: the benchmarks they measure a coin against), the base learners (`learners`)
+and the naive rankers served like them (`naive_rankers`), the trained forecaster as served
+(`predictor`), the model registry (`registry`: the BentoML model store and the `models` rows) and
+the models through the object store for replicas on other hosts (`model_sync`).
 
 May import: `candlecast.ohlcv`, `candlecast.marketdata`, `candlecast.ops`, `candlecast.settings`,
 `candlecast.timeframes`. Training lives in `candlecast.modeling.training`, above this package;

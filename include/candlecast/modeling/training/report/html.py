@@ -3,14 +3,19 @@ plots.py as base64 PNG), readable offline, written atomically."""
 
 from __future__ import annotations
 
-import html
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
+from candlecast.modeling.training.report.cells import (
+    MISSING,
+    Joined,
+    cell,
+    format_value,
+    grid,
+    na,
+    text,
+)
 from candlecast.modeling.training.report.plots import (
     MAX_EXAMPLES,
     plot_accuracy,
@@ -18,9 +23,8 @@ from candlecast.modeling.training.report.plots import (
     plot_equity,
     plot_examples,
     plot_importance,
-    plot_rankers,
-    plot_verdict,
 )
+from candlecast.modeling.training.report.verdict import rankers_html, verdict_html
 from candlecast.ops import atomic_write
 
 SECTIONS = (
@@ -35,8 +39,6 @@ SECTIONS = (
     "Paper trading",
     "Notes",
 )
-MISSING = "n/a"
-MAX_LIST_ITEMS = 12
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
@@ -72,23 +74,23 @@ def write_report(path: Path, report: ReportInput) -> Path:
 
 def render_report(report: ReportInput) -> str:
     parts = [
-        _rankers_html(report.rankers_by_horizon),
-        _verdict_html(report.skill),
+        rankers_html(report.rankers_by_horizon),
+        verdict_html(report.skill),
         _table_of(report.summary),
         _folds_html(report.folds),
-        _figure_or_na(report.accuracy_by_horizon, plot_accuracy),
+        _figure_orna(report.accuracy_by_horizon, plot_accuracy),
         _calibration_html(report.calibration),
         _examples_html(report.examples),
-        _figure_or_na(report.feature_importance, plot_importance),
+        _figure_orna(report.feature_importance, plot_importance),
         _paper_trading_html(report.paper_trading),
         _notes_html(report.notes),
     ]
     sections = [_section(title, body) for title, body in zip(SECTIONS, parts, strict=True)]
-    title = _text(report.title)
+    title = text(report.title)
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         f"<style>{CSS}</style></head><body>\n<h1>{title}</h1>\n"
-        f"<p class='caption'>timeframe {_text(report.timeframe)}</p>\n"
+        f"<p class='caption'>timeframe {text(report.timeframe)}</p>\n"
         + "\n".join(sections)
         + "\n</body></html>\n"
     )
@@ -97,73 +99,27 @@ def render_report(report: ReportInput) -> str:
 # text and tables
 
 
-def _text(value) -> str:
-    return html.escape(str(value))
-
-
-def format_value(value) -> str:
-    """One cell: n/a for None/NaN/inf, 4 significant digits for floats, [low, high] for pairs
-    (a long list shortened)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return MISSING
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, list | tuple | np.ndarray):
-        shown = ", ".join(format_value(v) for v in list(value)[:MAX_LIST_ITEMS])
-        more = f", … ({len(value)} in all)" if len(value) > MAX_LIST_ITEMS else ""
-        return f"[{shown}{more}]"
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {format_value(v)}" for k, v in value.items())
-    return str(value)
-
-
-def _cell(value) -> str:
-    text = format_value(value)
-    return f'<span class="na">{MISSING}</span>' if text == MISSING else html.escape(text)
-
-
 def _table_of(mapping: dict) -> str:
     """Key/value rows; a nested dict becomes a nested table."""
     if not mapping:
-        return _na("nothing recorded")
+        return na("nothing recorded")
     rows = "".join(
-        f"<tr><th>{_text(key)}</th><td>"
-        + (_table_of(value) if isinstance(value, dict) else _cell(value))
+        f"<tr><th>{text(key)}</th><td>"
+        + (_table_of(value) if isinstance(value, dict) else cell(value))
         + "</td></tr>"
         for key, value in mapping.items()
     )
     return f"<table>{rows}</table>"
 
 
-def _grid(header: Sequence[str], rows: Sequence[Sequence], classes: Sequence[str] = ()) -> str:
-    """A table with a header row; `classes` styles the rows (e.g. the model's) in order."""
-    classes = list(classes) + [""] * (len(rows) - len(classes))
-    head = "".join(f"<th>{_text(h)}</th>" for h in header)
-    body = "".join(
-        (f'<tr class="{_text(cls)}">' if cls else "<tr>")
-        + "".join(f"<td>{_cell(v)}</td>" for v in row)
-        + "</tr>"
-        for row, cls in zip(rows, classes, strict=True)
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _na(why: str) -> str:
-    return f'<p class="na">{MISSING}: {_text(why)}</p>'
-
-
 def _section(title: str, body: str) -> str:
-    return f"<section><h2>{_text(title)}</h2>\n{body}\n</section>"
+    return f"<section><h2>{text(title)}</h2>\n{body}\n</section>"
 
 
 def _notes_html(notes: list[str]) -> str:
     if not notes:
-        return _na("no notes")
-    return "<ul>" + "".join(f"<li>{_text(note)}</li>" for note in notes) + "</ul>"
+        return na("no notes")
+    return "<ul>" + "".join(f"<li>{text(note)}</li>" for note in notes) + "</ul>"
 
 
 # walk-forward folds
@@ -209,7 +165,7 @@ def _fold_table(horizons: dict) -> str:
         labelled.append((horizon, "model", model))
         labelled += [(horizon, name, metrics or {}) for name, metrics in baselines.items()]
     if not labelled:
-        return _na("no figures")
+        return na("no figures")
     columns = _metric_columns([metrics for _, _, metrics in labelled])
     header = ["horizon", "predictor"] + [
         key + (" (95 % CI)" if interval else "") for key, interval in columns
@@ -217,158 +173,55 @@ def _fold_table(horizons: dict) -> str:
     rows = [
         [horizon, who]
         + [
-            _Joined(metrics.get(key), metrics.get(interval)) if interval else metrics.get(key)
+            Joined(metrics.get(key), metrics.get(interval)) if interval else metrics.get(key)
             for key, interval in columns
         ]
         for horizon, who, metrics in labelled
     ]
     classes = ["model" if who == "model" else "" for _, who, _ in labelled]
-    return _grid(header, rows, classes)
-
-
-@dataclass(frozen=True)
-class _Joined:
-    """A figure shown with its interval, e.g. 0.5312 [0.51, 0.55]."""
-
-    value: object
-    interval: object
-
-    def __str__(self) -> str:
-        value, interval = format_value(self.value), format_value(self.interval)
-        return value if interval == MISSING else f"{value} {interval}"
+    return grid(header, rows, classes)
 
 
 def _folds_html(folds: list[dict]) -> str:
     if not folds:
-        return _na("no walk-forward test window")
+        return na("no walk-forward test window")
     parts = []
     for fold in folds:
         heading = (
             f"{fold.get('name', 'test window')}: "
             f"{format_value(fold.get('test_start'))} → {format_value(fold.get('test_end'))}"
         )
-        parts.append(f"<h3>{_text(heading)}</h3>\n{_fold_table(fold.get('horizons') or {})}")
+        parts.append(f"<h3>{text(heading)}</h3>\n{_fold_table(fold.get('horizons') or {})}")
     return "\n".join(parts)
 
 
 # figures
 
 
-def _figure_or_na(data, plot: Callable[[object], str]) -> str:
-    return plot(data) if data else _na("no data")
-
-
-def _rankers_html(data: dict) -> str:
-    """Where the served ranking stands against a rule that needs no model, said first."""
-    if not data or not data.get("horizon"):
-        return _na("no validation evidence recorded")
-    test = [
-        (h, ic, naive)
-        for h, ic, naive in zip(
-            data["test_horizon"], data["test_ic"], data["test_naive_ic"], strict=True
-        )
-        if ic is not None and naive is not None
-    ]
-    behind = [h for h, ic, naive in test if ic < naive - 0.005]
-    naive_served = sorted({s for s in data["signal"] if s and s.startswith("naive_")})
-    words = (
-        f"On the latest test window the served ranking is at or above the best naive ranker's "
-        f"(within 0.005) at {len(test) - len(behind)} of {len(test)} horizons"
-        + (f"; behind it at {format_value(behind)}." if behind else ".")
-        + (f" Naive rankers served: {', '.join(naive_served)}." if naive_served else "")
-    )
-    return f"<p><strong>{_text(words)}</strong></p>\n" + plot_rankers(data)
-
-
-def _claims(evidence: list[dict]) -> str:
-    relative = [row["horizon"] for row in evidence if row.get("relative_skill") == "validated"]
-    direction = [row["horizon"] for row in evidence if row.get("skill") == "validated"]
-    flagged = [row["horizon"] for row in evidence if row.get("test_below_zero")]
-    if not relative and not direction:
-        return "No skill at any horizon: every step serves the random walk at confidence 0.5."
-    words = [
-        f"Relative skill (the ranking) at {len(relative)} of {len(evidence)} horizons: "
-        f"{format_value(relative)}.",
-        f"Direction skill (the side) at {len(direction)}: {format_value(direction)}."
-        if direction
-        else "No direction skill: every step's confidence is 0.5.",
-        "Every step without either serves the random walk.",
-    ]
-    if flagged:
-        words.append(
-            f"WARNING: claimed, yet below 0 on the test window at {format_value(flagged)}."
-        )
-    return " ".join(words)
-
-
-def _verdict_html(evidence: list[dict]) -> str:
-    """Skill or no skill per horizon, said first in words, then the plot, then the figures."""
-    if not evidence:
-        return _na("no validation evidence recorded")
-    verdict = _claims(evidence)
-    rows = [
-        [
-            row["horizon"],
-            row.get("relative_skill"),
-            row.get("skill"),
-            row.get("signal"),
-            _Joined(row.get("rank_ic"), [row.get("rank_ic_low"), row.get("rank_ic_high")]),
-            row.get("best_naive_ranker"),
-            row.get("best_naive_ranker_ic"),
-            row.get("test_rank_ic"),
-            row.get("direction_accuracy"),
-            row.get("best_naive_rule"),
-            row.get("best_naive_accuracy"),
-            row.get("n"),
-        ]
-        for row in evidence
-    ]
-    header = [
-        "horizon",
-        "relative skill",
-        "direction skill",
-        "signal",
-        "rank IC [99 %]",
-        "best naive ranker",
-        "its IC",
-        "test IC",
-        "accuracy",
-        "best naive rule",
-        "its accuracy",
-        "n",
-    ]
-    classes = [
-        "model" if "validated" in (row.get("skill"), row.get("relative_skill")) else ""
-        for row in evidence
-    ]
-    return (
-        f"<p><strong>{_text(verdict)}</strong></p>\n"
-        + plot_verdict(evidence)
-        + "\n"
-        + _grid(header, rows, classes)
-    )
+def _figure_orna(data, plot: Callable[[object], str]) -> str:
+    return plot(data) if data else na("no data")
 
 
 def _calibration_html(calibration: dict) -> str:
     if not calibration or not calibration.get("confidence"):
-        return _na("no data")
+        return na("no data")
     caption = f"expected calibration error: {format_value(calibration.get('ece'))}"
-    return plot_calibration(calibration) + f'<p class="caption">{_text(caption)}</p>'
+    return plot_calibration(calibration) + f'<p class="caption">{text(caption)}</p>'
 
 
 def _examples_html(examples: list[dict]) -> str:
     if not examples:
-        return _na("no data")
+        return na("no data")
     shown = ", ".join(str(example.get("ticker", "?")) for example in examples[:MAX_EXAMPLES])
     caption = f"history, forecast path, its 80 % band and the actual closes: {shown}"
-    return plot_examples(examples) + f'<p class="caption">{_text(caption)}</p>'
+    return plot_examples(examples) + f'<p class="caption">{text(caption)}</p>'
 
 
 def _paper_trading_html(result: dict | None) -> str:
     if not result:
-        return _na("no paper-trading run")
+        return na("no paper-trading run")
     hold = result.get("buy_and_hold") or {}
-    side_by_side = _grid(
+    side_by_side = grid(
         ["", "strategy", "buy-and-hold"],
         [
             [label, _Formatted(result.get(key), kind), _Formatted(hold.get(key), kind)]
@@ -396,7 +249,7 @@ def _paper_trading_html(result: dict | None) -> str:
     if trades:
         parts += ["<h3>Trades</h3>", _table_of(trades)]
     curve = result.get("equity_curve") or {}
-    parts.append(plot_equity(curve) if curve.get("timestamp") else _na("no equity curve"))
+    parts.append(plot_equity(curve) if curve.get("timestamp") else na("no equity curve"))
     return "\n".join(parts)
 
 
