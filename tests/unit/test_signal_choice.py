@@ -212,3 +212,12 @@ def test_no_claim_on_fewer_independent_outcomes_than_the_horizon_allows():
     assert short["relative_skill"]  # 150 one-candle outcomes
     long = horizon_evidence(stamps, log_return, raw, last, 1.0, 0.03, horizon=30)
     assert long["independent_periods"] == 5 and not long["relative_skill"] and not long["skill"]
+
+
+def test_no_interval_from_fewer_than_three_independent_stretches():
+    from candlecast.modeling.training.evaluation import block_bootstrap_ci
+
+    values = np.random.default_rng(2).normal(size=40)
+    assert np.isfinite(block_bootstrap_ci(np.arange(40), values, np.ones(40), min_block=13)).all()
+    low, high = block_bootstrap_ci(np.arange(40), values, np.ones(40), min_block=14)
+    assert np.isnan(low) and np.isnan(high)  # 40 stamps hold fewer than 3 blocks of 14

@@ -12,6 +12,7 @@ from candlecast.timeframes import MAX_STEPS
 
 REPORT_HORIZONS = (1, 6, 30)
 MIN_BOOTSTRAP_TIMESTAMPS = 10
+MIN_BOOTSTRAP_BLOCKS = 3
 MIN_COINS_FOR_IC = 3
 TOP_COINS = 50
 
@@ -50,7 +51,8 @@ def block_bootstrap_ci(
     num = np.bincount(inverse, weights=numerator, minlength=n)
     den = np.bincount(inverse, weights=denominator, minlength=n)
     block = max(min_block, 2, int(round(n ** (1 / 3))) * 2)
-    block = min(block, n)
+    if n < MIN_BOOTSTRAP_BLOCKS * block:  # too few independent stretches to resample: no interval
+        return (float("nan"), float("nan"))
     cum_num = np.concatenate([[0.0], np.cumsum(num)])
     cum_den = np.concatenate([[0.0], np.cumsum(den)])
     block_num = cum_num[block:] - cum_num[:-block]
