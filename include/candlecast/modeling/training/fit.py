@@ -39,6 +39,8 @@ from candlecast.modeling.training.calibration import (
 from candlecast.modeling.training.dataset import Pairs, Panel, build_panel, pairs
 from candlecast.modeling.training.evaluation import evaluate
 from candlecast.modeling.training.folds import Fold, rows_between, walk_forward_folds
+from candlecast.modeling.training.outperform import fit_outperform
+from candlecast.modeling.training.ranking_eval import ranking_figures, record_ranking
 from candlecast.modeling.training.stacking import Stacking, only, stack
 from candlecast.ohlcv import CandleStore
 from candlecast.timeframes import MAX_STEPS, Timeframe
@@ -245,6 +247,13 @@ def _calibrated(
             lambda h, at: ranker_scores(learners, raw_by_learner, h, at),
             signals,
         )
+        fit_outperform(
+            model.calibration,
+            validation.horizon,
+            raw,
+            panel.returns(validation.row, validation.horizon),
+            panel.timestamp[validation.row],
+        )
     return model
 
 
@@ -253,6 +262,7 @@ def measure(
 ) -> tuple:
     """Test-window figures of a model as served and of the baselines; returns (metrics, raw z)."""
     served = served_on(model, panel, test)
+    rankers = baselines.ranker_scores(panel, test)
     metrics = evaluate(
         panel.timestamp[test.row],
         test.horizon,
@@ -269,7 +279,17 @@ def measure(
         direction=served.direction,
         score=served.raw,
         skill=np.asarray(model.calibration.skill)[test.horizon - 1],
-        rankers=baselines.ranker_scores(panel, test),
+        rankers=rankers,
+    )
+    table = metrics["by_horizon"]
+    metrics["ranking"] = ranking_figures(
+        model,
+        panel.timestamp[test.row],
+        test.horizon,
+        served.raw,
+        panel.returns(test.row, test.horizon),
+        rankers,
+        dict(zip(table["horizon"], table["best_naive_ranker"], strict=True)),
     )
     return metrics, served.raw
 
@@ -374,6 +394,7 @@ def run_fold(panel: Panel, fold: Fold, timeframe: Timeframe, top: set) -> FoldRe
     if len(test):
         result.metrics, result.test_raw_z = measure(served, panel, test, baselines, top)
         record_test_ic(served, result.metrics)
+        record_ranking(served, result.metrics)
         if xgboost_alone is not served:
             result.metrics["xgboost_alone"], _ = measure(xgboost_alone, panel, test, baselines, top)
     log.info(
