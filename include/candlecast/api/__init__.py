@@ -43,6 +43,14 @@ from candlecast.api.queries import (
     search_symbols,
     skill_evidence,
     stored_forecast,
+    universe_tickers,
+)
+from candlecast.api.ranking import (
+    RankedCoin,
+    Ranking,
+    RankingAccuracyRow,
+    RankRequest,
+    UnrankedCoin,
 )
 from candlecast.api.requests import (
     AccuracyRequest,
@@ -142,4 +150,10 @@ __all__ = [
     "search_symbols",
     "skill_evidence",
     "stored_forecast",
+    "universe_tickers",
+    "RankedCoin",
+    "RankingAccuracyRow",
+    "Ranking",
+    "RankRequest",
+    "UnrankedCoin",
 ]

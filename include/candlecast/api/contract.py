@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ValidationError
 
 from candlecast.api.errors import validation_error_body
+from candlecast.api.ranking import RankRequest
 from candlecast.api.requests import (
     AccuracyRequest,
     CandlesRequest,
@@ -29,6 +30,7 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "/predictions/get": PredictionGetRequest,
     "/predictions/latest": PredictionLatestRequest,
     "/accuracy": AccuracyRequest,
+    "/rank": RankRequest,
 }
 MAX_BODY_BYTES = 1 << 20
 

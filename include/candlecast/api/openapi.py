@@ -67,7 +67,12 @@ OPERATIONS = {  # path: (tag, operationId, one-line summary)
     "/symbols/search": ("Market data", "search_symbols", "Find symbols by ticker or name"),
     "/candles": ("Market data", "candles", "The newest closed candles of a symbol"),
     "/models": ("Models", "models", "The model served per timeframe, with its evidence"),
-    "/accuracy": ("Models", "accuracy", "Live accuracy of stored forecasts"),
+    "/accuracy": ("Models", "accuracy", "Live accuracy of stored forecasts and rankings"),
+    "/rank": (
+        "Forecasts",
+        "rank",
+        "The coins ranked by predicted return relative to the universe at one horizon",
+    ),
     "/healthz": ("Infrastructure", "health", "PostgreSQL, Redis, models and provider health"),
     "/livez": ("Infrastructure", "livez", "Liveness probe"),
     "/readyz": ("Infrastructure", "readyz", "Readiness probe"),
@@ -80,6 +85,7 @@ REQUIRED_BODIES = {
     "/candles",
     "/predictions/get",
     "/predictions/latest",
+    "/rank",
 }
 
 ERRORS = {  # status: what it means, in the document

@@ -72,6 +72,30 @@ class HorizonEvidence(BaseModel):
         description="A horizon claiming skill whose test-window IC fell below 0: a warning.",
     )
     n: int = Field(default=0, description="Validation (coin, candle) pairs at this horizon.")
+    rank_fee: float | None = Field(
+        default=None,
+        description="The fee a side (CANDLECAST_RANK_FEE) the spreads below are shown net of.",
+    )
+    test_spread: float | None = Field(
+        default=None,
+        description="Test window: mean simple return of the top fifth of the coins as the served "
+        "signal ranked them minus the bottom fifth's, per period (one candle's ranking held for "
+        "this horizon), gross of fees.",
+    )
+    test_spread_net: float | None = Field(
+        default=None,
+        description="test_spread less four sides of rank_fee (a long top fifth and a short "
+        "bottom fifth, each opened and closed once).",
+    )
+    test_best_naive_ranker_spread: float | None = Field(
+        default=None, description="The same spread of the test window's best naive ranker."
+    )
+    test_best_naive_ranker_spread_net: float | None = None
+    test_p_outperform_ece: float | None = Field(
+        default=None,
+        description="Expected calibration error of p_outperform against 'beat the median' on "
+        "the test window at this horizon.",
+    )
 
 
 class SymbolMatch(BaseModel):
@@ -254,6 +278,30 @@ class ForecastStep(BaseModel):
     )
     skill: Skill = Field(default="none", description=SKILL_MEANING)
     relative_skill: Skill = Field(default="none", description=RELATIVE_SKILL_MEANING)
+    relative_z: float | None = Field(
+        default=None,
+        description="The step's predicted return relative to the universe, in units of the "
+        "coin's volatility over the horizon (z): the model's raw prediction minus the mean of "
+        "the served universe's at the same candle and horizon; the raw prediction itself where "
+        "no universe is at hand (universe_size null). Null in forecasts stored before it existed.",
+    )
+    percentile: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=100.0,
+        description="Where relative_z ranks among the served universe's predictions for the same "
+        "candle and horizon, 0-100 (the share of the universe predicted below it, ties counted "
+        "half; 100: predicted to do best). Null where relative_skill is 'none' or no universe is "
+        "at hand.",
+    )
+    p_outperform: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Calibrated probability that the coin's return over this horizon beats the "
+        "median of the universe's coins (fitted on the validation window, its calibration error "
+        "measured on the test window); exactly 0.5 where relative_skill is 'none'.",
+    )
 
 
 class Forecast(BaseModel):
@@ -286,5 +334,11 @@ class Forecast(BaseModel):
     skill: list[HorizonEvidence] = Field(
         default_factory=list,
         description="The model's validation evidence for each step served, step 1 first.",
+    )
+    universe_size: int | None = Field(
+        default=None,
+        description="Coins of the served universe (top by USD volume) forecast at the same "
+        "candle that the steps' relative_z and percentile are measured against; null when none "
+        "is at hand (a candle older than the universe's, or the universe unavailable).",
     )
     steps: list[ForecastStep]
