@@ -48,7 +48,6 @@ from candlecast.api.queries import (
 from candlecast.api.ranking import (
     RankedCoin,
     Ranking,
-    RankingAccuracyRow,
     RankRequest,
     UnrankedCoin,
 )
@@ -74,6 +73,7 @@ from candlecast.api.schemas import (
     Health,
     HorizonEvidence,
     ModelList,
+    RankingAccuracyRow,
     ServingModel,
     SymbolMatch,
     SymbolSearchResult,

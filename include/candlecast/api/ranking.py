@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -95,20 +95,3 @@ class Ranking(BaseModel):
     unranked: list[UnrankedCoin] = Field(
         description="Coins that could not be forecast at the candle, with the reason; never ranked."
     )
-
-
-class RankingAccuracyRow(BaseModel):
-    timeframe: str
-    model: str
-    horizon: int
-    day: date = Field(description="UTC day the rankings' target candles closed.")
-    rankings: int = Field(description="Stored rankings scored that day.")
-    coins: float = Field(description="Mean coins scored per ranking.")
-    rank_ic: float | None = Field(
-        description="Mean Spearman correlation of the ranking with the realised returns."
-    )
-    spread: float | None = Field(
-        description="Mean top-minus-bottom-fifth spread of realised simple returns, gross."
-    )
-    spread_net: float | None = Field(description="The spread less four sides of the fee.")
-    fee: float = Field(description="The fee a side (CANDLECAST_RANK_FEE).")

@@ -224,11 +224,33 @@ class AccuracyRow(BaseModel):
     )
 
 
+class RankingAccuracyRow(BaseModel):
+    timeframe: str
+    model: str
+    horizon: int
+    day: date = Field(description="UTC day the rankings' target candles closed.")
+    rankings: int = Field(description="Stored rankings scored that day.")
+    coins: float = Field(description="Mean coins scored per ranking.")
+    rank_ic: float | None = Field(
+        description="Mean Spearman correlation of the ranking with the realised returns."
+    )
+    spread: float | None = Field(
+        description="Mean top-minus-bottom-fifth spread of realised simple returns, gross."
+    )
+    spread_net: float | None = Field(description="The spread less four sides of the fee.")
+    fee: float = Field(description="The fee a side (CANDLECAST_RANK_FEE).")
+
+
 class AccuracyReport(BaseModel):
     model_config = ConfigDict(**api_examples.schema_example(api_examples.ACCURACY_REPORT))
 
     as_of: datetime
     rows: list[AccuracyRow]
+    rankings: list[RankingAccuracyRow] = Field(
+        default_factory=list,
+        description="Stored rankings (/rank) scored once their target candle closed, per "
+        "timeframe, version, horizon and day: rank IC and top-minus-bottom-fifth spread.",
+    )
     note: str = ""
 
 
