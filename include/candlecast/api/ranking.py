@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from candlecast.api.examples import schema_example
+from candlecast.api.examples import RANKING, schema_example
 from candlecast.api.requests import STRICT, Symbol, TimeframeCode
 from candlecast.api.schemas import RELATIVE_SKILL_MEANING, HorizonEvidence, Skill
 from candlecast.timeframes import MAX_STEPS
@@ -65,9 +65,9 @@ class UnrankedCoin(BaseModel):
 
 
 class Ranking(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={"description": "Coins ordered by predicted relative return."}
-    )
+    """Coins ordered by predicted return relative to the served universe at one horizon."""
+
+    model_config = ConfigDict(**schema_example(RANKING))
 
     ranking_id: str | None = Field(
         description="The stored ranking (scored by /accuracy once its target candle closes); "
