@@ -85,7 +85,7 @@ def _chosen(forecaster, served, timeframe, universe: Universe, symbols, horizon:
 def ranked_coins(served: ServedModel, universe: Universe, chosen, horizon: int) -> list[RankedCoin]:
     """The chosen coins by relative z, best first, with their percentile and p_outperform."""
     tickers, relative, closes, member = chosen
-    skilled = bool(served.model.calibration.relative_skill[horizon - 1])
+    skilled = bool(served.model.calibration.relative_skill[horizon - 1]) and universe.size > 0
     percentile = mid_percentile(relative, universe.relative[:, horizon - 1])
     p = served.model.calibration.p_outperform(relative, np.full(len(relative), horizon))
     order = sorted(range(len(tickers)), key=lambda i: (-relative[i], tickers[i]))
