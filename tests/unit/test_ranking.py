@@ -27,6 +27,7 @@ from candlecast.serving import (
     ServedModel,
     rank,
     ranking_table,
+    universe_key,
 )
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
@@ -210,3 +211,25 @@ def test_stored_rankings_are_scored_once_their_candles_close(local, redis, unive
     (row,) = report.rankings
     assert (row.horizon, row.rankings) == (6, 1)
     assert row.spread_net == pytest.approx(expected_spread - 0.004)
+
+
+def test_a_universe_computed_while_the_candle_is_published_is_kept_for_seconds(
+    local, redis, tmp_path
+):
+    """Most coins' newest candle is the one before (the provider still publishing, within the
+    grace freshness allows): they are listed apart, and that universe is kept for seconds, not
+    for the candle's life."""
+    candles = synthetic_candles(coins=COINS + 2, hours=800, signal=0.0, seed=5)
+    for pair in list(candles)[2:]:
+        candles[pair] = candles[pair].iloc[:-1]
+    served = worker(local, redis, write_universe(tmp_path / "lagging", candles))
+    first = rank(served, H1, 1)
+    assert len(first.coins) == 2
+    assert {u.reason for u in first.unranked} == {"no_fresh_candle"}
+    assert len(first.unranked) == COINS - 2 + 1  # the short listing is behind too
+    key = universe_key(TAG, "1h", first.last_candle_at)
+    assert 0 < redis.call("ttl", key) <= 30
+    assert rank(served, H1, 1).cached  # within those seconds, read from Redis
+    redis.call("delete", key)  # they passed: no copy in the worker's memory either
+    assert not rank(served, H1, 1).cached
+    assert served.universes.computed == 2

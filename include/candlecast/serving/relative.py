@@ -46,6 +46,13 @@ class Universe:
     def size(self) -> int:
         return len(self.tickers)
 
+    @property
+    def provisional(self) -> bool:
+        """More of the universe is still without the candle than with it (computed while the
+        provider publishes it): kept for seconds, not for the candle's life."""
+        behind = sum(a.reason == "no_fresh_candle" for a in self.apart)
+        return behind > self.size
+
     @cached_property
     def index(self) -> dict[str, int]:
         return {ticker: i for i, ticker in enumerate(self.tickers)}

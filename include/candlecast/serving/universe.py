@@ -40,6 +40,7 @@ from candlecast.timeframes import MAX_STEPS, Timeframe
 log = logging.getLogger(__name__)
 
 UNIVERSE_LOCK_MS = 300_000  # a cold universe of 500 coins on a busy machine takes a while
+PROVISIONAL_SECONDS = 30
 
 
 def universe_key(tag: str, timeframe_code: str, candle: pd.Timestamp) -> str:
@@ -129,7 +130,8 @@ class UniverseSource:
             if payload is None:
                 return None
             found = Universe.from_bytes(payload)
-            self.local.put(key, found)
+            if not found.provisional:
+                self.local.put(key, found)
         return found
 
     def tickers(self) -> list[str]:
@@ -163,9 +165,12 @@ class UniverseSource:
             served, self.candles, self.inputs, markets(), timeframe, candle, self.tickers()
         )
         self.computed += 1
-        # kept until the next candle closes (the candle's life as the newest), at least a minute
-        life = timeframe.next_open(candle, 2) - self.candles.provider.now()
-        seconds = max(60, int(life.total_seconds()))
-        self.cache.call("set", key, universe.to_bytes(), ex=seconds)
+        if universe.provisional:  # the provider still publishing the candle: ask again soon
+            self.cache.call("set", key, universe.to_bytes(), ex=PROVISIONAL_SECONDS)
+            return universe
+        # kept while a fresh forecast can be based on the candle (the next one's close, and a
+        # period more for the grace of the candle after), at least a minute
+        life = timeframe.next_open(candle, 3) - self.candles.provider.now()
+        self.cache.call("set", key, universe.to_bytes(), ex=max(60, int(life.total_seconds())))
         self.local.put(key, universe)
         return universe
