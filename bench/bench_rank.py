@@ -9,6 +9,7 @@ Prints JSON, p50 in ms over the runs:
 - rank_uncached: /rank when the universe's features must be computed (a worker's feature cache
   empty, the universe not in Redis);
 - rank_cached: /rank when the universe is at hand (what every later /rank of the candle costs);
+- rank_cached_other_worker: the same from another worker (the universe read from Redis);
 - predict_each_uncached / predict_each_cached: N single /predict calls (the same coins, the
   features computed / cached), and the ratios /rank over N /predicts.
 The model is a real ForecastModel serving the reversal-1 ranker: its predictions cost nothing, so
@@ -107,13 +108,17 @@ def measure(settings: Settings, folder: Path, coins: int, runs: int) -> dict:
     warm = worker(settings, folder, redis, coins)
     for ticker in tickers:  # candles in Redis, as a running service holds them
         warm.candles.get(ticker, H1)
-    figures: dict[str, list[float]] = {k: [] for k in ("rank_uncached", "rank_cached")}
+    figures: dict[str, list[float]] = {
+        k: [] for k in ("rank_uncached", "rank_cached", "rank_cached_other_worker")
+    }
     figures |= {"predict_each_uncached": [], "predict_each_cached": []}
     for _ in range(runs):
         drop_universes(redis)
         served = worker(settings, folder, redis, coins)
         figures["rank_uncached"].append(timed(lambda s=served: rank(s, H1, 6)))
         figures["rank_cached"].append(timed(lambda s=served: rank(s, H1, 6)))
+        other = worker(settings, folder, redis, coins)  # another worker: from Redis, decoded
+        figures["rank_cached_other_worker"].append(timed(lambda s=other: rank(s, H1, 6)))
         drop_universes(redis)
         single = worker(settings, folder, redis, coins)
         rank(single, H1, 6)  # the universe at hand, so /predict measures its own work
