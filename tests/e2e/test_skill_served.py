@@ -134,6 +134,14 @@ def test_a_planted_signal_is_ranked_as_the_forecasts_say(planted):
         ranked = ranking(url, 1)
         again = ranking(url, 1)  # the universe computed once, then read (any worker)
         answers = forecasts(url)
+    printed = run(
+        planted["env"], str(BIN / "candlecast"), "rank", "--timeframe", "1h", "--horizon", "1",
+        "--top", "5",
+    ).splitlines()  # fmt: skip
+    assert printed[0].startswith(f"{planted['tag']} 1h h1 at ") and "universe 50" in printed[0]
+    assert [line.split()[:2] for line in printed[2:]] == [
+        [str(c["rank"]), c["symbol"]] for c in ranked["coins"][:5]
+    ]  # the same universe (read from Redis), the same order
     assert ranked["model"] == planted["tag"] and ranked["relative_skill"] == "validated"
     assert ranked["universe_size"] == 50 and not ranked["unranked"]
     assert ranked["evidence"]["test_spread"] > 0  # top fifth above bottom fifth, out of sample
