@@ -47,6 +47,14 @@ cached candles) or has nothing newer yet; `data_age_seconds` says how old the ne
 ### `skill`
 Each step says whether its horizon has validated skill. {SKILL_MEANING} `confidence` is the
 calibrated probability of the `direction` it names, never below 0.5.
+
+### Against the other coins: `relative_z`, `percentile`, `p_outperform`, `/rank`
+The models rank coins against each other. Each step also gives its predicted return relative to
+the served universe (the top coins by USD volume) at the same candle (`relative_z`), its
+`percentile` among the universe's predictions and `p_outperform`, the calibrated probability of
+beating the universe's median return over that horizon (0.5, percentile null, where
+`relative_skill` is `none`). `/rank` lists the universe (or the coins asked) in that order for
+one horizon, with the coins that cannot be forecast at the candle listed apart.
 """
 
 TAGS = [
