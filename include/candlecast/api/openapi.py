@@ -48,13 +48,9 @@ cached candles) or has nothing newer yet; `data_age_seconds` says how old the ne
 Each step says whether its horizon has validated skill. {SKILL_MEANING} `confidence` is the
 calibrated probability of the `direction` it names, never below 0.5.
 
-### Against the other coins: `relative_z`, `percentile`, `p_outperform`, `/rank`
-The models rank coins against each other. Each step also gives its predicted return relative to
-the served universe (the top coins by USD volume) at the same candle (`relative_z`), its
-`percentile` among the universe's predictions and `p_outperform`, the calibrated probability of
-beating the universe's median return over that horizon (0.5, percentile null, where
-`relative_skill` is `none`). `/rank` lists the universe (or the coins asked) in that order for
-one horizon, with the coins that cannot be forecast at the candle listed apart.
+### Against the other coins
+Steps also give `relative_z`, `percentile` and `p_outperform` (the calibrated probability of
+beating the served universe's median); `/rank` lists the coins in that order for one horizon.
 """
 
 TAGS = [
@@ -76,11 +72,7 @@ OPERATIONS = {  # path: (tag, operationId, one-line summary)
     "/candles": ("Market data", "candles", "The newest closed candles of a symbol"),
     "/models": ("Models", "models", "The model served per timeframe, with its evidence"),
     "/accuracy": ("Models", "accuracy", "Live accuracy of stored forecasts and rankings"),
-    "/rank": (
-        "Forecasts",
-        "rank",
-        "The coins ranked by predicted return relative to the universe at one horizon",
-    ),
+    "/rank": ("Forecasts", "rank", "The coins ranked against each other at one horizon"),
     "/healthz": ("Infrastructure", "health", "PostgreSQL, Redis, models and provider health"),
     "/livez": ("Infrastructure", "livez", "Liveness probe"),
     "/readyz": ("Infrastructure", "readyz", "Readiness probe"),
