@@ -120,6 +120,14 @@ class Challenger(BaseModel):
         "reasons, the test window, both models' skill figures with 95 % intervals, and the "
         "challenger-minus-champion differences with paired intervals.",
     )
+    live_gate: dict = Field(
+        default_factory=dict,
+        description="Its live comparison with the champion, as the shadows' outcomes accumulate: "
+        "n paired outcomes (of min_outcomes), the challenger-minus-champion differences of "
+        "direction accuracy (over the steps both called) and rank IC with 95 % block-bootstrap "
+        "intervals, verdict (accumulating, worse, pass), decision and decide_by; empty before "
+        "the first scoring pass.",
+    )
 
 
 class ServingModel(BaseModel):

@@ -31,7 +31,13 @@ from candlecast.modeling.market import (
     MarketContext,
     choose_benchmarks,
 )
-from candlecast.modeling.model_sync import point_at, publish_model, pull_models, pull_version
+from candlecast.modeling.model_sync import (
+    point_at,
+    publish_model,
+    pull_models,
+    pull_version,
+    unpublish,
+)
 from candlecast.modeling.predictor import (
     Calibration,
     CandleShape,
@@ -52,6 +58,7 @@ from candlecast.modeling.registry import (
 )
 
 __all__ = [
+    "unpublish",
     "BENCHMARK_BASES",
     "BenchmarkSeries",
     "MarketContext",
