@@ -167,3 +167,46 @@ def test_too_few_paired_outcomes_wait_and_a_failed_training_gate_is_never_auto_p
     decided = release_action(market["at"](NOW, **GATE), "decide")
     assert decided["promoted"] == [] and _stages(short)["challenger"] == "challenger"
     assert _live(short, "challenger")["verdict"] == "pass"  # live evidence alone is not enough
+
+
+def test_a_report_whose_post_failed_is_sent_by_the_next_run_exactly_once(market):
+    from candlecast.pipeline import run_due_reports
+
+    sink = market["sink"]
+    first_end = T0 + pd.Timedelta(hours=19)  # a Monday: daily reports only
+    settings = market["at"](first_end)
+    sink.fail_next = 1  # the webhook is down for the first post
+    first = run_due_reports(settings, first_end)
+    assert first["retried"] == [] and [r["sent"] for r in first["reports"]] == [False]
+    assert sink.messages == [] and len(sink.refused) == 1
+    with db.connect(settings) as conn:
+        row = conn.execute("SELECT status, attempts, delivered_at FROM sent_reports").fetchone()
+    assert (row["status"], row["attempts"], row["delivered_at"]) == ("failed", 1, None)
+    refused_text = sink.refused[0]["text"]
+
+    second = run_due_reports(settings, first_end + pd.Timedelta(hours=12))
+    assert [r["sent"] for r in second["retried"]] == [True]
+    assert [r["sent"] for r in second["reports"]] == [True]
+    third = run_due_reports(settings, first_end + pd.Timedelta(hours=24))
+    assert third["retried"] == []
+    texts = [m["text"] for m in sink.messages]
+    assert texts.count(refused_text) == 1 and len(texts) == 3  # retried once, then the new ones
+    with db.connect(settings) as conn:
+        rows = conn.execute(
+            "SELECT status, attempts FROM sent_reports ORDER BY period_end"
+        ).fetchall()
+    assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 2), ("sent", 1), ("sent", 1)]
+
+
+def test_a_report_refused_twice_is_not_retried_a_third_time(market):
+    from candlecast.pipeline import run_due_reports
+
+    sink, end = market["sink"], T0 + pd.Timedelta(hours=19)
+    sink.fail_next = 2
+    settings = market["at"](end)
+    run_due_reports(settings, end)
+    retry = run_due_reports(settings, end + pd.Timedelta(hours=12))  # the retry refused too
+    assert [r["sent"] for r in retry["retried"]] == [False]
+    later = run_due_reports(settings, end + pd.Timedelta(hours=24))
+    assert later["retried"] == []  # two attempts made: no third
+    assert len(sink.refused) == 2 and len(sink.messages) == 2  # the next two reports
