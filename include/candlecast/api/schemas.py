@@ -180,7 +180,7 @@ class AccuracyRow(BaseModel):
     stage: str | None = Field(
         default=None,
         description="The version's release stage now: champion (served), challenger (shadowed "
-        "beside it), retired, rolled_back or pruned.",
+        "beside it), retired, rolled_back, rejected (by the live gate) or pruned.",
     )
     horizon: str = Field(default="all", description="h1, h6, h30 (that step) or all (1-30).")
     day: date | None = Field(default=None, description="UTC day the window ends with.")
