@@ -329,7 +329,14 @@ def _print_models(settings, timeframe: str | None) -> None:
     with db.connect(settings) as conn:
         rows = releases.versions(conn, code)
     print(f"{'timeframe':<9} {'stage':<11} {'version':<44} {'trained':<20} {'data end':<20} gate")
-    order = {"champion": 0, "challenger": 1, "retired": 2, "rolled_back": 3, "rejected": 4, "pruned": 5}
+    order = {
+        "champion": 0,
+        "challenger": 1,
+        "retired": 2,
+        "rolled_back": 3,
+        "rejected": 4,
+        "pruned": 5,
+    }
     for row in sorted(rows, key=lambda r: (r["timeframe"], order[r["stage"]])):
         gate = row["gate"] or {}
         verdict = gate.get("verdict", "-")
