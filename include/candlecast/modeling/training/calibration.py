@@ -26,6 +26,7 @@ from scipy.optimize import minimize_scalar
 
 from candlecast.modeling import Z_CLIP, Calibration
 from candlecast.modeling.training.evaluation import (
+    best_ranker_ic,
     block_bootstrap_ci,
     hit_rate,
     ic_by_timestamp,
@@ -67,13 +68,6 @@ def _beats_rules(raw, log_return, last_return, majority: float, drift: float) ->
     return accuracy, best, rules
 
 
-def _best_ranker(stamps, log_return, rankers: dict | None) -> tuple[str | None, float | None, dict]:
-    ics = {name: mean_ic(stamps, score, log_return) for name, score in (rankers or {}).items()}
-    ics = {name: ic for name, ic in ics.items() if ic is not None}
-    best = max(ics, key=ics.get, default=None)
-    return best, (ics[best] if best else None), ics
-
-
 def _half_low(ic_stamps, ic, half_stamps, overlap: int) -> float:
     """The lower bound of a half window's IC interval at HALF_LEVEL."""
     at = np.isin(ic_stamps, half_stamps)
@@ -102,7 +96,7 @@ def horizon_evidence(
     halves = [halves_of(stamps) == k for k in (0, 1)]
     ic_halves = [mean_ic(stamps[at], raw[at], log_return[at]) for at in halves]
     halves_low = [_half_low(ic_stamps, ic, stamps[at], horizon) for at in halves]
-    best_ranker, best_ranker_ic, ranker_ic = _best_ranker(stamps, log_return, rankers)
+    best_ranker, naive_ic, ranker_ic = best_ranker_ic(stamps, log_return, rankers or {})
     independent = len(ic_stamps) / horizon
     ranks = bool(
         ic_mean is not None
@@ -124,13 +118,13 @@ def horizon_evidence(
         "rank_ic_halves_low": halves_low,
         "independent_periods": independent,
         "best_naive_ranker": best_ranker,
-        "best_naive_ranker_ic": best_ranker_ic,
+        "best_naive_ranker_ic": naive_ic,
         "naive_ranker_ic": ranker_ic,
         "direction_accuracy": accuracy,
         "best_naive_rule": best,
         "best_naive_accuracy": rules[best],
         "naive_accuracy": rules,
-        "relative_skill": ranks and (best_ranker_ic is None or ic_mean >= best_ranker_ic - 1e-12),
+        "relative_skill": ranks and (naive_ic is None or ic_mean >= naive_ic - 1e-12),
         "skill": bool(
             ranks
             and np.isfinite(accuracy)

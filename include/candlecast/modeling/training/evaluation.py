@@ -109,6 +109,17 @@ def mean_ic(timestamp: np.ndarray, predicted: np.ndarray, actual: np.ndarray) ->
     return float(np.mean(ic)) if len(ic) else None
 
 
+def best_ranker_ic(
+    stamps: np.ndarray, actual: np.ndarray, scores: dict[str, np.ndarray]
+) -> tuple[str | None, float | None, dict[str, float]]:
+    """The naive ranker of the highest mean IC among `scores` (name -> score of each pair), that
+    IC, and every ranker's that could be measured."""
+    ics = {name: mean_ic(stamps, score, actual) for name, score in scores.items()}
+    ics = {name: ic for name, ic in ics.items() if ic is not None}
+    best = max(ics, key=ics.get, default=None)
+    return best, (ics[best] if best else None), ics
+
+
 def rank_ic(
     timestamp: np.ndarray, predicted: np.ndarray, actual: np.ndarray, overlap: int = 1
 ) -> dict:
@@ -282,14 +293,10 @@ def accuracy_by_horizon(columns: dict, horizon: np.ndarray) -> dict:
         table["horizon"].append(h)
         stamps = columns["timestamp"][at]
         table["rank_ic"].append(mean_ic(stamps, columns["score"][at], actual[at]))
-        naive = {
-            name: mean_ic(stamps, score[at], actual[at])
-            for name, score in columns["rankers"].items()
-        }
-        naive = {name: ic for name, ic in naive.items() if ic is not None}
-        best = max(naive, key=naive.get, default=None)
+        at_horizon = {name: score[at] for name, score in columns["rankers"].items()}
+        best, best_ic, _ = best_ranker_ic(stamps, actual[at], at_horizon)
         table["best_naive_ranker"].append(best)
-        table["best_naive_ranker_ic"].append(naive.get(best) if best else None)
+        table["best_naive_ranker_ic"].append(best_ic)
         table["model"].append(hit_rate(columns["direction"][at], actual[at]))
         table["momentum"].append(hit_rate(last, actual[at]))
         table["reversal"].append(hit_rate(-last, actual[at]))
