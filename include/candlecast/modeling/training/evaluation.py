@@ -6,14 +6,13 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
+from candlecast.modeling.training.cross_section import ic_by_timestamp
 from candlecast.timeframes import MAX_STEPS
 
 REPORT_HORIZONS = (1, 6, 30)
 MIN_BOOTSTRAP_TIMESTAMPS = 10
 MIN_BOOTSTRAP_BLOCKS = 3
-MIN_COINS_FOR_IC = 3
 TOP_COINS = 50
 
 
@@ -77,31 +76,6 @@ def expected_calibration_error(
         if in_bin.any():
             error += in_bin.mean() * abs(confidence[in_bin].mean() - correct[in_bin].mean())
     return float(error)
-
-
-def ic_by_timestamp(
-    timestamp: np.ndarray, predicted: np.ndarray, actual: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Spearman correlation across coins at each timestamp with at least MIN_COINS_FOR_IC coins
-    (and some spread in both): the timestamps and their ICs."""
-    frame = pd.DataFrame({"t": timestamp, "p": predicted, "a": actual})
-    frame = frame[frame.groupby("t")["p"].transform("size") >= MIN_COINS_FOR_IC]
-    if frame.empty:
-        return np.empty(0, dtype=np.asarray(timestamp).dtype), np.empty(0)
-    ranks = frame.groupby("t")[["p", "a"]].rank()
-    centred = ranks - ranks.groupby(frame["t"]).transform("mean")
-    grouped = pd.DataFrame(
-        {
-            "cov": centred["p"] * centred["a"],
-            "vp": centred["p"] ** 2,
-            "va": centred["a"] ** 2,
-            "t": frame["t"],
-        }
-    ).groupby("t")
-    sums = grouped.sum()
-    ic = (sums["cov"] / np.sqrt(sums["vp"] * sums["va"])).replace([np.inf, -np.inf], np.nan)
-    ic = ic.dropna()
-    return ic.index.to_numpy(), ic.to_numpy(dtype=float)
 
 
 def mean_ic(timestamp: np.ndarray, predicted: np.ndarray, actual: np.ndarray) -> float | None:
