@@ -202,8 +202,15 @@ def cmd_replay(args) -> None:
     symbols = _symbols(args.symbols) if args.symbols else None
     _print(
         replay_timeframe(
-            get_settings(), parse_timeframe(args.timeframe).code, args.start, args.end,
-            args.every, args.top, symbols, args.output, args.fee,
+            get_settings(),
+            parse_timeframe(args.timeframe).code,
+            args.start,
+            args.end,
+            args.every,
+            args.top,
+            symbols,
+            args.output,
+            args.fee,
         )  # fmt: skip
     )
 

@@ -27,7 +27,9 @@ def naive_ms(values) -> np.ndarray:
 def iso(value) -> str:
     """A time as ISO text in UTC (naive values are UTC)."""
     stamp = pd.Timestamp(value)
-    return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")).isoformat()
+    return (
+        stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    ).isoformat()
 
 
 def utc(value: str | pd.Timestamp, name: str) -> pd.Timestamp:
@@ -58,9 +60,7 @@ def spacing(every: str, timeframe: Timeframe) -> pd.DateOffset:
     offset = pd.DateOffset(**{_UNITS[unit]: count})
     length = pd.Timedelta(timeframe.length_ns)
     if pd.Timedelta(**{_UNITS[unit]: count}) % length:
-        raise ValueError(
-            f"--every {every!r} is not a whole number of {timeframe.code} candles"
-        )
+        raise ValueError(f"--every {every!r} is not a whole number of {timeframe.code} candles")
     return offset
 
 

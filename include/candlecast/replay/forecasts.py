@@ -107,7 +107,12 @@ def series_forecasts(
         rows = position[chosen]
         parts.append(
             _forecast_rows(
-                ticker, candles, timeframe, features_by_market[key], versions[tag], rows,
+                ticker,
+                candles,
+                timeframe,
+                features_by_market[key],
+                versions[tag],
+                rows,
                 [plan.dates[i] for i in chosen],
             )  # fmt: skip
         )

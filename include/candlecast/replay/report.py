@@ -8,7 +8,13 @@ import numpy as np
 
 from candlecast.modeling.training.report.cells import Joined, grid, na, text
 from candlecast.modeling.training.report.html import CSS
-from candlecast.modeling.training.report.plots import _date_axis, _floats, _times, plot_calibration, png
+from candlecast.modeling.training.report.plots import (
+    _date_axis,
+    _floats,
+    _times,
+    plot_calibration,
+    png,
+)
 
 GROUPS = ("h1", "h6", "h30", "all", "top50", "rest")
 RULES = ("momentum", "reversal", "majority", "drift")
@@ -37,7 +43,9 @@ def plot_ic_over_time(data: dict) -> str:
         ic = _floats(data["ic"])
         when = _times(data["as_of"])
         axes.bar(when, ic, width=0.8 * (when[1] - when[0]) if len(when) > 1 else 0.5)
-        axes.plot(when, np.cumsum(ic) / np.arange(1, len(ic) + 1), color="black", label="mean so far")
+        axes.plot(
+            when, np.cumsum(ic) / np.arange(1, len(ic) + 1), color="black", label="mean so far"
+        )
         axes.axhline(0, color="grey", ls=":", lw=1)
         axes.set(ylabel=f"rank IC at h{data['horizon']}")
         _date_axis(axes)
@@ -63,7 +71,13 @@ def plot_spread(curve: dict) -> str:
 
 
 def _horizon_table(table: dict, spread: dict) -> str:
-    spreads = dict(zip(spread.get("horizon", []), zip(spread.get("gross", []), spread.get("net", []), strict=True), strict=True))
+    spreads = dict(
+        zip(
+            spread.get("horizon", []),
+            zip(spread.get("gross", []), spread.get("net", []), strict=True),
+            strict=True,
+        )
+    )
     rows = [
         [
             h, Joined(table["rank_ic"][i], table["rank_ic_ci95"][i]), table["dates"][i],
@@ -113,19 +127,47 @@ def _summary(replay) -> str:
     return grid(["", ""], rows)
 
 
+def _or_na(ready: bool, figure, why: str) -> str:
+    return figure() if ready else na(why)
+
+
+def _notes(notes: list[str]) -> str:
+    if not notes:
+        return na("no notes")
+    return "<ul>" + "".join(f"<li>{text(n)}</li>" for n in notes) + "</ul>"
+
+
 def render(replay, title: str) -> str:
     scores = replay.scores
     by_horizon, spread = scores["by_horizon"], scores["spread"]
-    curve = spread.get("curve") or {}
+    curve, over_time = spread.get("curve") or {}, scores["ic_over_time"]
+    fee = f"fee {spread['fee_a_side']:.2%} a side, 4 sides a pair"
     sections = [
         ("Summary", _summary(replay)),
-        ("Rank IC by horizon", plot_ic_by_horizon(by_horizon) + _horizon_table(by_horizon, spread.get("by_horizon", {}))),
-        ("Rank IC over time", plot_ic_over_time(scores["ic_over_time"]) if len(scores["ic_over_time"]["ic"]) else na("too few coins at any date")),
+        (
+            "Rank IC by horizon",
+            plot_ic_by_horizon(by_horizon)
+            + _horizon_table(by_horizon, spread.get("by_horizon", {})),
+        ),
+        (
+            "Rank IC over time",
+            _or_na(bool(over_time["ic"]), lambda: plot_ic_over_time(over_time), "too few coins"),
+        ),
         ("Direction, error, band and calibration", _groups_table(scores["groups"])),
-        ("Calibration", plot_calibration(scores["calibration"]) if scores["calibration"] else na("no step made a call (confidence above 0.5)")),
-        (f"Top minus bottom fifth (fee {spread['fee_a_side']:.2%} a side, 4 sides a pair)", plot_spread(curve) if curve.get("as_of") else na("too few coins for fifths")),
-        ("Notes", "<ul>" + "".join(f"<li>{text(n)}</li>" for n in replay.notes) + "</ul>" if replay.notes else na("no notes")),
-    ]  # fmt: skip
+        (
+            "Calibration",
+            _or_na(
+                bool(scores["calibration"]),
+                lambda: plot_calibration(scores["calibration"]),
+                "no step made a call (confidence above 0.5)",
+            ),
+        ),
+        (
+            f"Top minus bottom fifth ({fee})",
+            _or_na(bool(curve.get("as_of")), lambda: plot_spread(curve), "too few coins"),
+        ),
+        ("Notes", _notes(replay.notes)),
+    ]
     body = "\n".join(f"<section><h2>{text(t)}</h2>\n{b}\n</section>" for t, b in sections)
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{text(title)}'

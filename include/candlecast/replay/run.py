@@ -116,7 +116,9 @@ def run_replay(
             f"{int(forecasts['in_sample'].sum())} steps fall before their model's test window "
             "(in sample) and are left out of the figures"
         )
-    fallbacks = sorted({c for c in forecasts["model_chosen"].unique() if c != "champion at the date"})
+    fallbacks = sorted(
+        {c for c in forecasts["model_chosen"].unique() if c != "champion at the date"}
+    )
     notes += [f"forecast with the {c}" for c in fallbacks]
     top = set(tickers[:TOP_COINS])
     scores = score(scored, baselines, top, every_candles, fee)
@@ -131,9 +133,7 @@ def run_replay(
         "forecasts": int(len(forecasts) // 30),
         "steps_scored": int(scored["actual_close"].notna().sum()),
         "steps_in_sample": int(forecasts["in_sample"].sum()),
-        "models": {
-            tag: int(n) for tag, n in forecasts.groupby("model")["as_of"].nunique().items()
-        },
+        "models": {tag: int(n) for tag, n in forecasts.groupby("model")["as_of"].nunique().items()},
         "skipped": skipped,
         "fee_a_side": fee,
         "forecast_seconds": round(forecast_seconds, 1),

@@ -118,7 +118,9 @@ def score(
     calls = confidence > 0.5
     return {
         "groups": {k: v for k, v in figures.items() if k != "by_horizon"},
-        "by_horizon": _by_horizon(figures["by_horizon"], stamps, horizon, scored, actual, every_candles),
+        "by_horizon": _by_horizon(
+            figures["by_horizon"], stamps, horizon, scored, actual, every_candles
+        ),
         "ic_over_time": _ic_over_time(stamps, horizon, scored, actual, every_candles),
         "spread": spread(scored, actual, every_candles, fee),
         "calibration": calibration_curve(confidence[calls], correct[calls]) if calls.any() else {},
