@@ -205,3 +205,34 @@ def test_champion_at_follows_promotions_and_rollbacks(fresh_database_url):
         assert champion_at(conn, "4h", after_rollback) is None  # another timeframe's history
         naive = after_promote.tz_convert("UTC").tz_localize(None)  # a naive time is UTC
         assert champion_at(conn, "1h", naive) == v2
+
+
+def test_the_cli_function_falls_back_to_the_current_champion_and_says_so(
+    trained, settings, fresh_database_url, tmp_path
+):
+    """`replay_timeframe` (what `candlecast replay` and the DAG run) over a real model store and
+    PostgreSQL: the only version became champion after the replayed dates, so each date is
+    forecast by the current champion, stated in the table and the notes."""
+    from candlecast.modeling import save_model
+    from candlecast.replay.workflow import replay_timeframe
+
+    root, model = trained
+    home = tmp_path / "home"
+    shutil.copytree(root, home / "store")
+    local = settings.model_copy(
+        update={"candlecast_home": home, "database_url": fresh_database_url}
+    )
+    with db.connect(local) as conn:
+        tag = save_model(local, conn, model)
+    result = replay_timeframe(local, "1h", "2022-02-06", "2022-02-09", "24h", top=None)
+
+    table = pd.read_parquet(result["table"])
+    assert set(table["model"]) == {tag}
+    assert set(table["model_chosen"]) == {
+        "current champion: no 1h version was champion at the date"
+    }
+    assert any("current champion" in note for note in result["notes"])
+    assert result["dates"] == 4 and result["coins_forecast"] == 10
+    assert result["report"].startswith(str(home / "replays"))
+    with pytest.raises(ValueError, match="no 1h series in the store for X:NOPEUSDT"):
+        replay_timeframe(local, "1h", "2022-02-06", "2022-02-09", "24h", symbols=["X:NOPEUSDT"])
