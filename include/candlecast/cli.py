@@ -196,6 +196,41 @@ def cmd_train(args) -> None:
         _print(train_and_register(get_settings(), parse_timeframe(code).code))
 
 
+def cmd_replay(args) -> None:
+    from candlecast.replay.workflow import replay_timeframe
+
+    symbols = _symbols(args.symbols) if args.symbols else None
+    _print(
+        replay_timeframe(
+            get_settings(),
+            parse_timeframe(args.timeframe).code,
+            args.start,
+            args.end,
+            args.every,
+            args.top,
+            symbols,
+            args.output,
+            args.fee,
+        )  # fmt: skip
+    )
+
+
+def _add_replay_command(sub) -> None:
+    replay = sub.add_parser(
+        "replay", help="forecasts at past dates by the champion of each date, scored"
+    )
+    replay.add_argument("--timeframe", required=True, help="1h, 4h, 1d, 1w or 1M")
+    replay.add_argument("--start", required=True, help="first date, e.g. 2021-05-20 (UTC)")
+    replay.add_argument("--end", required=True, help="last date, e.g. 2021-06-19T00:00 (UTC)")
+    replay.add_argument("--every", default="24h", help="spacing of the dates: 24h, 4h, 1d, 1w, 1M")
+    which = replay.add_mutually_exclusive_group()
+    which.add_argument("--top", type=int, help="the N coins with most USD volume (today's rank)")
+    which.add_argument("--symbols", nargs="+", help="these tickers, e.g. X:BTCUSDT")
+    replay.add_argument("--fee", type=float, default=0.001, help="a side, for the spread")
+    replay.add_argument("--output", help="folder (default: CANDLECAST_HOME/replays/...)")
+    replay.set_defaults(func=cmd_replay)
+
+
 def cmd_score_outcomes(args) -> None:
     from candlecast.pipeline import run_score_outcomes
 
@@ -483,6 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("kind", choices=["daily", "weekly"])
     report.add_argument("--date", help="the day it ends with, YYYY-MM-DD (default: now)")
     report.set_defaults(func=cmd_report)
+    _add_replay_command(sub)
     _add_keys_commands(sub)
     _add_quarantine_commands(sub)
     _add_models_commands(sub)

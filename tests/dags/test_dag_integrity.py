@@ -38,7 +38,7 @@ def dagbag():
 
 
 def test_no_import_errors(dagbag):
-    assert {"release_models", "train_models", "ohlcv_update"} <= EXPECTED  # the folder was read
+    assert {"release_models", "train_models", "ohlcv_update", "replay"} <= EXPECTED  # folder read
     assert dagbag.import_errors == {}
     assert set(dagbag.dag_ids) >= EXPECTED
     assert {Path(d.fileloc).stem for d in dagbag.dags.values()} == EXPECTED
@@ -98,3 +98,10 @@ def test_dag_files_import_no_heavy_module_at_parse_time():
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert loaded == [], f"imported at parse time: {loaded}"
+
+
+def test_replay_dag_takes_the_cli_questions_as_params(dagbag):
+    params = dagbag.dags["replay"].params
+    assert {"timeframe", "start", "end", "every", "top", "symbols", "fee"} <= set(params.keys())
+    assert params["every"] == "24h"
+    assert params["fee"] == 0.001

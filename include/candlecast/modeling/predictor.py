@@ -125,6 +125,13 @@ def sides(p_up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(p_up >= 0.5, "up", "down"), np.maximum(p_up, 1.0 - p_up)
 
 
+def first_defined_row(matrix: np.ndarray) -> int:
+    """The first row of a feature matrix with every feature defined (0 when none is): where a
+    learner's window of past rows stops."""
+    valid = np.flatnonzero(~np.isnan(matrix).any(axis=1))
+    return int(valid[0]) if len(valid) else 0
+
+
 @dataclass(frozen=True)
 class ServingInputs:
     """What a forecast reads of one series' features: the last rows the learners look at (in the
@@ -210,8 +217,7 @@ class ForecastModel:
 
     def serving_inputs(self, features: pd.DataFrame) -> ServingInputs:
         matrix = features[self.feature_names].to_numpy(dtype="float32")
-        valid = np.flatnonzero(~np.isnan(matrix).any(axis=1))
-        first = int(valid[0]) if len(valid) else 0
+        first = first_defined_row(matrix)
         offset = len(matrix) - min(self.input_rows, len(matrix))
         # Rows before `offset` are never read: the window clamps at the series start, which
         # lies either before the tail (no clamp is reached) or inside it (same row).
@@ -224,12 +230,23 @@ class ForecastModel:
     def path_raw_z(self, inputs: ServingInputs, steps: int) -> np.ndarray:
         """Raw z for horizons 1..steps from the last row of a series' serving inputs."""
         rows = len(inputs.matrix)
-        return self.raw_z(
-            inputs.matrix,
-            np.full(rows, inputs.series_start),
-            np.full(steps, rows - 1),
-            np.arange(1, steps + 1),
+        return self.paths_raw_z(inputs.matrix, inputs.series_start, np.array([rows - 1]), steps)[0]
+
+    def paths_raw_z(
+        self, matrix: np.ndarray, series_start: int, origins: np.ndarray, steps: int
+    ) -> np.ndarray:
+        """Raw z for horizons 1..steps from each row of `origins` of one series' feature matrix
+        (the model's columns, one row per candle; `series_start`: its first fully defined row):
+        (len(origins), steps). A served forecast is one origin, its last row; a replay is every
+        date's origin of a series at once."""
+        origins = np.asarray(origins, dtype="int64")
+        raw = self.raw_z(
+            matrix,
+            np.full(len(matrix), series_start),
+            np.repeat(origins, steps),
+            np.tile(np.arange(1, steps + 1), len(origins)),
         )
+        return raw.reshape(len(origins), steps)
 
     def path_from_raw(
         self, raw: np.ndarray, sigma: float, candles: pd.DataFrame | CandleShape
