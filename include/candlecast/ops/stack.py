@@ -80,6 +80,9 @@ def _start(
 
 
 def _group_alive(pid: int) -> bool:
+    # A leader this process started stays a zombie, and its group "alive", until it is reaped.
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
     try:
         os.killpg(pid, 0)
     except ProcessLookupError:
