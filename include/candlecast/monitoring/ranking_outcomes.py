@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from candlecast.modeling.training.evaluation import fifth_spread, mean_ic
+from candlecast.modeling.training.evaluation import mean_ic
+from candlecast.modeling.training.ranking_eval import fifth_spread
 from candlecast.monitoring.candles import RealisedCandles
 from candlecast.timeframes import TIMEFRAMES
 

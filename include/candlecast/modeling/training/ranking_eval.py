@@ -6,11 +6,31 @@ evidence, so /models and the report show it beside the IC."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from candlecast.modeling import ForecastModel
-from candlecast.modeling.training.evaluation import fifth_spread
 from candlecast.modeling.training.outperform import outperform_ece
 from candlecast.timeframes import MAX_STEPS
+
+FIFTH_MIN_COINS = 5
+
+
+def fifth_spread(timestamp: np.ndarray, score: np.ndarray, actual_log_return: np.ndarray) -> dict:
+    """Top-minus-bottom-fifth spread per period: at each timestamp with at least 5 coins, the
+    mean simple return of the fifth of the coins the score ranks highest minus the fifth it ranks
+    lowest (gross: before fees); its mean over the timestamps and how many there were."""
+    frame = pd.DataFrame({"t": timestamp, "s": score, "r": np.expm1(actual_log_return)})
+    size = frame.groupby("t")["s"].transform("size")
+    frame = frame[size >= FIFTH_MIN_COINS]
+    if frame.empty:
+        return {"spread": None, "spread_periods": 0}
+    order = frame.groupby("t")["s"].rank(method="first")
+    n = frame.groupby("t")["s"].transform("size")
+    fifth = n // 5
+    top = frame["r"].where(order > n - fifth).groupby(frame["t"]).mean()
+    bottom = frame["r"].where(order <= fifth).groupby(frame["t"]).mean()
+    spread = (top - bottom).dropna()
+    return {"spread": float(spread.mean()), "spread_periods": int(len(spread))}
 
 
 def ranking_figures(
