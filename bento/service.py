@@ -28,6 +28,8 @@ from candlecast.api import (
     PredictionGetRequest,
     PredictionLatestRequest,
     PredictRequest,
+    Ranking,
+    RankRequest,
     RequestContract,
     SymbolSearchRequest,
     SymbolSearchResult,
@@ -43,6 +45,9 @@ from candlecast.serving import (
     model_references,
     pinned_release,
     reads,
+)
+from candlecast.serving import (
+    rank as rank_coins,
 )
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
@@ -87,6 +92,13 @@ class Candlecast:
         """A forecast of the next candles (30 by default) with 80 % intervals."""
         body = self.forecaster.predict_json(symbol, TIMEFRAMES[timeframe], steps, predict_until)
         return Response(body, media_type="application/json")  # a Forecast's JSON
+
+    @bentoml.api(route="/rank", input_spec=RankRequest)
+    @answers_errors
+    def rank(self, timeframe: str, horizon: int, symbols: list[str] | None) -> Ranking:
+        """The coins ordered by predicted return relative to the served universe at one horizon,
+        with percentile and p_outperform; coins that cannot be forecast listed apart."""
+        return rank_coins(self.forecaster, TIMEFRAMES[timeframe], horizon, symbols)
 
     @bentoml.api(route="/symbols/search", input_spec=SymbolSearchRequest)
     @answers_errors

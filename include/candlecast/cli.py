@@ -246,6 +246,22 @@ def cmd_report(args) -> None:
     print(f"\n(saved {result['text']} and {result['plot']})", file=sys.stderr)
 
 
+def cmd_rank(args) -> None:
+    from candlecast.api import ApiError
+    from candlecast.modeling import serving_reference
+    from candlecast.serving import build_forecaster, rank, ranking_table
+
+    settings, timeframe = get_settings(), parse_timeframe(args.timeframe)
+    forecaster = build_forecaster(
+        settings, {timeframe.code: serving_reference(settings, timeframe)}
+    )
+    symbols = _symbols(args.symbols) if args.symbols else None
+    try:
+        print(ranking_table(rank(forecaster, timeframe, args.horizon, symbols), args.top))
+    except ApiError as error:
+        raise RuntimeError(error.body()["error"]) from error
+
+
 def cmd_keys_create(args) -> None:
     from candlecast.api import keys as api_keys
     from candlecast.ops import db
@@ -519,6 +535,12 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--date", help="the day it ends with, YYYY-MM-DD (default: now)")
     report.set_defaults(func=cmd_report)
     _add_replay_command(sub)
+    ranking = sub.add_parser("rank", help="the coins ranked by predicted relative return")
+    ranking.add_argument("--timeframe", required=True)
+    ranking.add_argument("--horizon", type=int, required=True, choices=range(1, 31), metavar="1-30")
+    ranking.add_argument("--top", type=int, help="print only the N best (default: all)")
+    ranking.add_argument("--symbols", nargs="+", help="these tickers instead of the universe")
+    ranking.set_defaults(func=cmd_rank)
     _add_keys_commands(sub)
     _add_quarantine_commands(sub)
     _add_models_commands(sub)

@@ -353,7 +353,7 @@ def run_report(settings: Settings, kind: str, period_end: pd.Timestamp, send: bo
     from candlecast.ops.alerting import post_to_slack
 
     with db.connect(settings) as conn:
-        report = build_report(conn, kind, period_end)
+        report = build_report(conn, kind, period_end, settings.candlecast_rank_fee)
         text_path, plot_path = save_report(report, settings.reports_dir)
         sent = False
         if send:

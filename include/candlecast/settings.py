@@ -67,6 +67,13 @@ class Settings(BaseSettings):
         description="Freeze the provider's clock (replays and tests); unset: real time.",
     )
     candlecast_top_n: int = Field(default=500, ge=1)
+    candlecast_rank_fee: float = Field(
+        default=0.001,
+        ge=0,
+        le=0.1,
+        description="Fee a side (0.001 = 0.1 %) the ranking's top-minus-bottom-fifth spreads are "
+        "shown net of (/models, /accuracy, the report).",
+    )
     candlecast_symbol_batch_size: int = Field(default=50, ge=1)
     candlecast_health_max_stale_fraction: float = Field(default=0.05, ge=0, le=1)
     candlecast_health_min_coverage: float = Field(default=0.95, ge=0, le=1)

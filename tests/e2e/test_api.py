@@ -330,7 +330,7 @@ def test_health_reports_every_dependency(bento_url):
 
 API_ROUTES = (
     "/predict", "/symbols/search", "/candles", "/models", "/predictions/get",
-    "/predictions/latest", "/accuracy",
+    "/predictions/latest", "/accuracy", "/rank",
 )  # fmt: skip
 
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 MAX_EXAMPLES = 30
 SEED = 17
-OPERATIONS = 11  # seven POST operations, /healthz, /livez, /readyz, /metrics
+OPERATIONS = 12  # eight POST operations, /healthz, /livez, /readyz, /metrics
 
 
 def test_every_operation_keeps_its_contract_under_generated_input(bento_url, tmp_path):

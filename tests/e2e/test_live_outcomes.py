@@ -1,5 +1,5 @@
-"""Live outcomes for real: forecasts served by `bentoml serve` with the provider's clock two days
-before the sample ends, the clock moved on, `score_outcomes` and `reports` through
+"""Live outcomes for real: forecasts and rankings served by `bentoml serve` with the provider's
+clock two days before the sample ends, the clock moved on, `score_outcomes` and `reports` through
 `airflow dags test`, /accuracy read back over HTTP (session models, PostgreSQL, Redis)."""
 
 from __future__ import annotations
@@ -37,20 +37,51 @@ def rows(url: str, sql: str, *args) -> list[dict]:
         return conn.execute(sql, args).fetchall()
 
 
+RANKED_HORIZONS = (1, 6, 30)
+
+
 @pytest.fixture(scope="module")
-def served_at_t0(stack_environment, dag_runs, home) -> list[dict]:
-    """1h forecasts of the five coins, served as of T0."""
+def at_t0(stack_environment, dag_runs, home) -> dict:
+    """1h forecasts of the five coins, and the 1h rankings at RANKED_HORIZONS, served as of T0."""
     env = {**stack_environment, "CANDLECAST_NOW": T0.isoformat()}
     with running_bento(env, home / "bento-t0.log") as url:
-        bodies = []
+        bodies, rankings = [], []
         for ticker in COINS:
             response = httpx.post(
                 f"{url}/predict", json={"symbol": ticker, "timeframe": "1h"}, timeout=60
             )
             assert response.status_code == 200, response.text
             bodies.append(response.json())
+        for horizon in RANKED_HORIZONS:
+            response = httpx.post(
+                f"{url}/rank", json={"timeframe": "1h", "horizon": horizon}, timeout=120
+            )
+            assert response.status_code == 200, response.text
+            rankings.append(response.json())
     assert {pd.Timestamp(b["last_candle_at"]) for b in bodies} == {T0 - pd.Timedelta(hours=1)}
-    return bodies
+    return {"forecasts": bodies, "rankings": rankings}
+
+
+@pytest.fixture(scope="module")
+def served_at_t0(at_t0) -> list[dict]:
+    return at_t0["forecasts"]
+
+
+def ranking_outcomes(env: dict) -> dict[int, dict]:
+    found = rows(
+        env["DATABASE_URL"],
+        "SELECT o.*, r.entries, r.target_at FROM ranking_outcomes o "
+        "JOIN rankings r ON r.id = o.ranking_id WHERE o.timeframe = '1h'",
+    )
+    return {r["horizon"]: r for r in found}
+
+
+def realised_spread(outcome: dict, closes: dict) -> float:
+    """Top coin minus bottom coin (a fifth of five coins is one) of the stored ranking."""
+    entries = sorted(outcome["entries"], key=lambda e: -e["relative_z"])
+    target = pd.Timestamp(outcome["target_at"])
+    change = [closes[e["symbol"]][target] / e["last_close"] - 1 for e in entries]
+    return change[0] - change[-1]
 
 
 def outcomes_of(env: dict, ids: list[str]) -> list[dict]:
@@ -82,8 +113,15 @@ def test_served_forecasts_are_scored_once_read_back_and_reported(
             None if no_call else (outcome["direction"] == "up") == (actual > outcome["last_close"])
         )
 
+    ranked = ranking_outcomes(env)  # h1 and h6 closed by T0 + 12 h, h30 not yet
+    assert set(ranked) == {1, 6}
+    for outcome in ranked.values():
+        assert outcome["coins"] == 5 and -1 <= outcome["rank_ic"] <= 1
+        assert outcome["spread"] == pytest.approx(realised_spread(outcome, closes))
+
     dag_test(env, "score_outcomes", t1)  # a re-run: nothing written twice
     assert outcomes_of(env, ids) == first
+    assert ranking_outcomes(env) == ranked
 
     dag_test(env, "score_outcomes", END)  # the clock moved on: the rest of the steps closed
     scored = outcomes_of(env, ids)
@@ -112,6 +150,18 @@ def test_served_forecasts_are_scored_once_read_back_and_reported(
     ).json()["rows"]
     assert [r["horizon"] for r in buckets] == ["h1", "h6", "h30", "all"]
     assert buckets[-1]["n"] == 150 and all(r["day"] == day for r in buckets)
+    assert set(ranking_outcomes(env)) == set(RANKED_HORIZONS)
+    early = str((T0 + pd.Timedelta(hours=1)).date())  # the day the h1 and h6 targets closed
+    ranked_rows = httpx.post(
+        f"{bento_url}/accuracy",
+        json={"timeframe": "1h", "model": tag, "start": early, "end": early},
+        timeout=60,
+    ).json()["rankings"]
+    assert sorted(r["horizon"] for r in ranked_rows) == [1, 6]
+    for row in ranked_rows:
+        assert row["rankings"] == 1 and row["coins"] == 5
+        assert row["spread"] == pytest.approx(ranked[row["horizon"]]["spread"])
+        assert row["spread_net"] == pytest.approx(row["spread"] - 4 * row["fee"])
     none = httpx.post(f"{bento_url}/accuracy", json={"timeframe": "1w"}, timeout=60).json()
     assert none["rows"] == [] and "score_outcomes" in none["note"]
 
@@ -127,6 +177,7 @@ def test_served_forecasts_are_scored_once_read_back_and_reported(
     assert message["text"] == saved.with_suffix(".txt").read_text()
     assert saved.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
     assert f"1h {tag}: n=" in message["text"] and "Paper ledger" in message["text"]
+    assert f"1h {tag}: 1 ranking(s) of ~5 coins" in message["text"]  # h30 closed that day
     cli = subprocess_report(env, day)
     assert cli.startswith("candlecast daily report: 2025-09-19 00:00 → 2025-09-20 00:00 UTC")
     assert f"1h {tag}: n=" in cli

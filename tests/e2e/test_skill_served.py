@@ -126,3 +126,53 @@ def test_without_a_signal_every_served_step_says_none(absent):
         assert all(s["skill"] == "none" and s["confidence"] == 0.5 for s in body["steps"])
         assert all(s["relative_skill"] == "none" for s in body["steps"])
         assert all(s["close"] == pytest.approx(body["last_close"]) for s in body["steps"])
+
+
+def ranking(url: str, horizon: int) -> dict:
+    answer = httpx.post(f"{url}/rank", json={"timeframe": "1h", "horizon": horizon}, timeout=300)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_a_planted_signal_is_ranked_as_the_forecasts_say(planted):
+    with running_bento(planted["env"], planted["work"] / "bento-rank.log") as url:
+        ranked = ranking(url, 1)
+        again = ranking(url, 1)  # the universe computed once, then read (any worker)
+        answers = forecasts(url)
+    printed = run(
+        planted["env"], str(BIN / "candlecast"), "rank", "--timeframe", "1h", "--horizon", "1",
+        "--top", "5",
+    ).splitlines()  # fmt: skip
+    assert printed[0].startswith(f"{planted['tag']} 1h h1 at ") and "universe 50" in printed[0]
+    assert [line.split()[:2] for line in printed[2:]] == [
+        [str(c["rank"]), c["symbol"]] for c in ranked["coins"][:5]
+    ]  # the same universe (read from Redis), the same order
+    assert ranked["model"] == planted["tag"] and ranked["relative_skill"] == "validated"
+    assert ranked["universe_size"] == 50 and not ranked["unranked"]
+    assert ranked["evidence"]["test_spread"] > 0  # top fifth above bottom fifth, out of sample
+    assert ranked["evidence"]["test_spread_net"] == pytest.approx(
+        ranked["evidence"]["test_spread"] - 0.004
+    )
+    assert again["cached"] and again["ranking_id"] == ranked["ranking_id"]
+    coins = {c["symbol"]: c for c in ranked["coins"]}
+    assert [c["rank"] for c in ranked["coins"]] == list(range(1, 51))
+    p = [c["p_outperform"] for c in ranked["coins"]]
+    assert p == sorted(p, reverse=True) and p[0] > 0.5 > p[-1]
+    for body in answers:  # the same candle: the same numbers, as /predict serves them
+        coin, step = coins[body["symbol"]], body["steps"][0]
+        assert body["last_candle_at"] == ranked["last_candle_at"]
+        assert body["universe_size"] == 50
+        assert step["relative_z"] == pytest.approx(coin["relative_z"], abs=1e-12)
+        assert step["percentile"] == coin["percentile"]
+        assert step["p_outperform"] == coin["p_outperform"]
+
+
+def test_without_a_signal_nothing_is_ranked_and_every_p_outperform_is_one_half(absent):
+    with running_bento(absent["env"], absent["work"] / "bento-rank.log") as url:
+        ranked = ranking(url, 1)
+        answers = forecasts(url)
+    assert ranked["relative_skill"] == "none" and len(ranked["coins"]) == 50
+    assert all(c["rank"] is None and c["percentile"] is None for c in ranked["coins"])
+    assert all(c["p_outperform"] == 0.5 for c in ranked["coins"])
+    for body in answers:
+        assert all(s["p_outperform"] == 0.5 and s["percentile"] is None for s in body["steps"])

@@ -7,7 +7,7 @@ import json
 import pytest
 from pydantic import BaseModel
 
-from candlecast.api import Forecast
+from candlecast.api import Forecast, Ranking, RankRequest
 from candlecast.api import requests as api_requests
 from candlecast.api import schemas as api_schemas
 
@@ -18,7 +18,9 @@ DOCUMENTED = [
     api_requests.PredictionGetRequest,
     api_requests.PredictionLatestRequest,
     api_requests.AccuracyRequest,
+    RankRequest,
     Forecast,
+    Ranking,
     api_schemas.SymbolSearchResult,
     api_schemas.CandleSeries,
     api_schemas.ModelList,

@@ -8,7 +8,7 @@ def test_migrations_are_idempotent(database_url, conn):
     db.migrate(database_url)
     db.migrate(database_url)
     version = conn.execute(f"SELECT version_num FROM {db.VERSION_TABLE}").fetchall()
-    assert version == [{"version_num": "0007"}]
+    assert version == [{"version_num": "0008"}]
     tables = {
         r["table_name"]
         for r in conn.execute(

@@ -131,3 +131,28 @@ def test_the_gate_refuses_a_challenger_without_the_signal_and_passes_the_one_wit
     assert passed["verdict"] == "pass", passed["reasons"]
     same = compare(champion, champion, panel, folds[-1], set(), "itself")
     assert same["verdict"] == "pass" and same["difference"]["h1"]["mae_ratio"] == 0.0
+
+
+def test_a_planted_signal_is_ranked_top_fifth_above_bottom_fifth(planted):
+    model, folds, _ = planted
+    for fold in folds:  # out of sample: the served raw z ranks the test window's coins
+        ranking = fold.metrics["ranking"]
+        assert ranking["by_horizon"]["horizon"][0] == 1
+        assert ranking["by_horizon"]["spread"][0] > 0
+        assert ranking["by_horizon"]["spread_periods"][0] > 100
+    evidence = model.calibration.skill_table(fee=0.001)
+    assert evidence[0]["test_spread"] > 0
+    assert evidence[0]["test_spread_net"] == pytest.approx(evidence[0]["test_spread"] - 0.004)
+    assert model.calibration.outperform_scale[0] > 0  # p_outperform off 0.5 where it ranks
+    test = folds[-1].metrics["ranking"]
+    assert test["p_outperform_ece_skilled"] <= 0.02  # calibrated on the later test window
+    assert evidence[0]["test_p_outperform_ece"] <= 0.02
+
+
+def test_without_a_signal_every_p_outperform_is_one_half(absent):
+    model, folds, _ = absent
+    assert model.calibration.outperform_scale == [0.0] * 30
+    p = model.calibration.p_outperform(np.linspace(-3, 3, 30), np.arange(1, 31))
+    assert np.unique(p).tolist() == [0.5]
+    for fold in folds:  # 0.5 against a median split that is 0.5 by construction
+        assert fold.metrics["ranking"]["p_outperform_ece"] == pytest.approx(0.0, abs=1e-9)

@@ -12,6 +12,7 @@ from candlecast.api import (
     REQUEST_MODELS,
     ErrorBody,
     PredictRequest,
+    RankRequest,
     body_problems,
     candlecast_openapi,
     validation_error_body,
@@ -107,3 +108,32 @@ def test_every_documented_error_example_is_an_error_body():
     for status, example in ERROR_EXAMPLES.items():
         assert ErrorBody.model_validate(example).error, status
         assert status in ERRORS
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "needle"),
+    [
+        (b'{"timeframe": "1h", "horizon": 31}', "horizon", "less than or equal to 30"),
+        (b'{"timeframe": "1h", "horizon": 0}', "horizon", "greater than or equal to 1"),
+        (b'{"timeframe": "1h", "horizon": "6"}', "horizon", "integer"),
+        (b'{"timeframe": "1h"}', "horizon", "required"),
+        (b'{"timeframe": "1m", "horizon": 6}', "timeframe", "ambiguous"),
+        (b'{"timeframe": "1h", "horizon": 6, "symbols": []}', "symbols", "at least 1"),
+        (b'{"timeframe": "1h", "horizon": 6, "symbols": null}', "symbols", "array"),
+        (b'{"timeframe": "1h", "horizon": 6, "symbols": ["BTC/USDT"]}', "symbols.0", "ticker"),
+        (b'{"timeframe": "1h", "horizon": 6, "top": 5}', "top", "unknown field"),
+    ],
+)
+def test_a_refused_rank_body_is_our_error_naming_the_field(body, field, needle):
+    problems = body_problems(RankRequest, body)
+    assert problems is not None and problems["field"] == field, problems
+    assert needle in problems["error"].lower()
+    assert "RankRequest" not in json.dumps(problems)
+
+
+def test_a_rank_body_reads_symbols_as_the_api_does():
+    request = RankRequest.model_validate_json(
+        b'{"timeframe": "1mo", "horizon": 6, "symbols": ["btcusdt", "X:ETHUSDT"]}'
+    )
+    assert (request.timeframe, request.symbols) == ("1M", ["X:BTCUSDT", "X:ETHUSDT"])
+    assert "default" not in RankRequest.model_json_schema()["properties"]["symbols"]

@@ -50,6 +50,13 @@ from candlecast.api.queries import (
     search_symbols,
     skill_evidence,
     stored_forecast,
+    universe_tickers,
+)
+from candlecast.api.ranking import (
+    RankedCoin,
+    Ranking,
+    RankRequest,
+    UnrankedCoin,
 )
 from candlecast.api.requests import (
     AccuracyRequest,
@@ -73,6 +80,7 @@ from candlecast.api.schemas import (
     Health,
     HorizonEvidence,
     ModelList,
+    RankingAccuracyRow,
     ServingModel,
     SymbolMatch,
     SymbolSearchResult,
@@ -154,4 +162,10 @@ __all__ = [
     "search_symbols",
     "skill_evidence",
     "stored_forecast",
+    "universe_tickers",
+    "RankedCoin",
+    "RankingAccuracyRow",
+    "Ranking",
+    "RankRequest",
+    "UnrankedCoin",
 ]

@@ -8,7 +8,7 @@ from datetime import datetime
 import psycopg
 
 from candlecast.api.requests import AccuracyRequest
-from candlecast.api.schemas import AccuracyReport, AccuracyRow
+from candlecast.api.schemas import AccuracyReport, AccuracyRow, RankingAccuracyRow
 
 NO_OUTCOMES = (
     "no scored forecast matches: outcomes appear once forecast target candles have closed and "
@@ -31,25 +31,62 @@ ROWS = """
 """
 
 
+RANKINGS = """
+    SELECT o.timeframe, m.name || ':' || m.version AS model, o.horizon,
+           (o.closed_at AT TIME ZONE 'UTC')::date AS day, count(*) AS rankings,
+           avg(o.coins)::float8 AS coins, avg(o.rank_ic) AS rank_ic, avg(o.spread) AS spread
+    FROM ranking_outcomes o JOIN models m ON m.id = o.model_id
+    WHERE (%(tf)s::text IS NULL OR o.timeframe = %(tf)s)
+      AND (%(model)s::text IS NULL OR m.name || ':' || m.version = %(model)s)
+      AND (%(horizon)s::int IS NULL OR o.horizon = %(horizon)s)
+      AND (%(start)s::date IS NULL OR (o.closed_at AT TIME ZONE 'UTC')::date >= %(start)s)
+      AND (%(end)s::date IS NULL OR (o.closed_at AT TIME ZONE 'UTC')::date <= %(end)s)
+    GROUP BY 1, 2, 3, 4
+    ORDER BY o.timeframe, day DESC, model, o.horizon
+"""
+HORIZON_STEPS = {"h1": 1, "h6": 6, "h30": 30}
+
+
+def ranking_rows(conn: psycopg.Connection, params: dict, fee: float) -> list[RankingAccuracyRow]:
+    """Scored rankings per timeframe, version, horizon and day (each version's newest day
+    without start and end), their spread also net of `fee` a side (four sides: both legs
+    opened and closed)."""
+    rows = conn.execute(
+        RANKINGS, params | {"horizon": HORIZON_STEPS.get(params["horizon"])}
+    ).fetchall()
+    if not params["ranged"]:
+        newest: dict[tuple, object] = {}
+        for r in rows:
+            newest[(r["timeframe"], r["model"])] = max(
+                r["day"], newest.get((r["timeframe"], r["model"]), r["day"])
+            )
+        rows = [r for r in rows if r["day"] == newest[(r["timeframe"], r["model"])]]
+    return [
+        RankingAccuracyRow(
+            **r,
+            spread_net=None if r["spread"] is None else r["spread"] - 4 * fee,
+            fee=fee,
+        )
+        for r in rows
+    ]
+
+
 def accuracy_from_tables(
-    conn: psycopg.Connection, request: AccuracyRequest, as_of: datetime
+    conn: psycopg.Connection, request: AccuracyRequest, as_of: datetime, fee: float = 0.001
 ) -> AccuracyReport:
     params = request.model_dump()
-    rows = conn.execute(
-        ROWS,
-        {
-            "window": params["window_days"],
-            "tf": params["timeframe"],
-            "model": params["model"].lower() if params["model"] else None,
-            "horizon": params["horizon"],
-            "start": params["start"],
-            "end": params["end"],
-            "ranged": bool(params["start"] or params["end"]),
-        },
-    ).fetchall()
-    if not rows:
-        return AccuracyReport(as_of=as_of, rows=[], note=NO_OUTCOMES)
-    return AccuracyReport(as_of=as_of, rows=[_row(r) for r in rows])
+    filters = {
+        "tf": params["timeframe"],
+        "model": params["model"].lower() if params["model"] else None,
+        "horizon": params["horizon"],
+        "start": params["start"],
+        "end": params["end"],
+        "ranged": bool(params["start"] or params["end"]),
+    }
+    rows = conn.execute(ROWS, filters | {"window": params["window_days"]}).fetchall()
+    rankings = ranking_rows(conn, filters, fee)
+    note = "" if rows or rankings else NO_OUTCOMES
+    return AccuracyReport(as_of=as_of, rows=[_row(r) for r in rows], rankings=rankings, note=note)
 
 
 def _row(row: dict) -> AccuracyRow:

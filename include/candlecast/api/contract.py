@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from candlecast.api.credentials import key_in_body, misplaced_key
 from candlecast.api.errors import validation_error_body
+from candlecast.api.ranking import RankRequest
 from candlecast.api.requests import (
     AccuracyRequest,
     CandlesRequest,
@@ -31,6 +32,7 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "/predictions/get": PredictionGetRequest,
     "/predictions/latest": PredictionLatestRequest,
     "/accuracy": AccuracyRequest,
+    "/rank": RankRequest,
 }
 MAX_BODY_BYTES = 1 << 20
 

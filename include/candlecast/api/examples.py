@@ -32,6 +32,9 @@ FORECAST_STEP = {
     "confidence": 0.53,
     "skill": "validated",
     "relative_skill": "validated",
+    "relative_z": 0.41,
+    "percentile": 83.5,
+    "p_outperform": 0.54,
 }
 
 HORIZON_EVIDENCE = {
@@ -52,6 +55,12 @@ HORIZON_EVIDENCE = {
     "test_best_naive_ranker_ic": 0.031,
     "test_below_zero": False,
     "n": 24500,
+    "rank_fee": 0.001,
+    "test_spread": 0.0061,
+    "test_spread_net": 0.0021,
+    "test_best_naive_ranker_spread": 0.0043,
+    "test_best_naive_ranker_spread_net": 0.0003,
+    "test_p_outperform_ece": 0.006,
 }
 
 FORECAST = {
@@ -73,7 +82,44 @@ FORECAST = {
     "persisted": True,
     "cached": False,
     "skill": [HORIZON_EVIDENCE],
+    "universe_size": 480,
     "steps": [FORECAST_STEP],
+}
+
+RANKING = {
+    "ranking_id": PREDICTION_ID,
+    "timeframe": "1d",
+    "horizon": 1,
+    "model": MODEL_TAG,
+    "model_name": "candlecast-1d",
+    "model_version": MODEL_TAG.split(":")[1],
+    "generated_at": "2025-09-20T00:04:10Z",
+    "last_candle_at": "2025-09-19T00:00:00Z",
+    "target_at": "2025-09-20T00:00:00Z",
+    "data_age_seconds": 252.0,
+    "stale": False,
+    "universe_size": 480,
+    "relative_skill": "validated",
+    "evidence": HORIZON_EVIDENCE,
+    "cached": True,
+    "coins": [
+        {
+            "rank": 1,
+            "symbol": "X:SOLUSDT",
+            "relative_z": 0.93,
+            "percentile": 99.9,
+            "p_outperform": 0.58,
+            "last_close": 242.1,
+            "in_universe": True,
+        }
+    ],
+    "unranked": [
+        {
+            "symbol": "X:NEWUSDT",
+            "reason": "too_little_history",
+            "detail": "X:NEWUSDT has 20 closed 1d candles; the features need at least 40",
+        }
+    ],
 }
 
 SYMBOL_SEARCH = {

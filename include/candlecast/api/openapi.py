@@ -50,6 +50,10 @@ cached candles) or has nothing newer yet; `data_age_seconds` says how old the ne
 ### `skill`
 Each step says whether its horizon has validated skill. {SKILL_MEANING} `confidence` is the
 calibrated probability of the `direction` it names, never below 0.5.
+
+### Against the other coins
+Steps also give `relative_z`, `percentile` and `p_outperform` (the calibrated probability of
+beating the served universe's median); `/rank` lists the coins in that order for one horizon.
 """
 
 TAGS = [
@@ -70,7 +74,8 @@ OPERATIONS = {  # path: (tag, operationId, one-line summary)
     "/symbols/search": ("Market data", "search_symbols", "Find symbols by ticker or name"),
     "/candles": ("Market data", "candles", "The newest closed candles of a symbol"),
     "/models": ("Models", "models", "The model served per timeframe, with its evidence"),
-    "/accuracy": ("Models", "accuracy", "Live accuracy of stored forecasts"),
+    "/accuracy": ("Models", "accuracy", "Live accuracy of stored forecasts and rankings"),
+    "/rank": ("Forecasts", "rank", "The coins ranked against each other at one horizon"),
     "/healthz": ("Infrastructure", "health", "PostgreSQL, Redis, models and provider health"),
     "/livez": ("Infrastructure", "livez", "Liveness probe"),
     "/readyz": ("Infrastructure", "readyz", "Readiness probe"),
@@ -85,6 +90,7 @@ REQUIRED_BODIES = {
     "/candles",
     "/predictions/get",
     "/predictions/latest",
+    "/rank",
 }
 
 ERRORS = {  # status: what it means, in the document

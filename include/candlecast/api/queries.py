@@ -55,7 +55,8 @@ _FORECAST_SQL = """
 def _forecast(conn: psycopg.Connection, row: dict) -> Forecast:
     steps = conn.execute(
         "SELECT step, timestamp, open, high, low, close, close_low_80, close_high_80, direction, "
-        "confidence FROM prediction_steps WHERE prediction_id = %s ORDER BY step",
+        "confidence, relative_z, percentile, p_outperform "
+        "FROM prediction_steps WHERE prediction_id = %s ORDER BY step",
         (row["prediction_id"],),
     ).fetchall()
     evidence = skill_evidence(row.pop("skill_by_horizon"))
@@ -63,7 +64,7 @@ def _forecast(conn: psycopg.Connection, row: dict) -> Forecast:
     ranked = {e.horizon for e in evidence if e.relative_skill == "validated"}
     forecast_steps = [
         ForecastStep(
-            **s,
+            **{**s, "p_outperform": 0.5 if s["p_outperform"] is None else s["p_outperform"]},
             skill="validated" if s["step"] in validated else "none",
             relative_skill="validated" if s["step"] in ranked else "none",
         )
@@ -79,15 +80,39 @@ def _forecast(conn: psycopg.Connection, row: dict) -> Forecast:
     )
 
 
-def skill_evidence(recorded) -> list[HorizonEvidence]:
-    """The per-horizon evidence a models row recorded (none for versions from before it)."""
+def skill_evidence(recorded, fee: float | None = None) -> list[HorizonEvidence]:
+    """The per-horizon evidence a models row recorded (none for versions from before it); with
+    `fee` (a side), the test spreads shown net of it."""
     if not isinstance(recorded, list):
         return []
     return [
-        HorizonEvidence(**{"relative_skill": figures.get("skill", "none"), **figures})
+        HorizonEvidence(
+            **{"relative_skill": figures.get("skill", "none"), **figures, **_net(figures, fee)}
+        )
         for figures in recorded
         if isinstance(figures, dict)
     ]  # a version from before the two claims made one: both
+
+
+def _net(figures: dict, fee: float | None) -> dict:
+    if fee is None:
+        return {}
+    shown = {"rank_fee": fee}
+    for name in ("test_spread", "test_best_naive_ranker_spread"):
+        gross = figures.get(name)
+        shown[f"{name}_net"] = None if gross is None else gross - 4 * fee
+    return shown
+
+
+def universe_tickers(conn: psycopg.Connection, size: int) -> list[str]:
+    """The served universe: the active coins ranked by USD volume (one pair per coin), top
+    `size`."""
+    rows = conn.execute(
+        "SELECT ticker FROM symbols WHERE active AND volume_rank IS NOT NULL "
+        "ORDER BY volume_rank LIMIT %s",
+        (size,),
+    ).fetchall()
+    return [row["ticker"] for row in rows]
 
 
 def stored_forecast(conn: psycopg.Connection, prediction_id: str) -> Forecast:

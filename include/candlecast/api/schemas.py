@@ -8,70 +8,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from candlecast.api import examples as api_examples
+from candlecast.api.evidence import (  # re-exported: the wire's names, in one place
+    RELATIVE_SKILL_MEANING,
+    SKILL_MEANING,
+    HorizonEvidence,
+    Skill,
+)
 
 Status = Literal["ok", "degraded", "down"]
-
-Skill = Literal["validated", "none"]
-SKILL_MEANING = (
-    "Direction skill, the side of the close against the last close. 'validated': on the model's "
-    "validation window this horizon's rank IC across coins had a 99 % interval above 0 and a 90 % "
-    "one above 0 on each half of the window, and its direction accuracy beat every naive rule "
-    "(reversal, momentum, majority, drift) on the whole window and on each half. 'none': no such "
-    "evidence; the confidence is 0.5 (the side is 'up' by convention only)."
-)
-RELATIVE_SKILL_MEANING = (
-    "Relative skill, the ranking of the coins against each other. 'validated': on the model's "
-    "validation window this horizon's rank IC across coins had a 99 % interval above 0, a 90 % one "
-    "above 0 on each half of the window, and was not below the best naive ranker's (plus or minus the "
-    "last 1, 6 or 24 candles' return, the sign fixed on the training window). 'none': no such "
-    "evidence. Where neither claim holds the close is the random walk's (the last close)."
-)
-
-
-class HorizonEvidence(BaseModel):
-    """The validation evidence behind one horizon (steps ahead) of a model version."""
-
-    horizon: int
-    skill: Skill = Field(description=SKILL_MEANING)
-    relative_skill: Skill = Field(default="none", description=RELATIVE_SKILL_MEANING)
-    signal: str | None = Field(
-        default=None,
-        description="What is served at this horizon, chosen by validation rank IC: 'ensemble' "
-        "(the learners stacked), one learner ('xgboost', 'ridge', …) or a naive ranker "
-        "('naive_ret_6': plus or minus the last 6 candles' return).",
-    )
-    rank_ic: float | None = Field(
-        default=None, description="Mean Spearman correlation across coins per timestamp."
-    )
-    rank_ic_low: float | None = Field(
-        default=None,
-        description="99 % moving-block interval over time (the one skill is decided on: 30 "
-        "horizons are tested).",
-    )
-    rank_ic_high: float | None = None
-    rank_ic_halves: list[float | None] = Field(
-        default_factory=list, description="The IC on each half of the validation window."
-    )
-    best_naive_ranker: str | None = Field(
-        default=None,
-        description="The naive ranker of the highest validation IC here ('reversal 1': minus the "
-        "last candle's return; 'momentum 24': plus the last 24 candles').",
-    )
-    best_naive_ranker_ic: float | None = None
-    direction_accuracy: float | None = None
-    best_naive_rule: str | None = None
-    best_naive_accuracy: float | None = None
-    test_rank_ic: float | None = Field(
-        default=None,
-        description="The served signal's IC on the test window after validation (only "
-        "measured, never used to choose or claim).",
-    )
-    test_best_naive_ranker_ic: float | None = None
-    test_below_zero: bool = Field(
-        default=False,
-        description="A horizon claiming skill whose test-window IC fell below 0: a warning.",
-    )
-    n: int = Field(default=0, description="Validation (coin, candle) pairs at this horizon.")
 
 
 class SymbolMatch(BaseModel):
@@ -200,11 +144,33 @@ class AccuracyRow(BaseModel):
     )
 
 
+class RankingAccuracyRow(BaseModel):
+    timeframe: str
+    model: str
+    horizon: int
+    day: date = Field(description="UTC day the rankings' target candles closed.")
+    rankings: int = Field(description="Stored rankings scored that day.")
+    coins: float = Field(description="Mean coins scored per ranking.")
+    rank_ic: float | None = Field(
+        description="Mean Spearman correlation of the ranking with the realised returns."
+    )
+    spread: float | None = Field(
+        description="Mean top-minus-bottom-fifth spread of realised simple returns, gross."
+    )
+    spread_net: float | None = Field(description="The spread less four sides of the fee.")
+    fee: float = Field(description="The fee a side (CANDLECAST_RANK_FEE).")
+
+
 class AccuracyReport(BaseModel):
     model_config = ConfigDict(**api_examples.schema_example(api_examples.ACCURACY_REPORT))
 
     as_of: datetime
     rows: list[AccuracyRow]
+    rankings: list[RankingAccuracyRow] = Field(
+        default_factory=list,
+        description="Stored rankings (/rank) scored once their target candle closed, per "
+        "timeframe, version, horizon and day: rank IC and top-minus-bottom-fifth spread.",
+    )
     note: str = ""
 
 
@@ -257,6 +223,30 @@ class ForecastStep(BaseModel):
     )
     skill: Skill = Field(default="none", description=SKILL_MEANING)
     relative_skill: Skill = Field(default="none", description=RELATIVE_SKILL_MEANING)
+    relative_z: float | None = Field(
+        default=None,
+        description="The step's predicted return relative to the universe, in units of the "
+        "coin's volatility over the horizon (z): the model's raw prediction minus the mean of "
+        "the served universe's at the same candle and horizon; the raw prediction itself where "
+        "no universe is at hand (universe_size null). Null in forecasts stored before it existed.",
+    )
+    percentile: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=100.0,
+        description="Where relative_z ranks among the served universe's predictions for the same "
+        "candle and horizon, 0-100 (the share of the universe predicted below it, ties counted "
+        "half; 100: predicted to do best). Null where relative_skill is 'none' or no universe is "
+        "at hand.",
+    )
+    p_outperform: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Calibrated probability that the coin's return over this horizon beats the "
+        "median of the universe's coins (fitted on the validation window, its calibration error "
+        "measured on the test window); exactly 0.5 where relative_skill is 'none'.",
+    )
 
 
 class Forecast(BaseModel):
@@ -289,5 +279,11 @@ class Forecast(BaseModel):
     skill: list[HorizonEvidence] = Field(
         default_factory=list,
         description="The model's validation evidence for each step served, step 1 first.",
+    )
+    universe_size: int | None = Field(
+        default=None,
+        description="Coins of the served universe (top by USD volume) forecast at the same "
+        "candle that the steps' relative_z and percentile are measured against; null when none "
+        "is at hand (a candle older than the universe's, or the universe unavailable).",
     )
     steps: list[ForecastStep]

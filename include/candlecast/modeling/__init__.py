@@ -1,8 +1,9 @@
 """Models, the side serving shares: the scale-free features (`features`, one function for training
 and serving; `market`: the benchmarks they measure a coin against), the base learners (`learners`)
 and the naive rankers served like them (`naive_rankers`), the trained forecaster as served
-(`predictor`), the model registry (`registry`: the BentoML model store and the `models` rows) and
-the models through the object store for replicas on other hosts (`model_sync`).
+(`predictor`), a prediction against the other coins' at the same candle (`relative`), the model
+registry (`registry`: the BentoML model store and the `models` rows) and the models through the
+object store for replicas on other hosts (`model_sync`).
 
 May import: `candlecast.ohlcv`, `candlecast.marketdata`, `candlecast.ops`, `candlecast.settings`,
 `candlecast.timeframes`. Training lives in `candlecast.modeling.training`, above this package;
@@ -33,6 +34,7 @@ from candlecast.modeling.market import (
 )
 from candlecast.modeling.model_sync import point_at, publish_model, pull_models, pull_version
 from candlecast.modeling.predictor import (
+    DEFAULT_RANK_FEE,
     Calibration,
     CandleShape,
     ForecastModel,
@@ -50,8 +52,12 @@ from candlecast.modeling.registry import (
     serving_reference,
     use_model_store,
 )
+from candlecast.modeling.relative import centred, mid_percentile
 
 __all__ = [
+    "DEFAULT_RANK_FEE",
+    "centred",
+    "mid_percentile",
     "BENCHMARK_BASES",
     "BenchmarkSeries",
     "MarketContext",

@@ -24,6 +24,7 @@ from candlecast.modeling.naive_rankers import NaiveRanker, is_ranker
 from candlecast.timeframes import MAX_STEPS
 
 CONFIDENCE_FLOOR, CONFIDENCE_CEIL = 0.001, 0.999
+DEFAULT_RANK_FEE = 0.001  # a side; CANDLECAST_RANK_FEE
 _META_FILE = "forecaster.json"
 LEARNER_TYPES = {
     c.name: c for c in (XGBoostLearner, RandomForestLearner, LSTMLearner, RidgeLearner)
@@ -46,10 +47,23 @@ class Calibration:
     residual_q90: list[float]
     evidence: list[dict] = field(default_factory=list)
     relative_skill: list[bool] = field(default_factory=list)
+    # P(the coin beats the universe's median return) = sigmoid(scale[h] · relative z), per horizon
+    outperform_scale: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.relative_skill:  # versions from before the two claims: one claim, both
             self.relative_skill = list(self.skill)
+        if not self.outperform_scale:  # versions from before p_outperform: 0.5 everywhere
+            self.outperform_scale = [0.0] * len(self.skill)
+
+    def p_outperform(self, relative_z: np.ndarray, horizon: np.ndarray) -> np.ndarray:
+        """P(the coin's return beats the universe's median over the horizon), from its z
+        relative to the universe's mean; exactly 0.5 where the horizon has no relative skill."""
+        at = np.asarray(horizon) - 1
+        scale = np.asarray(self.outperform_scale, dtype=float)[at]
+        p = 1.0 / (1.0 + np.exp(-scale * np.asarray(relative_z, dtype=float)))
+        p = np.clip(p, CONFIDENCE_FLOOR, CONFIDENCE_CEIL)
+        return np.where(np.asarray(self.relative_skill)[at] & (scale > 0), p, 0.5)
 
     def point(self, raw: np.ndarray, horizon: np.ndarray) -> np.ndarray:
         return np.asarray(self.slope)[np.asarray(horizon) - 1] * raw
@@ -60,8 +74,9 @@ class Calibration:
         p = np.clip(p, CONFIDENCE_FLOOR, CONFIDENCE_CEIL)
         return np.where(np.asarray(self.skill)[np.asarray(horizon) - 1], p, 0.5)
 
-    def skill_table(self) -> list[dict]:
-        """Per horizon 1..30, the evidence as the API shows it (HorizonEvidence's fields)."""
+    def skill_table(self, fee: float = DEFAULT_RANK_FEE) -> list[dict]:
+        """Per horizon 1..30, the evidence as the API shows it (HorizonEvidence's fields);
+        `fee`: a side, what the top-minus-bottom-fifth spread is shown net of."""
         evidence = self.evidence or [{} for _ in self.skill]
         rows = []
         for h, (skill, figures) in enumerate(zip(self.skill, evidence, strict=True), start=1):
@@ -89,6 +104,7 @@ class Calibration:
                         (skill or relative) and test_ic is not None and test_ic < 0
                     ),
                     "n": int(figures.get("n", 0)),
+                    **spread_figures(figures, fee),
                 }
             )
         return rows
@@ -114,6 +130,22 @@ class Calibration:
             return cls(**stored)
         # A version trained before skill was measured per horizon: no evidence, so no skill.
         return cls.without_skill(stored["residual_q10"], stored["residual_q90"], "not recorded")
+
+
+SPREADS = ("test_spread", "test_best_naive_ranker_spread")
+
+
+def spread_figures(figures: dict, fee: float = DEFAULT_RANK_FEE) -> dict:
+    """The test window's top-minus-bottom-fifth spread per period (the model's and the best
+    naive ranker's), gross and net of `fee` a side: a long top fifth and a short bottom fifth,
+    each opened and closed once, pay four sides."""
+    shown: dict = {"rank_fee": fee}
+    for name in SPREADS:
+        gross = _finite(figures.get(name))
+        shown[name] = gross
+        shown[f"{name}_net"] = None if gross is None else gross - 4 * fee
+    shown["test_p_outperform_ece"] = _finite(figures.get("test_p_outperform_ece"))
+    return shown
 
 
 def _finite(value) -> float | None:

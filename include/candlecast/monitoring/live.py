@@ -1,5 +1,5 @@
-"""One monitoring pass, as the `score_outcomes` DAG runs it: score what closed, refresh the
-rolling figures it touched, alert drift, run the paper ledger."""
+"""One monitoring pass, as the `score_outcomes` DAG runs it: score what closed (forecast steps
+and stored rankings), refresh the rolling figures it touched, alert drift, run the paper ledger."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from candlecast.monitoring.candles import RealisedCandles
 from candlecast.monitoring.drift import LATEST_ROWS, DriftRules, check_drift
 from candlecast.monitoring.outcomes import score_outcomes
 from candlecast.monitoring.paper import run_ledger
+from candlecast.monitoring.ranking_outcomes import score_rankings
 from candlecast.monitoring.rolling import WINDOWS, refresh_rolling
 
 Alert = Callable[[str, list[str]], None]
@@ -55,6 +56,7 @@ def _monitor(
     conn: psycopg.Connection, candles: RealisedCandles, rules: DriftRules, alert: Alert
 ) -> dict:
     scoring = score_outcomes(conn, candles)
+    ranked = score_rankings(conn, candles)
     today = candles.now.tz_convert("UTC").normalize()
     recent = conn.execute(
         "SELECT DISTINCT model_id FROM prediction_outcomes WHERE closed_at > %s AND closed_at <= %s",
@@ -67,4 +69,9 @@ def _monitor(
     drifting = check_drift(conn, candles.now, rules, alert)
     ledger = run_ledger(conn, candles, live_accuracy(conn, candles, rules), alert)
     conn.commit()
-    return scoring.as_dict() | {"rolling_rows": rolled, "drift": drifting, "paper": ledger}
+    return scoring.as_dict() | {
+        "rolling_rows": rolled,
+        "drift": drifting,
+        "paper": ledger,
+        "rankings": ranked,
+    }

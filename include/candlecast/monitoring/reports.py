@@ -1,6 +1,7 @@
 """The daily and weekly reports: plain text (the Slack message is this text) and one PNG beside
 it (daily: direction accuracy by horizon; weekly: the paper ledger's equity per version), from
-the outcomes scored in the period, the drift alerts and the paper ledger."""
+the outcomes scored in the period, the served rankings' realised IC and spread, the drift alerts
+and the paper ledger."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import numpy as np
 import pandas as pd
 import psycopg
 
+from candlecast.modeling import DEFAULT_RANK_FEE
+from candlecast.monitoring.ranking_outcomes import ranking_lines
 from candlecast.monitoring.rolling import HORIZONS, figures
 from candlecast.ops.files import atomic_write
 
@@ -82,7 +85,12 @@ def _frame(conn: psycopg.Connection, sql: str, start, end) -> pd.DataFrame:
     return pd.DataFrame(conn.execute(sql, {"start": start, "end": end}).fetchall())
 
 
-def build_report(conn: psycopg.Connection, kind: str, period_end: pd.Timestamp) -> Report:
+def build_report(
+    conn: psycopg.Connection,
+    kind: str,
+    period_end: pd.Timestamp,
+    fee: float = DEFAULT_RANK_FEE,
+) -> Report:
     if kind not in PERIODS:
         raise ValueError(f"report kind must be one of {sorted(PERIODS)}, got {kind!r}")
     end = pd.Timestamp(period_end).tz_convert("UTC")
@@ -109,6 +117,7 @@ def build_report(conn: psycopg.Connection, kind: str, period_end: pd.Timestamp) 
     lines += [""]
     lines += _accuracy_lines(outcomes)
     lines += _coin_lines(outcomes)
+    lines += ["", *ranking_lines(conn, start, end, fee)]
     lines += ["", "Drift: " + ("none" if not drift else f"{len(drift)} alert(s)")]
     lines += [f"  {r['day']} {r['model']}: {'; '.join(r['reasons'])}" for r in drift]
     lines += ["", *_ledger_lines(ledger, start, end)]

@@ -1,13 +1,15 @@
-"""Serving forecasts, independent of BentoML: one request end to end (`forecaster`), a forecast
-from a model and a candle window and its storage (`forecast`; `forecast_writer`: group commit),
-fresh candles with single-flight and a stale fallback (`candles`, `singleflight`), candle frames
-and their freshness marks as Redis holds them (`codec`), the prediction cache, its answers sent
-as stored (`prediction_cache`), the /healthz checks (`healthz`), the other endpoints' answers
+"""Serving forecasts, independent of BentoML: one request end to end (`forecaster`), a forecast from
+a model and a candle window and its storage (`forecast`; `forecast_writer`: group commit), fresh
+candles with single-flight and a stale fallback (`candles`, `singleflight`), candle frames and
+their freshness marks as Redis holds them (`codec`), the prediction cache, its answers sent as
+stored (`prediction_cache`), the /healthz checks (`healthz`), the other endpoints' answers
 (`reads`, live accuracy among them, read from the `score_outcomes` DAG's tables), the objects
 built once per worker (`assembly`), the in-memory LRU they share (`lru`), the swap to a newly
-promoted champion and to each new challenger (`releases`), the versions a pinned Bento serves instead
-(`pinned`), the background queue and sample of the challengers' shadow forecasts (`shadow`) and
-cached /predict answers given on the server's event loop (`loop_answers`).
+promoted champion and to each new challenger (`releases`), the versions a pinned Bento serves
+instead (`pinned`), the served universe's predictions at a candle, shared by every worker
+(`universe`, `relative`: a forecast's fields against it) and POST /rank over it (`ranking`), the
+background queue and sample of the challengers' shadow forecasts (`shadow`) and cached /predict
+answers given on the server's event loop (`loop_answers`).
 
 May import: `candlecast.api`, `candlecast.modeling` (never its `training`), `candlecast.ohlcv`
 (the store and the cleaner; never validation), `candlecast.marketdata`, `candlecast.ops`,
@@ -49,8 +51,12 @@ from candlecast.serving.loop_answers import ANSWER_HEADER, CachedPredict, LoopAn
 from candlecast.serving.lru import LruCache
 from candlecast.serving.pinned import PinnedRelease, pin_labels, pinned_release
 from candlecast.serving.prediction_cache import PredictionCache, prediction_key
+from candlecast.serving.ranking import rank
+from candlecast.serving.ranking import table as ranking_table
+from candlecast.serving.relative import Universe, Unranked, relative_steps
 from candlecast.serving.releases import ChampionWatcher, follow_champions
 from candlecast.serving.shadow import ShadowQueue, in_sample
+from candlecast.serving.universe import UniverseSource, compute_universe, universe_key
 
 __all__ = [
     "ANSWER_HEADER",
@@ -92,6 +98,14 @@ __all__ = [
     "pin_labels",
     "pinned_release",
     "prediction_key",
+    "rank",
+    "ranking_table",
     "reads",
+    "Universe",
+    "UniverseSource",
+    "Unranked",
+    "compute_universe",
+    "relative_steps",
+    "universe_key",
     "steps_until",
 ]

@@ -44,11 +44,16 @@ def build_forecaster(
         open_store(settings.store_location),
     )
     return Forecaster(
-        {code: ServedModel(str(ref.tag), load_model(ref)) for code, ref in references.items()},
+        {
+            code: ServedModel(str(ref.tag), load_model(ref), settings.candlecast_rank_fee)
+            for code, ref in references.items()
+        },
         fresh_candles,
         ConnectionPool(settings),
         PredictionCache(redis, settings.candlecast_prediction_cache_seconds),
         InputCache(settings.candlecast_feature_cache_entries),
         settings.candlecast_shadow_fraction,
         pinned_bento=None if release is None else release.bento,
+        universe_size=settings.candlecast_top_n,
+        rank_fee=settings.candlecast_rank_fee,
     )

@@ -15,6 +15,7 @@ from psycopg.types.json import Jsonb
 
 from candlecast.api import Forecast, ForecastStep, HorizonEvidence
 from candlecast.modeling import (
+    DEFAULT_RANK_FEE,
     WARMUP_CANDLES,
     BenchmarkSeries,
     CandleShape,
@@ -25,6 +26,7 @@ from candlecast.modeling import (
 )
 from candlecast.serving.candles import CandleWindow, feature_window
 from candlecast.serving.lru import LruCache
+from candlecast.serving.relative import Universe, relative_steps
 from candlecast.timeframes import MAX_STEPS, Timeframe
 
 
@@ -75,9 +77,11 @@ def key_indicators(model: ForecastModel, features: pd.DataFrame) -> dict[str, fl
     return {n: (float(last[n]) if math.isfinite(float(last[n])) else None) for n in chosen}
 
 
-def model_evidence(model: ForecastModel) -> tuple[HorizonEvidence, ...]:
-    """The validation evidence per horizon 1..30, as the API shows it."""
-    return tuple(HorizonEvidence(**row) for row in model.calibration.skill_table())
+def model_evidence(
+    model: ForecastModel, fee: float = DEFAULT_RANK_FEE
+) -> tuple[HorizonEvidence, ...]:
+    """The validation evidence per horizon 1..30, as the API shows it (spreads net of `fee`)."""
+    return tuple(HorizonEvidence(**row) for row in model.calibration.skill_table(fee))
 
 
 class MarketContextBehind(ValueError):
@@ -121,18 +125,16 @@ def benchmark_series(frame: pd.DataFrame) -> BenchmarkSeries:
     return series
 
 
-def make_forecast(
+def series_inputs(
     model: ForecastModel,
     model_tag: str,
     window: CandleWindow,
-    steps: int,
     input_cache: InputCache | None = None,
-    evidence: Sequence[HorizonEvidence] | None = None,
     market_windows: Mapping[str, CandleWindow] | None = None,
-) -> Forecast:
-    """`evidence`: the model's per-horizon evidence, built once per model by a caller that
-    serves many forecasts (ServedModel); built here otherwise. `market_windows`: the fresh
-    candles of the model's benchmarks (base -> window), for a model trained with them."""
+) -> SeriesInputs:
+    """What a forecast reads of the window's features, from the cache of the series' inputs
+    when it holds them (one computation per series, model and candle: /predict and /rank share
+    it). Raises InsufficientHistory, MarketContextBehind."""
     ticker, timeframe = window.ticker, window.timeframe
     rows = min(len(window.frame), feature_window(window.timeframe))
     if rows < WARMUP_CANDLES:
@@ -152,14 +154,31 @@ def make_forecast(
         )
 
     if input_cache is None:
-        inputs = build()
-    else:
-        context_key = market.fingerprint() if market is not None else ()
-        inputs = input_cache.get(
-            (ticker, timeframe.code, last_open, rows, model_tag, context_key), build
-        )
+        return build()
+    context_key = market.fingerprint() if market is not None else ()
+    return input_cache.get((ticker, timeframe.code, last_open, rows, model_tag, context_key), build)
+
+
+def make_forecast(
+    model: ForecastModel,
+    model_tag: str,
+    window: CandleWindow,
+    steps: int,
+    input_cache: InputCache | None = None,
+    evidence: Sequence[HorizonEvidence] | None = None,
+    market_windows: Mapping[str, CandleWindow] | None = None,
+    universe: Universe | None = None,
+) -> Forecast:
+    """`evidence`: the model's per-horizon evidence, built once per model by a caller that
+    serves many forecasts (ServedModel); built here otherwise. `market_windows`: the fresh
+    candles of the model's benchmarks (base -> window), for a model trained with them.
+    `universe`: the served universe's predictions at the window's candle (relative fields)."""
+    ticker, timeframe = window.ticker, window.timeframe
+    inputs = series_inputs(model, model_tag, window, input_cache, market_windows)
+    last_open = window.last_candle_at
     raw = model.path_raw_z(inputs.model_inputs, steps)
     path = model.path_from_raw(raw, inputs.model_inputs.sigma, inputs.shape)
+    relative = relative_steps(model, model_tag, raw, universe, ticker)
     opens = inputs.opens
     forecast_steps = [
         ForecastStep(
@@ -175,6 +194,9 @@ def make_forecast(
             confidence=float(path["confidence"][i]),
             skill="validated" if path["skill"][i] else "none",
             relative_skill="validated" if path["relative_skill"][i] else "none",
+            relative_z=float(relative.relative_z[i]),
+            percentile=relative.percentile(i),
+            p_outperform=float(relative.p_outperform[i]),
         )
         for i, k in enumerate(path["horizons"])
     ]
@@ -198,6 +220,7 @@ def make_forecast(
         indicators=dict(inputs.indicators),
         persisted=False,
         skill=list(evidence if evidence is not None else model_evidence(model))[:steps],
+        universe_size=relative.universe_size,
         steps=forecast_steps,
     )
 
@@ -229,13 +252,14 @@ def persist_forecast(
             RETURNING id
         )
         INSERT INTO prediction_steps (prediction_id, step, timestamp, open, high, low, close,
-                                      close_low_80, close_high_80, direction, confidence)
+                                      close_low_80, close_high_80, direction, confidence,
+                                      relative_z, percentile, p_outperform)
         SELECT prediction.id, step.*
         FROM prediction,
              jsonb_to_recordset(%s::jsonb) AS step(
                  step smallint, timestamp timestamptz, open float8, high float8, low float8,
                  close float8, close_low_80 float8, close_high_80 float8, direction text,
-                 confidence float8)
+                 confidence float8, relative_z float8, percentile float8, p_outperform float8)
         """,
         (
             forecast.prediction_id,

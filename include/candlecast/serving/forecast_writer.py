@@ -65,14 +65,15 @@ prediction AS (
     RETURNING id
 )
 INSERT INTO prediction_steps (prediction_id, step, timestamp, open, high, low, close,
-                              close_low_80, close_high_80, direction, confidence)
+                              close_low_80, close_high_80, direction, confidence,
+                              relative_z, percentile, p_outperform)
 SELECT prediction.id, step.*
 FROM prediction
 JOIN batch ON batch.prediction_id = prediction.id,
      jsonb_to_recordset(batch.steps) AS step(
          step smallint, timestamp timestamptz, open float8, high float8, low float8,
          close float8, close_low_80 float8, close_high_80 float8, direction text,
-         confidence float8)
+         confidence float8, relative_z float8, percentile float8, p_outperform float8)
 """
 
 

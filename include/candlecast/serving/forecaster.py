@@ -23,7 +23,7 @@ from candlecast.api import (
     close_matches,
     find_symbol,
 )
-from candlecast.modeling import ForecastModel, model_row_id
+from candlecast.modeling import DEFAULT_RANK_FEE, ForecastModel, model_row_id
 from candlecast.ops import ConnectionPool, DatabaseUnavailable, GuardedRedis
 from candlecast.serving.candles import CandleWindow, FreshCandles, MarketDataUnavailable, NoCandles
 from candlecast.serving.codec import candles_key, mark_key
@@ -45,6 +45,7 @@ from candlecast.serving.prediction_cache import (
     stored_body,
 )
 from candlecast.serving.shadow import ShadowQueue, in_sample
+from candlecast.serving.universe import UniverseSource
 from candlecast.timeframes import MAX_STEPS, Timeframe
 
 log = logging.getLogger(__name__)
@@ -87,11 +88,12 @@ def steps_until(
 class ServedModel:
     tag: str
     model: ForecastModel
+    fee: float = DEFAULT_RANK_FEE  # a side: the evidence's spreads are shown net of it
     evidence: tuple[HorizonEvidence, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         # Per model version, not per forecast: every answer of this version carries it.
-        object.__setattr__(self, "evidence", model_evidence(self.model))
+        object.__setattr__(self, "evidence", model_evidence(self.model, self.fee))
 
 
 class Forecaster:
@@ -105,6 +107,8 @@ class Forecaster:
         shadow_fraction: float = 0.0,
         pinned_bento: str | None = None,
         writer: ForecastWriter | None = None,
+        universe_size: int = 500,
+        rank_fee: float = DEFAULT_RANK_FEE,
     ) -> None:
         self.models = models
         self.pinned_bento = pinned_bento  # the Bento whose versions it serves, never swapped
@@ -117,6 +121,9 @@ class Forecaster:
         self.predictions = predictions
         self.inputs = inputs or InputCache()
         self.writer = writer or ForecastWriter(pool)
+        self.rank_fee = rank_fee
+        # the universe's predictions at a candle, shared by /predict and /rank
+        self.universes = UniverseSource(candles, self.inputs, pool, universe_size)
         self._symbols: dict[str, tuple[float, int]] = {}
         self._model_ids: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -266,9 +273,11 @@ class Forecaster:
             )
         try:
             markets = self.market_windows(served, timeframe)
+            universe = self.universes.at(served, timeframe, window.last_candle_at, lambda: markets)
             forecast = make_forecast(
-                served.model, served.tag, window, steps, self.inputs, served.evidence, markets
-            )
+                served.model, served.tag, window, steps, self.inputs, served.evidence, markets,
+                universe,
+            )  # fmt: skip
         except InsufficientHistory as error:
             raise Unprocessable(
                 str(error), field="symbol", needed=error.needed, have=error.have

@@ -80,7 +80,9 @@ def model_list(forecaster: Forecaster) -> ModelList:
                 algorithm=row.get("algorithm"),
                 n_symbols=row.get("n_symbols"),
                 headline=headline_metrics(row.get("metrics") or {}),
-                skill=skill_evidence((row.get("metrics") or {}).get("skill_by_horizon")),
+                skill=skill_evidence(
+                    (row.get("metrics") or {}).get("skill_by_horizon"), forecaster.rank_fee
+                ),
                 stage=stages.get(tag, {}).get("stage"),
                 gate=stages.get(tag, {}).get("gate") or {},
                 challenger=_challenger(challengers.get(code)),
@@ -107,7 +109,9 @@ def live_accuracy(forecaster: Forecaster, request: AccuracyRequest) -> AccuracyR
     if request.start and request.end and request.start > request.end:
         raise Unprocessable(f"start {request.start} is after end {request.end}", field="start")
     with forecaster.pool.connection() as conn:
-        return accuracy_from_tables(conn, request, forecaster.candles.provider.now())
+        return accuracy_from_tables(
+            conn, request, forecaster.candles.provider.now(), forecaster.rank_fee
+        )
 
 
 def health(forecaster: Forecaster, require_key: bool = False) -> Health:

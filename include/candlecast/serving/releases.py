@@ -92,7 +92,7 @@ class ChampionWatcher:
         try:
             if self.fetch is not None:
                 self.fetch(tag)
-            return ServedModel(tag, load_version(tag))
+            return ServedModel(tag, load_version(tag), self.forecaster.rank_fee)
         except Exception as error:  # a pruned or unreadable version: keep what is served
             self._failed[tag] = time.monotonic()
             log.error("%s %s %s not loaded, %s: %s", code, role, tag, meanwhile, error)

@@ -44,6 +44,8 @@ from candlecast.modeling.training.measurement import (
     measure,
     record_test_ic,
 )
+from candlecast.modeling.training.outperform import fit_outperform
+from candlecast.modeling.training.ranking_eval import record_ranking
 from candlecast.modeling.training.stacking import Stacking, only, stack
 from candlecast.ohlcv import CandleStore
 from candlecast.timeframes import MAX_STEPS, Timeframe
@@ -221,6 +223,13 @@ def _calibrated(
             lambda h, at: ranker_scores(learners, raw_by_learner, h, at),
             signals,
         )
+        fit_outperform(
+            model.calibration,
+            validation.horizon,
+            raw,
+            panel.returns(validation.row, validation.horizon),
+            panel.timestamp[validation.row],
+        )
     return model
 
 
@@ -277,6 +286,7 @@ def run_fold(panel: Panel, fold: Fold, timeframe: Timeframe, top: set) -> FoldRe
     if len(test):
         result.metrics, result.test_raw_z = measure(served, panel, test, baselines, top)
         record_test_ic(served, result.metrics)
+        record_ranking(served, result.metrics)
         if xgboost_alone is not served:
             result.metrics["xgboost_alone"], _ = measure(xgboost_alone, panel, test, baselines, top)
     log.info(

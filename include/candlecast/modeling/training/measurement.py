@@ -11,6 +11,7 @@ import numpy as np
 from candlecast.modeling.predictor import ForecastModel, sides
 from candlecast.modeling.training.dataset import Pairs, Panel
 from candlecast.modeling.training.evaluation import evaluate
+from candlecast.modeling.training.ranking_eval import ranking_figures
 from candlecast.timeframes import MAX_STEPS
 
 
@@ -48,6 +49,7 @@ def measure(
 ) -> tuple:
     """Test-window figures of a model as served and of the baselines; returns (metrics, raw z)."""
     served = served_on(model, panel, test)
+    rankers = baselines.ranker_scores(panel, test)
     metrics = evaluate(
         panel.timestamp[test.row],
         test.horizon,
@@ -64,7 +66,17 @@ def measure(
         direction=served.direction,
         score=served.raw,
         skill=np.asarray(model.calibration.skill)[test.horizon - 1],
-        rankers=baselines.ranker_scores(panel, test),
+        rankers=rankers,
+    )
+    table = metrics["by_horizon"]
+    metrics["ranking"] = ranking_figures(
+        model,
+        panel.timestamp[test.row],
+        test.horizon,
+        served.raw,
+        panel.returns(test.row, test.horizon),
+        rankers,
+        dict(zip(table["horizon"], table["best_naive_ranker"], strict=True)),
     )
     return metrics, served.raw
 
