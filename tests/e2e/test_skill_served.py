@@ -1,6 +1,6 @@
 """Skill end to end, through the real path: a synthetic universe served by the sample provider is
 synced, stored and trained by the `candlecast` CLI into its own home, and `bentoml serve` serves
-its 1h model (the other timeframes' models come from the session's store). With a planted signal
+its 1h model, the only one trained there (other timeframes answer 503 naming why). With a planted signal
 the served steps carry it (skill flags, points off the last close, confidence above 0.5 and as
 the model's validation calibration says); without it every step says 'none' at 0.5."""
 
@@ -14,9 +14,7 @@ import uuid
 import httpx
 import pytest
 
-from candlecast.modeling import model_name
 from candlecast.ops import ensure_database, with_database
-from candlecast.timeframes import TIMEFRAMES
 from tests.support.bento_server import BIN, PROJECT_DIR, running_bento
 from tests.support.synthetic_universe import synthetic_candles, write_universe
 
@@ -52,20 +50,6 @@ def served_universe(stack_environment, tmp_path_factory, signal: float) -> dict:
     run(env, candlecast, "update", "--timeframe", "1h")
     output = run(env, candlecast, "train", "--timeframe", "1h")
     trained = json.loads(output[output.rindex("\n{") if not output.startswith("{") else 0 :])
-    for timeframe in TIMEFRAMES.values():
-        if timeframe.code == "1h":
-            continue
-        archive = work / f"{model_name(timeframe)}.bentomodel"
-        bentoml = str(BIN / "bentoml")
-        run(
-            stack_environment,
-            bentoml,
-            "models",
-            "export",
-            f"{model_name(timeframe)}:latest",
-            str(archive),
-        )
-        run(env, bentoml, "models", "import", str(archive))
     return {"env": env, "work": work, "tag": trained["tag"]}
 
 
@@ -79,12 +63,12 @@ def forecasts(url: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def planted(stack_environment, dag_runs, tmp_path_factory):
+def planted(stack_environment, tmp_path_factory):
     return served_universe(stack_environment, tmp_path_factory, 0.08)
 
 
 @pytest.fixture(scope="module")
-def absent(stack_environment, dag_runs, tmp_path_factory):
+def absent(stack_environment, tmp_path_factory):
     return served_universe(stack_environment, tmp_path_factory, 0.0)
 
 
@@ -92,7 +76,12 @@ def test_a_planted_signal_is_served_with_its_skill(planted):
     with running_bento(planted["env"], planted["work"] / "bento.log") as url:
         answers = forecasts(url)
         listed = httpx.post(f"{url}/models", json={}, timeout=30).json()["models"]
-    hourly = next(m for m in listed if m["timeframe"] == "1h")
+        weekly = httpx.post(
+            f"{url}/predict", json={"symbol": COINS[0], "timeframe": "1w"}, timeout=60
+        )
+    assert weekly.status_code == 503 and "no 1w model is served" in weekly.json()["error"]
+    assert [m["timeframe"] for m in listed] == ["1h"]  # served without the untrained ones
+    hourly = listed[0]
     assert hourly["model"] == planted["tag"]
     h1 = hourly["skill"][0]
     assert h1["skill"] == "validated" and h1["rank_ic_low"] > 0

@@ -72,3 +72,12 @@ def test_a_worker_serving_a_pinned_bento_does_not_follow_the_champions():
     watcher = follow_champions(Forecaster({}, None, None, None), poll_seconds=1)
     assert watcher.following
     watcher.stop()
+
+
+def test_a_timeframe_no_version_was_trained_for_is_answered_503_naming_it():
+    from candlecast.api import Unavailable
+    from candlecast.timeframes import TIMEFRAMES
+
+    forecaster = Forecaster({}, None, None, None)
+    with pytest.raises(Unavailable, match="no 1w model is served: no 1w version has been trained"):
+        forecaster.served(TIMEFRAMES["1w"])

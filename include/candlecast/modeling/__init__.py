@@ -42,6 +42,7 @@ from candlecast.modeling.predictor import (
     sides,
 )
 from candlecast.modeling.registry import (
+    NoChampion,
     json_safe,
     load_model,
     load_version,
@@ -89,6 +90,7 @@ __all__ = [
     "pull_models",
     "pull_version",
     "save_model",
+    "NoChampion",
     "serving_reference",
     "sides",
     "use_model_store",

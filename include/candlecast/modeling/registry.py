@@ -128,6 +128,10 @@ def baseline_metrics(metrics: dict) -> dict:
     }
 
 
+class NoChampion(LookupError):
+    """A timeframe no version has been trained for (or none promoted)."""
+
+
 def serving_reference(settings: Settings, timeframe: Timeframe, conn=None):
     """The version to serve, as a BentoML model reference: the timeframe's champion in the
     `models` table, or, when PostgreSQL cannot say, the newest version the model store labels
@@ -147,7 +151,7 @@ def serving_reference(settings: Settings, timeframe: Timeframe, conn=None):
         labelled.sort(key=lambda m: m.info.creation_time)
         tag = str(labelled[-1].tag) if labelled else None
     if tag is None:
-        raise LookupError(
+        raise NoChampion(
             f"no {name} model serves as champion: none in the models table, none labelled so "
             f"in the model store at {os.environ['BENTOML_HOME']}; run the train_models DAG "
             "first (make up does)"

@@ -3,8 +3,10 @@ Redis and PostgreSQL, fresh candles, the prediction and feature caches, the fore
 
 from __future__ import annotations
 
+import logging
+
 from candlecast.marketdata import get_provider
-from candlecast.modeling import load_model, pinned_reference, serving_reference
+from candlecast.modeling import NoChampion, load_model, pinned_reference, serving_reference
 from candlecast.ohlcv import open_store
 from candlecast.ops import ConnectionPool, GuardedRedis, serving_redis_client
 from candlecast.serving.candles import FreshCandles
@@ -15,13 +17,25 @@ from candlecast.serving.prediction_cache import PredictionCache
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
 
+log = logging.getLogger(__name__)
+
 
 def model_references(settings: Settings, release: PinnedRelease | None = None) -> dict:
     """Each timeframe's model in the store, by reference (what a Bento declares it serves):
     the versions a pinned Bento carries, otherwise each timeframe's champion."""
     if release is not None:
         return {code: pinned_reference(settings, tag) for code, tag in release.models.items()}
-    return {code: serving_reference(settings, tf) for code, tf in TIMEFRAMES.items()}
+    references, missing = {}, []
+    for code, timeframe in TIMEFRAMES.items():
+        try:
+            references[code] = serving_reference(settings, timeframe)
+        except NoChampion as error:
+            missing.append(error)
+    if not references:
+        raise missing[0]
+    for error in missing:  # answered 503 until a version is trained (the watcher loads it)
+        log.warning("serving without it: %s", error)
+    return references
 
 
 def build_forecaster(

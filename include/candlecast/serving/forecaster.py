@@ -160,6 +160,17 @@ class Forecaster:
         except MarketDataUnavailable as error:
             raise Unavailable(str(error)) from error
 
+    def served(self, timeframe: Timeframe) -> ServedModel:
+        """The timeframe's served model; 503 naming why when no version was ever trained."""
+        served = self.models.get(timeframe.code)
+        if served is None:
+            raise Unavailable(
+                f"no {timeframe.code} model is served: no {timeframe.code} version has been "
+                f"trained (a store without enough {timeframe.code} history trains none; "
+                f"served: {', '.join(sorted(self.models))})"
+            )
+        return served
+
     def market_windows(self, served: ServedModel, timeframe: Timeframe) -> dict[str, CandleWindow]:
         """The fresh candles of the model's benchmarks: the same cache entries (and the same
         single provider fetch) serve every request of the timeframe."""
@@ -255,12 +266,12 @@ class Forecaster:
     ) -> Forecast:
         if steps is not None and predict_until is not None:
             raise BadInput("give either steps or predict_until, not both", field="steps")
+        served = self.served(timeframe)
         symbol_id = self.symbol_id(ticker)
         window = self.window(ticker, timeframe, symbol_id is not None)
         if predict_until is not None:
             steps = steps_until(timeframe, window.last_candle_at, predict_until, window.now)
         steps = MAX_STEPS if steps is None else steps
-        served = self.models[timeframe.code]
         key = prediction_key(ticker, timeframe.code, steps, served.tag, window.last_candle_at)
         cached = self.predictions.get(key)
         if cached is not None:

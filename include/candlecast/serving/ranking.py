@@ -106,9 +106,7 @@ def ranked_coins(served: ServedModel, universe: Universe, chosen, horizon: int) 
 def rank(
     forecaster: Forecaster, timeframe: Timeframe, horizon: int, symbols: list[str] | None = None
 ) -> Ranking:
-    served = forecaster.models.get(timeframe.code)
-    if served is None:
-        raise Unavailable(f"no {timeframe.code} model is served")
+    served = forecaster.served(timeframe)
     universes = forecaster.universes
     candle = universes.current_candle(timeframe)
     cached = universes.lookup(universe_key(served.tag, timeframe.code, candle)) is not None

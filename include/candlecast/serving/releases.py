@@ -102,14 +102,15 @@ class ChampionWatcher:
         swapped = []
         for code, tag in champions.items():
             served = self.forecaster.models.get(code)
-            if served is None or served.tag == tag:
+            if served is not None and served.tag == tag:
                 continue
-            model = self._load(tag, code, "champion", f"still serving {served.tag}")
+            was = "none" if served is None else served.tag
+            model = self._load(tag, code, "champion", f"still serving {was}")
             if model is None:
                 continue
             self.forecaster.models = {**self.forecaster.models, code: model}
             swapped.append(tag)
-            log.warning("%s: now serving champion %s (was %s)", code, tag, served.tag)
+            log.warning("%s: now serving champion %s (was %s)", code, tag, was)
         return swapped
 
     def _follow_challengers(self, challengers: dict[str, str]) -> None:
