@@ -4,6 +4,15 @@ PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.1
 	  $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 VENV := .venv
 STAMP := $(VENV)/.installed
+# DATA=universe: the 50-pair development universe (tests/data/universe, 1h/4h/1d, 2021-01-01 to
+# 2021-06-20: a real cross-section) in a home of its own, instead of the bundled five pairs.
+ifeq ($(DATA),universe)
+export CANDLECAST_HOME ?= $(CURDIR)/.candlecast-universe
+export CANDLECAST_PROVIDER = sample
+export CANDLECAST_SAMPLE_DIR = $(CURDIR)/tests/data/universe
+else ifneq ($(DATA),)
+$(error DATA=$(DATA): use DATA=universe, or leave DATA unset for the bundled sample)
+endif
 export CANDLECAST_HOME ?= $(CURDIR)/.candlecast
 
 .PHONY: install system-deps up down test lint format serve bento clean universe

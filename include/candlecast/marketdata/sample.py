@@ -72,6 +72,10 @@ class SampleProvider:
     ) -> pd.DataFrame:
         pair = ticker.removeprefix("X:")
         path = self._path(timeframe, pair)
+        if not path.parent.is_dir():  # a data set without this timeframe (the universe: no 1w/1M)
+            return pd.DataFrame({column: [] for column in CANDLE_COLUMNS}).astype(
+                _read(self._path(TIMEFRAMES["1d"], pair))[list(CANDLE_COLUMNS)].dtypes
+            )
         if not path.exists():
             raise LookupError(f"the sample provider has no {ticker} (known: {self.pairs()})")
         frame = _read(path)
