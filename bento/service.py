@@ -38,6 +38,7 @@ from candlecast.api import (
 )
 from candlecast.modeling import pull_models, pull_version
 from candlecast.serving import (
+    AsOfForecasts,
     CachedPredict,
     LoopAnswers,
     build_forecaster,
@@ -78,6 +79,7 @@ class Candlecast:
     def __init__(self) -> None:
         self.forecaster = build_forecaster(settings, self.models, release)
         loop_answers.serve(self.forecaster)
+        self.as_of = AsOfForecasts(self.forecaster)  # answers as of a past time, never stored
         self.champions = follow_champions(
             self.forecaster,
             settings.candlecast_release_poll_seconds,
@@ -87,9 +89,17 @@ class Candlecast:
     @bentoml.api(route="/predict", input_spec=PredictRequest)
     @answers_errors
     def predict(
-        self, symbol: str, timeframe: str, steps: int | None, predict_until: datetime | None
+        self,
+        symbol: str,
+        timeframe: str,
+        steps: int | None,
+        predict_until: datetime | None,
+        as_of: datetime | None,
     ) -> Forecast:
-        """A forecast of the next candles (30 by default) with 80 % intervals."""
+        """A forecast of the next candles (30 by default) with 80 % intervals; with `as_of`, the
+        forecast it would have given then, each step beside what followed."""
+        if as_of is not None:
+            return self.as_of.predict(symbol, TIMEFRAMES[timeframe], steps, predict_until, as_of)
         body = self.forecaster.predict_json(symbol, TIMEFRAMES[timeframe], steps, predict_until)
         return Response(body, media_type="application/json")  # a Forecast's JSON
 

@@ -9,7 +9,8 @@ promoted champion and to each new challenger (`releases`), the versions a pinned
 instead (`pinned`), the served universe's predictions at a candle, shared by every worker
 (`universe`, `relative`: a forecast's fields against it) and POST /rank over it (`ranking`), the
 background queue and sample of the challengers' shadow forecasts (`shadow`) and cached /predict
-answers given on the server's event loop (`loop_answers`).
+answers given on the server's event loop (`loop_answers`); answers as of a past time, from
+the store and the version champion then, never stored (`as_of`).
 
 May import: `candlecast.api`, `candlecast.modeling` (never its `training`), `candlecast.ohlcv`
 (the store and the cleaner; never validation), `candlecast.marketdata`, `candlecast.ops`,
@@ -18,6 +19,7 @@ May import: `candlecast.api`, `candlecast.modeling` (never its `training`), `can
 
 from candlecast.api import NO_OUTCOMES
 from candlecast.serving import reads
+from candlecast.serving.as_of import AsOfCandles, AsOfForecasts
 from candlecast.serving.assembly import build_forecaster, model_references
 from candlecast.serving.candles import (
     CACHED_CANDLES,
@@ -60,6 +62,8 @@ from candlecast.serving.universe import UniverseSource, compute_universe, univer
 
 __all__ = [
     "ANSWER_HEADER",
+    "AsOfCandles",
+    "AsOfForecasts",
     "CACHED_CANDLES",
     "NO_OUTCOMES",
     "SERVING_CANDLES",
