@@ -45,6 +45,7 @@ from candlecast.serving import (
     follow_champions,
     model_references,
     pinned_release,
+    rank_as_of,
     reads,
 )
 from candlecast.serving import (
@@ -105,9 +106,14 @@ class Candlecast:
 
     @bentoml.api(route="/rank", input_spec=RankRequest)
     @answers_errors
-    def rank(self, timeframe: str, horizon: int, symbols: list[str] | None) -> Ranking:
+    def rank(
+        self, timeframe: str, horizon: int, symbols: list[str] | None, as_of: datetime | None
+    ) -> Ranking:
         """The coins ordered by predicted return relative to the served universe at one horizon,
-        with percentile and p_outperform; coins that cannot be forecast listed apart."""
+        with percentile and p_outperform; coins that cannot be forecast listed apart. With
+        `as_of`, the ranking it would have given then, each coin beside its realised return."""
+        if as_of is not None:
+            return rank_as_of(self.as_of, TIMEFRAMES[timeframe], horizon, symbols, as_of)
         return rank_coins(self.forecaster, TIMEFRAMES[timeframe], horizon, symbols)
 
     @bentoml.api(route="/symbols/search", input_spec=SymbolSearchRequest)

@@ -39,6 +39,7 @@ from candlecast.serving import (
     candles_key,
     frame_bytes,
     make_forecast,
+    rank_as_of,
 )
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
@@ -172,6 +173,11 @@ def without_outcomes(body: dict) -> bytes:
     return json.dumps({**body, "steps": steps}, sort_keys=True).encode()
 
 
+def ranking_without_outcomes(body: dict) -> bytes:
+    coins = [{k: v for k, v in c.items() if k != "realised_return"} for c in body["coins"]]
+    return json.dumps({**body, "coins": coins}, sort_keys=True).encode()
+
+
 def counts(local) -> dict:
     with db.connect(local[0]) as conn:
         return {
@@ -189,6 +195,7 @@ def test_an_as_of_answer_reads_nothing_at_or_after_it(local, redis, data, tmp_pa
         for steps, offset in ((30, pd.Timedelta(0)), (7, pd.Timedelta(minutes=40)))
     ]
     original = [wire(first.predict(c, H1, s, None, a)) for c, s, a in asked]
+    ranked = wire(rank_as_of(first, H1, 6, None, AS_OF))
     again = [wire(first.predict(c, H1, s, None, a)) for c, s, a in asked]
     assert again == original  # the same question, the same bytes (its id included)
 
@@ -207,6 +214,7 @@ def test_an_as_of_answer_reads_nothing_at_or_after_it(local, redis, data, tmp_pa
     assert live.persisted and live.last_close == pytest.approx(1.5 * unpoisoned)
     calls, stored = second.forecaster.candles.provider_calls, counts(local)
     changed = [wire(second.predict(c, H1, s, None, a)) for c, s, a in asked]
+    reranked = wire(rank_as_of(second, H1, 6, None, AS_OF))
 
     assert second.forecaster.candles.provider_calls == calls  # never the provider
     assert counts(local) == stored  # nothing stored
@@ -216,6 +224,12 @@ def test_an_as_of_answer_reads_nothing_at_or_after_it(local, redis, data, tmp_pa
         closed = [(b, a) for b, a in zip(before["steps"], after["steps"], strict=True)
                   if b["actual"] is not None]  # fmt: skip
         assert closed and all(b["actual"] != a["actual"] for b, a in closed)  # the change landed
+    assert ranking_without_outcomes(ranked) == ranking_without_outcomes(reranked)
+    assert ranked["universe_size"] == len(NAMES) and ranked["ranking_id"] is None
+    assert "X:NEWUSDT" not in json.dumps(reranked)  # not listed at AS_OF: not in its universe
+    realised = [(b["realised_return"], a["realised_return"])
+                for b, a in zip(ranked["coins"], reranked["coins"], strict=True)]  # fmt: skip
+    assert all(b is not None and b != a for b, a in realised)
     # The forecast at 00:40 reads the candles closed by then: the same as at 00:00.
     assert original[1]["last_candle_at"] == original[0]["last_candle_at"]
     assert original[1]["steps"][0]["close"] == original[0]["steps"][0]["close"]
@@ -307,3 +321,34 @@ def test_a_malformed_as_of_is_a_400_naming_the_field():
     assert body["field"] == "as_of" and "datetime" in body["error"]
     both = b'{"symbol": "btcusdt", "timeframe": "1h", "steps": 3, "as_of": "2022-02-01T00:00Z"}'
     assert body_problems(PredictRequest, both) is None
+
+
+def test_an_as_of_ranking_is_over_the_universe_of_then_by_the_version_of_then(local, redis, data):
+    settings, v1, _ = local
+    asof = worker(local, redis, *data)
+    stored = counts(local)
+    at = pd.Timestamp("2022-02-03", tz="UTC")
+    ranking = rank_as_of(asof, H1, 3, ["X:SYN02USDT", "X:NOPEUSDT"], at.to_pydatetime())
+    whole = rank_as_of(asof, H1, 3, None, at.to_pydatetime())
+    assert (ranking.model, ranking.model_chosen) == (v1, "champion at as_of")
+    assert whole.universe_chosen.startswith("today's ranking")
+    assert whole.last_candle_at == at - pd.Timedelta(hours=1) and whole.target_at == at + \
+        pd.Timedelta(hours=2)  # fmt: skip
+    percentiles = {c.symbol: c.percentile for c in whole.coins}
+    assert [c.symbol for c in ranking.coins] == ["X:SYN02USDT"]
+    assert ranking.coins[0].percentile == percentiles["X:SYN02USDT"]  # over the same universe
+    assert [(u.symbol, u.reason) for u in ranking.unranked] == [("X:NOPEUSDT", "unknown_symbol")]
+    frame = CandleStore(data[1]).read("X:SYN02USDT", H1).set_index("timestamp")
+    coin = ranking.coins[0]
+    assert coin.last_close == frame.loc[whole.last_candle_at, "close"]
+    assert coin.realised_return == frame.loc[whole.target_at, "close"] / coin.last_close - 1.0
+    with db.connect(settings) as conn:  # the universe the symbol sync recorded before then
+        conn.execute(
+            "INSERT INTO universe_runs (run_id, recorded_at, top_n, tickers) VALUES "
+            "('then', '2022-02-01', 3, ARRAY['X:SYN04USDT', 'X:SYN05USDT', 'X:SYN06USDT'])"
+        )
+        conn.commit()
+    then = rank_as_of(asof, H1, 3, None, at.to_pydatetime())
+    assert sorted(c.symbol for c in then.coins) == ["X:SYN04USDT", "X:SYN05USDT", "X:SYN06USDT"]
+    assert then.universe_chosen.startswith("the universe the symbol sync recorded at 2022-02-01")
+    assert counts(local) == stored  # no ranking stored

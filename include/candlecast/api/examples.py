@@ -116,6 +116,7 @@ RANKING = {
             "p_outperform": 0.58,
             "last_close": 242.1,
             "in_universe": True,
+            "realised_return": None,
         }
     ],
     "unranked": [
@@ -125,6 +126,9 @@ RANKING = {
             "detail": "X:NEWUSDT has 20 closed 1d candles; the features need at least 40",
         }
     ],
+    "as_of": None,
+    "model_chosen": None,
+    "universe_chosen": None,
 }
 
 SYMBOL_SEARCH = {

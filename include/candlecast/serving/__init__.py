@@ -53,6 +53,7 @@ from candlecast.serving.loop_answers import ANSWER_HEADER, CachedPredict, LoopAn
 from candlecast.serving.lru import LruCache
 from candlecast.serving.pinned import PinnedRelease, pin_labels, pinned_release
 from candlecast.serving.prediction_cache import PredictionCache, prediction_key
+from candlecast.serving.rank_as_of import rank_as_of
 from candlecast.serving.ranking import rank
 from candlecast.serving.ranking import table as ranking_table
 from candlecast.serving.relative import Universe, Unranked, relative_steps
@@ -103,6 +104,7 @@ __all__ = [
     "pinned_release",
     "prediction_key",
     "rank",
+    "rank_as_of",
     "ranking_table",
     "reads",
     "Universe",
