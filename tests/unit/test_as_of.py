@@ -352,3 +352,20 @@ def test_an_as_of_ranking_is_over_the_universe_of_then_by_the_version_of_then(lo
     assert sorted(c.symbol for c in then.coins) == ["X:SYN04USDT", "X:SYN05USDT", "X:SYN06USDT"]
     assert then.universe_chosen.startswith("the universe the symbol sync recorded at 2022-02-01")
     assert counts(local) == stored  # no ranking stored
+
+
+def test_a_store_rewritten_before_as_of_is_read_again(local, redis, data, tmp_path):
+    """The worker keeps what it read (the series, the serving inputs) only while the candles
+    are the same: a candle before as_of corrected in the store changes the next answer."""
+    provider_dir, store_root = data
+    root = shutil.copytree(store_root, tmp_path / "store")
+    asof = worker(local, redis, provider_dir, root)
+    first = asof.predict(COIN, H1, 30, None, AS_OF)
+    assert wire(asof.predict(COIN, H1, 30, None, AS_OF)) == wire(first)
+    store = CandleStore(root)
+    frame = store.read(COIN, H1)
+    frame.loc[frame["timestamp"] == first.last_candle_at, "close"] *= 1.1
+    store.write(COIN, H1, frame)
+    corrected = asof.predict(COIN, H1, 30, None, AS_OF)
+    assert corrected.last_close == pytest.approx(first.last_close * 1.1)
+    assert corrected.steps[0].close != first.steps[0].close

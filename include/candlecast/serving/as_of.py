@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 import uuid
 from datetime import datetime
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 
 AT_AS_OF = "champion at as_of"
 PAST_VERSIONS = 2  # past versions a worker keeps loaded beside the served ones
+SERIES_KEPT = 256  # stored series a worker keeps decoded (a 1h year: ~0.5 MB)
 RETRY_MISSING_SECONDS = 60.0  # a version not in the model store is looked for again after this
 QUESTIONS = uuid.UUID("5f0c8a52-7d1e-4c1b-9b8e-2a4f6d0e1c3b")  # namespace of as-of answer ids
 
@@ -80,12 +82,42 @@ def as_of_time(timeframe: Timeframe, as_of: datetime, now: pd.Timestamp) -> pd.T
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
-    """A digest of a candle frame's content (every column, in order)."""
+    """A digest of a candle frame's content (every column, in order; times as integers)."""
     digest = hashlib.blake2b(digest_size=16)
     for name in frame.columns:
+        column = frame[name]
+        if isinstance(column.dtype, pd.DatetimeTZDtype) or column.dtype.kind == "M":
+            values = column.array.asi8
+        else:
+            values = column.to_numpy(dtype="float64")
         digest.update(name.encode())
-        digest.update(np.ascontiguousarray(frame[name].to_numpy()).tobytes())
+        digest.update(np.ascontiguousarray(values).tobytes())
     return digest.hexdigest()
+
+
+class StoreFrames:
+    """Series read from a local store, kept per worker while their file is unchanged (its inode,
+    size and modification time: every write replaces the file, so a rewrite is read again); an
+    object store's are read each time."""
+
+    def __init__(self, store: CandleStore, size: int = SERIES_KEPT) -> None:
+        self.store = store
+        self.local = type(store) is CandleStore
+        self.frames: LruCache[tuple, pd.DataFrame] = LruCache(size)
+
+    def read(self, ticker: str, timeframe: Timeframe) -> pd.DataFrame:
+        if not self.local:
+            return self.store.read(ticker, timeframe)
+        try:
+            stat = os.stat(self.store.path(ticker, timeframe))
+        except FileNotFoundError:
+            return self.store.read(ticker, timeframe)  # none: an empty frame
+        key = (ticker, timeframe.code, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        frame = self.frames.get(key)
+        if frame is None:
+            frame = self.store.read(ticker, timeframe)
+            self.frames.put(key, frame)
+        return frame  # shared: never written to
 
 
 class AsOfCandles:
@@ -93,7 +125,9 @@ class AsOfCandles:
     does (a window, or NoCandles), so the universe's code reads it unchanged; `realised` gives
     the closes of the candles after `at` that have closed by `now`, for the outcomes."""
 
-    def __init__(self, store: CandleStore, at: pd.Timestamp, now: pd.Timestamp) -> None:
+    def __init__(
+        self, store: CandleStore | StoreFrames, at: pd.Timestamp, now: pd.Timestamp
+    ) -> None:
         self.store, self.at, self.now = store, at, now
         self._series: dict[tuple[str, str], tuple[pd.DataFrame, pd.DataFrame]] = {}
 
@@ -105,10 +139,14 @@ class AsOfCandles:
             except (OSError, ValueError) as error:  # unreadable: as if not stored
                 log.warning("store of %s %s unreadable: %s", ticker, timeframe.code, error)
                 frame = pd.DataFrame({"timestamp": pd.to_datetime([], utc=True)})
-            cut = timeframe.floor(self.at)  # the candle containing `at` had not closed
+            # The store's series are sorted by open time: the candle containing `at` had not
+            # closed, so the window ends before it; the outcomes are the candles closed by now
+            # among the MAX_STEPS from it.
             stamps = frame["timestamp"]
-            before = frame[stamps < cut].iloc[-CACHED_CANDLES:].reset_index(drop=True)
-            after = frame[(stamps >= cut) & (stamps < timeframe.floor(self.now))]
+            cut = int(stamps.searchsorted(timeframe.floor(self.at)))
+            closed = int(stamps.searchsorted(timeframe.floor(self.now)))
+            before = frame.iloc[max(0, cut - CACHED_CANDLES) : cut].reset_index(drop=True)
+            after = frame.iloc[cut : max(cut, min(closed, cut + MAX_STEPS))]
             self._series[key] = (before, after.reset_index(drop=True))
         return self._series[key]
 
@@ -173,6 +211,7 @@ class AsOfForecasts:
         self.forecaster = forecaster
         self.past: LruCache[str, ServedModel] = LruCache(versions)
         self.inputs = InputCache()
+        self.frames: StoreFrames | None = None
         self._missing: dict[str, float] = {}  # tag -> when the model store lacked it
 
     @property
@@ -184,7 +223,10 @@ class AsOfForecasts:
 
     def candles(self, timeframe: Timeframe, as_of: datetime) -> AsOfCandles:
         now = self.forecaster.candles.provider.now()
-        return AsOfCandles(self.store, as_of_time(timeframe, as_of, now), now)
+        at = as_of_time(timeframe, as_of, now)
+        if self.frames is None or self.frames.store is not self.store:
+            self.frames = StoreFrames(self.store)
+        return AsOfCandles(self.frames, at, now)
 
     def version_at(self, timeframe: Timeframe, at: pd.Timestamp) -> tuple[ServedModel, str]:
         """The timeframe's champion at `at` when the model store holds it, else the current
