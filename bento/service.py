@@ -38,12 +38,14 @@ from candlecast.api import (
 )
 from candlecast.modeling import pull_models, pull_version
 from candlecast.serving import (
+    AsOfForecasts,
     CachedPredict,
     LoopAnswers,
     build_forecaster,
     follow_champions,
     model_references,
     pinned_release,
+    rank_as_of,
     reads,
 )
 from candlecast.serving import (
@@ -78,6 +80,7 @@ class Candlecast:
     def __init__(self) -> None:
         self.forecaster = build_forecaster(settings, self.models, release)
         loop_answers.serve(self.forecaster)
+        self.as_of = AsOfForecasts(self.forecaster)  # answers as of a past time, never stored
         self.champions = follow_champions(
             self.forecaster,
             settings.candlecast_release_poll_seconds,
@@ -87,17 +90,30 @@ class Candlecast:
     @bentoml.api(route="/predict", input_spec=PredictRequest)
     @answers_errors
     def predict(
-        self, symbol: str, timeframe: str, steps: int | None, predict_until: datetime | None
+        self,
+        symbol: str,
+        timeframe: str,
+        steps: int | None,
+        predict_until: datetime | None,
+        as_of: datetime | None,
     ) -> Forecast:
-        """A forecast of the next candles (30 by default) with 80 % intervals."""
+        """A forecast of the next candles (30 by default) with 80 % intervals; with `as_of`, the
+        forecast it would have given then, each step beside what followed."""
+        if as_of is not None:
+            return self.as_of.predict(symbol, TIMEFRAMES[timeframe], steps, predict_until, as_of)
         body = self.forecaster.predict_json(symbol, TIMEFRAMES[timeframe], steps, predict_until)
         return Response(body, media_type="application/json")  # a Forecast's JSON
 
     @bentoml.api(route="/rank", input_spec=RankRequest)
     @answers_errors
-    def rank(self, timeframe: str, horizon: int, symbols: list[str] | None) -> Ranking:
+    def rank(
+        self, timeframe: str, horizon: int, symbols: list[str] | None, as_of: datetime | None
+    ) -> Ranking:
         """The coins ordered by predicted return relative to the served universe at one horizon,
-        with percentile and p_outperform; coins that cannot be forecast listed apart."""
+        with percentile and p_outperform; coins that cannot be forecast listed apart. With
+        `as_of`, the ranking it would have given then, each coin beside its realised return."""
+        if as_of is not None:
+            return rank_as_of(self.as_of, TIMEFRAMES[timeframe], horizon, symbols, as_of)
         return rank_coins(self.forecaster, TIMEFRAMES[timeframe], horizon, symbols)
 
     @bentoml.api(route="/symbols/search", input_spec=SymbolSearchRequest)

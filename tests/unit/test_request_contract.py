@@ -99,8 +99,11 @@ def test_the_predict_schema_states_steps_xor_predict_until():
     spec = candlecast_openapi({"paths": {}, "components": {"schemas": generated}})
     schema = spec["components"]["schemas"]["PredictRequest"]
     assert schema["not"] == {"required": ["steps", "predict_until"]}
-    assert schema["maxProperties"] == 3 == len(schema["required"]) + 1
+    # symbol and timeframe, then as_of and one of steps or predict_until
+    assert schema["maxProperties"] == 4 == len(schema["required"]) + 2
     assert "default" not in schema["properties"]["steps"]
+    assert "default" not in schema["properties"]["as_of"]
+    assert schema["properties"]["as_of"]["format"] == "date-time"
     assert body_problems(PredictRequest, b'{"symbol": "btcusdt", "timeframe": "1d"}') is None
 
 

@@ -50,6 +50,7 @@ from candlecast.api.queries import (
     search_symbols,
     skill_evidence,
     stored_forecast,
+    universe_at,
     universe_tickers,
 )
 from candlecast.api.ranking import (
@@ -162,6 +163,7 @@ __all__ = [
     "search_symbols",
     "skill_evidence",
     "stored_forecast",
+    "universe_at",
     "universe_tickers",
     "RankedCoin",
     "RankingAccuracyRow",

@@ -35,6 +35,9 @@ FORECAST_STEP = {
     "relative_z": 0.41,
     "percentile": 83.5,
     "p_outperform": 0.54,
+    "actual": None,
+    "hit": None,
+    "inside_80": None,
 }
 
 HORIZON_EVIDENCE = {
@@ -83,6 +86,8 @@ FORECAST = {
     "cached": False,
     "skill": [HORIZON_EVIDENCE],
     "universe_size": 480,
+    "as_of": None,
+    "model_chosen": None,
     "steps": [FORECAST_STEP],
 }
 
@@ -111,6 +116,7 @@ RANKING = {
             "p_outperform": 0.58,
             "last_close": 242.1,
             "in_universe": True,
+            "realised_return": None,
         }
     ],
     "unranked": [
@@ -120,6 +126,9 @@ RANKING = {
             "detail": "X:NEWUSDT has 20 closed 1d candles; the features need at least 40",
         }
     ],
+    "as_of": None,
+    "model_chosen": None,
+    "universe_chosen": None,
 }
 
 SYMBOL_SEARCH = {

@@ -40,7 +40,16 @@ the body does not match its schema (bad JSON, not an object, a wrong type, a val
 range, an unknown field, both `steps` and `predict_until`); `404`: an unknown symbol (with
 `matches`, close tickers) or prediction; `422`: a valid request that cannot be served now (too
 little history, with `needed` and `have`; a `predict_until` in the past or more than 30
-candles ahead); `503`: the market data provider, the database or the key store unavailable.
+candles ahead; an `as_of` in the future or before the store's retention); `503`: the market
+data provider, the database or the key store unavailable.
+
+### `as_of`: what it would have said then
+`/predict` and `/rank` take an optional `as_of`, a past time: the answer is the one the service
+would have given then, from the candles closed at it (read from the candle store, never a later
+candle) and the version that was champion then while the model store holds it (`model_chosen`
+says which and why), with what followed beside it: each step's `actual` close, `hit` and
+`inside_80` (null where its candle has not closed), each ranked coin's `realised_return`. Such
+an answer is never stored, cached or scored as a served forecast.
 
 ### Fresh candles and `stale`
 A forecast uses the newest closed candles. `stale: true` means they are older than the
@@ -102,7 +111,7 @@ ERRORS = {  # status: what it means, in the document
     "413": "The body is over 1 MiB.",
     "415": "The body is not sent as application/json.",
     "422": "A valid request that cannot be served now (too little history: `needed`, `have`; "
-    "`predict_until` in the past or too far ahead).",
+    "`predict_until` in the past or too far ahead; `as_of` in the future or before retention).",
     "429": "Past the key's rate limit: retry after `Retry-After` seconds.",
     "503": "The market data provider, the database or the key store is unavailable.",
 }
@@ -141,6 +150,7 @@ OPERATION_ERRORS = {
     "/predictions/get": ("404",),
     "/predictions/latest": ("404",),
     "/accuracy": ("422",),
+    "/rank": ("422",),  # an as_of in the future or before retention
 }
 HEADERS = {
     "401": {"WWW-Authenticate": "Bearer"},

@@ -115,6 +115,23 @@ def universe_tickers(conn: psycopg.Connection, size: int) -> list[str]:
     return [row["ticker"] for row in rows]
 
 
+def universe_at(conn: psycopg.Connection, size: int, at) -> tuple[list[str], str]:
+    """The universe as of a past time: the top `size` of the last one a symbol sync recorded at
+    or before `at` (`universe_runs`), else today's (`universe_tickers`); and which it is."""
+    row = conn.execute(
+        "SELECT tickers, recorded_at FROM universe_runs WHERE recorded_at <= %s "
+        "ORDER BY recorded_at DESC LIMIT 1",
+        (at,),
+    ).fetchone()
+    if row is not None:
+        recorded = row["recorded_at"].isoformat()
+        return list(row["tickers"])[:size], f"the universe the symbol sync recorded at {recorded}"
+    return (
+        universe_tickers(conn, size),
+        "today's ranking by USD volume: no universe was recorded at or before as_of",
+    )
+
+
 def stored_forecast(conn: psycopg.Connection, prediction_id: str) -> Forecast:
     row = conn.execute(_FORECAST_SQL + " AND p.id = %s", (prediction_id,)).fetchone()
     if row is None:

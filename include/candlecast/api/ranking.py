@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from candlecast.api.examples import RANKING, schema_example
-from candlecast.api.requests import STRICT, Symbol, TimeframeCode
+from candlecast.api.requests import STRICT, Symbol, TimeframeCode, as_of_field
 from candlecast.api.schemas import RELATIVE_SKILL_MEANING, HorizonEvidence, Skill
 from candlecast.timeframes import MAX_STEPS
 
@@ -32,6 +32,7 @@ class RankRequest(BaseModel):
         "the served universe itself, the top CANDLECAST_TOP_N coins by USD volume.",
         json_schema_extra=lambda schema: schema.pop("default", None),
     )
+    as_of: datetime = Field(**as_of_field())
 
 
 class RankedCoin(BaseModel):
@@ -56,6 +57,12 @@ class RankedCoin(BaseModel):
     )
     last_close: float
     in_universe: bool = Field(description="A member of the served universe at this candle.")
+    realised_return: float | None = Field(
+        default=None,
+        description="A ranking as_of a past time only: the coin's simple return from last_close "
+        "to the close of the candle the horizon ends with, from the candle store; null where "
+        "that candle has not closed (or is not stored) and in every ranking of now.",
+    )
 
 
 class UnrankedCoin(BaseModel):
@@ -71,7 +78,7 @@ class Ranking(BaseModel):
 
     ranking_id: str | None = Field(
         description="The stored ranking (scored by /accuracy once its target candle closes); "
-        "null when it could not be stored."
+        "null when it could not be stored, and for a ranking as_of a past time (never stored)."
     )
     timeframe: str
     horizon: int
@@ -94,4 +101,21 @@ class Ranking(BaseModel):
     coins: list[RankedCoin]
     unranked: list[UnrankedCoin] = Field(
         description="Coins that could not be forecast at the candle, with the reason; never ranked."
+    )
+    as_of: datetime | None = Field(
+        default=None,
+        description="The past time this ranking was asked as of: the universe's predictions from "
+        "the candles closed at it (each coin's from the store), coins not listed then left out; "
+        "null for a ranking of now.",
+    )
+    model_chosen: str | None = Field(
+        default=None,
+        description="A ranking as_of only: why `model` answered it ('champion at as_of', or "
+        "'current champion: ' and the reason).",
+    )
+    universe_chosen: str | None = Field(
+        default=None,
+        description="A ranking as_of only: which universe it is measured against: the top coins "
+        "the last symbol sync before as_of recorded (`universe_runs`), or, where none was "
+        "recorded, today's ranking by USD volume (said so).",
     )

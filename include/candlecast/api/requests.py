@@ -78,10 +78,37 @@ Symbol = Annotated[
 ]
 
 # Both given is refused, and the OpenAPI document says so twice (3.0 has no "dependentRequired"):
-# as a `not`, and as `maxProperties: 3`, which generators honour (symbol and timeframe are
-# required, no other field is allowed, so a third is steps or predict_until, never both). Added
-# there, as BentoML's schema objects take no "not".
-STEPS_XOR_UNTIL = {"not": {"required": ["steps", "predict_until"]}, "maxProperties": 3}
+# as a `not`, and as `maxProperties: 4`, which generators honour (symbol and timeframe are
+# required, no other field is allowed, so the other two are as_of and one of steps or
+# predict_until, never both). Added there, as BentoML's schema objects take no "not".
+STEPS_XOR_UNTIL = {"not": {"required": ["steps", "predict_until"]}, "maxProperties": 4}
+AS_OF_MEANING = (
+    "A past time (RFC 3339; naive times are UTC) to answer as of: only the candles that had "
+    "closed at it, read from the candle store (never the provider, never a later candle), and "
+    "the model version that was the timeframe's champion at it when the model store still holds "
+    "it (else the current champion; `model_chosen` says which and why). Each step then carries "
+    "its outcome where its candle has closed since (`actual`, `hit`, `inside_80`). Never stored, "
+    "cached or scored as a served forecast. Within the store's retention of the timeframe and "
+    "not in the future, else 422."
+)
+
+
+AS_OF_EXAMPLE = "2025-08-01T00:00:00Z"
+
+
+def _as_of_schema(schema: dict) -> None:
+    _without_default(schema)
+    schema["example"] = AS_OF_EXAMPLE
+
+
+def as_of_field() -> dict:
+    """Field arguments of an optional `as_of` (left out, never sent as null)."""
+    return {
+        "default": None,
+        "description": AS_OF_MEANING,
+        "examples": [AS_OF_EXAMPLE],
+        "json_schema_extra": _as_of_schema,
+    }
 
 
 class PredictRequest(BaseModel):
@@ -104,10 +131,11 @@ class PredictRequest(BaseModel):
     predict_until: datetime = Field(
         default=None,
         description="Instead of steps: forecast up to the candle containing this time "
-        f"(RFC 3339; naive times are UTC; in the future, at most {MAX_STEPS} candles after "
-        "the last closed one). Not together with steps.",
+        f"(RFC 3339; naive times are UTC; in the future (after as_of when given), at most "
+        f"{MAX_STEPS} candles after the last closed one). Not together with steps.",
         json_schema_extra=_without_default,
     )
+    as_of: datetime = Field(**as_of_field())
 
     @field_validator("predict_until")
     @classmethod

@@ -247,6 +247,23 @@ class ForecastStep(BaseModel):
         "median of the universe's coins (fitted on the validation window, its calibration error "
         "measured on the test window); exactly 0.5 where relative_skill is 'none'.",
     )
+    actual: float | None = Field(
+        default=None,
+        description="An as_of forecast only: the realised close of this step's candle, from the "
+        "candle store; null where that candle has not closed (or is not stored) and in every "
+        "forecast without as_of.",
+    )
+    hit: bool | None = Field(
+        default=None,
+        description="An as_of forecast only: the direction was right (the close moved to the "
+        "named side of last_close); null where actual is, where the price did not move, or "
+        "where the step names no side (confidence 0.5), as live outcomes count it.",
+    )
+    inside_80: bool | None = Field(
+        default=None,
+        description="An as_of forecast only: actual lies within close_low_80..close_high_80; "
+        "null where actual is.",
+    )
 
 
 class Forecast(BaseModel):
@@ -284,6 +301,19 @@ class Forecast(BaseModel):
         default=None,
         description="Coins of the served universe (top by USD volume) forecast at the same "
         "candle that the steps' relative_z and percentile are measured against; null when none "
-        "is at hand (a candle older than the universe's, or the universe unavailable).",
+        "is at hand (a candle older than the universe's, or the universe unavailable, or an "
+        "as_of forecast: /rank with as_of ranks the universe as of a time).",
+    )
+    as_of: datetime | None = Field(
+        default=None,
+        description="The past time this forecast was asked as of (only the candles closed at it "
+        "were read); null for a forecast of now. An as_of forecast is never stored (persisted "
+        "false): its prediction_id names the question, not a stored forecast.",
+    )
+    model_chosen: str | None = Field(
+        default=None,
+        description="An as_of forecast only: why `model` answered it: 'champion at as_of', or "
+        "'current champion: ' and the reason (none was champion yet, that version is no longer "
+        "in the model store, PostgreSQL could not say).",
     )
     steps: list[ForecastStep]

@@ -9,7 +9,8 @@ promoted champion and to each new challenger (`releases`), the versions a pinned
 instead (`pinned`), the served universe's predictions at a candle, shared by every worker
 (`universe`, `relative`: a forecast's fields against it) and POST /rank over it (`ranking`), the
 background queue and sample of the challengers' shadow forecasts (`shadow`) and cached /predict
-answers given on the server's event loop (`loop_answers`).
+answers given on the server's event loop (`loop_answers`); answers as of a past time, from
+the store and the version champion then, never stored (`as_of`).
 
 May import: `candlecast.api`, `candlecast.modeling` (never its `training`), `candlecast.ohlcv`
 (the store and the cleaner; never validation), `candlecast.marketdata`, `candlecast.ops`,
@@ -18,6 +19,7 @@ May import: `candlecast.api`, `candlecast.modeling` (never its `training`), `can
 
 from candlecast.api import NO_OUTCOMES
 from candlecast.serving import reads
+from candlecast.serving.as_of import AsOfCandles, AsOfForecasts
 from candlecast.serving.assembly import build_forecaster, model_references
 from candlecast.serving.candles import (
     CACHED_CANDLES,
@@ -51,6 +53,7 @@ from candlecast.serving.loop_answers import ANSWER_HEADER, CachedPredict, LoopAn
 from candlecast.serving.lru import LruCache
 from candlecast.serving.pinned import PinnedRelease, pin_labels, pinned_release
 from candlecast.serving.prediction_cache import PredictionCache, prediction_key
+from candlecast.serving.rank_as_of import rank_as_of
 from candlecast.serving.ranking import rank
 from candlecast.serving.ranking import table as ranking_table
 from candlecast.serving.relative import Universe, Unranked, relative_steps
@@ -60,6 +63,8 @@ from candlecast.serving.universe import UniverseSource, compute_universe, univer
 
 __all__ = [
     "ANSWER_HEADER",
+    "AsOfCandles",
+    "AsOfForecasts",
     "CACHED_CANDLES",
     "NO_OUTCOMES",
     "SERVING_CANDLES",
@@ -99,6 +104,7 @@ __all__ = [
     "pinned_release",
     "prediction_key",
     "rank",
+    "rank_as_of",
     "ranking_table",
     "reads",
     "Universe",

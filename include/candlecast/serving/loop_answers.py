@@ -55,6 +55,8 @@ class LoopAnswers:
             request = PredictRequest.model_validate_json(body or b"{}")
         except ValidationError:
             return None
+        if request.as_of is not None:
+            return None  # an answer as of a past time is never a cached one of now
         try:
             return self.forecaster.cached_answer(
                 request.symbol,

@@ -51,7 +51,7 @@ def _outsider(forecaster, served, timeframe, ticker, universe) -> tuple | Unrank
     return raw, float(window.frame["close"].iloc[-1])
 
 
-def _chosen(forecaster, served, timeframe, universe: Universe, symbols, horizon: int):
+def chosen_coins(forecaster, served, timeframe, universe: Universe, symbols, horizon: int):
     """(tickers, relative z at the horizon, last closes, members?) and the coins kept apart."""
     if symbols is None:
         return (
@@ -115,7 +115,7 @@ def rank(
     )
     if universe is None:
         raise Unavailable("database unavailable: the served universe cannot be named")
-    chosen, apart = _chosen(forecaster, served, timeframe, universe, symbols, horizon)
+    chosen, apart = chosen_coins(forecaster, served, timeframe, universe, symbols, horizon)
     now = forecaster.candles.provider.now()
     name, _, version = served.tag.partition(":")
     evidence = served.evidence[horizon - 1]
