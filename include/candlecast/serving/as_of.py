@@ -231,7 +231,7 @@ class AsOfForecasts:
     def version_at(self, timeframe: Timeframe, at: pd.Timestamp) -> tuple[ServedModel, str]:
         """The timeframe's champion at `at` when the model store holds it, else the current
         champion; with why it was chosen."""
-        served = self.forecaster.models[timeframe.code]
+        served = self.forecaster.served(timeframe)
         try:
             with self.forecaster.pool.connection() as conn:
                 tag = champion_at(conn, timeframe.code, at)
