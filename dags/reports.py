@@ -5,9 +5,11 @@ At the report hours (`CANDLECAST_REPORT_HOURS`, UTC, default 07:00 and 19:00): t
 of the 24 hours to now, and on Sunday at the last report hour the weekly one of the 7 days to
 now. Forecasts served and scored, accuracy and MAE against the random walk by timeframe, version
 and horizon (beside each version's test window), calibration, best and worst coins, drift
-alerts, the paper ledger's P&L. The text goes to Slack (connection `candlecast_slack`) once per
-report; it and one PNG (daily: accuracy by horizon; weekly: the ledger's equity) are saved under
-`$CANDLECAST_HOME/reports/`. `candlecast report daily|weekly [--date D]` prints the same text.
+alerts, the paper ledger's P&L, each challenger's live gate. The text goes to Slack (connection
+`candlecast_slack`) once per report, marked sent only when the webhook accepted it (a failed
+post is retried by the next run, once); it and one PNG (daily: accuracy by horizon; weekly: the
+ledger's equity) are saved under `$CANDLECAST_HOME/reports/`. `candlecast report daily|weekly
+[--date D]` prints the same text.
 """
 
 from __future__ import annotations
@@ -27,15 +29,10 @@ HOURS = Settings().candlecast_report_hours
 )
 def reports():
     @task
-    def send() -> list[dict]:
-        from candlecast.pipeline import due_reports, report_period_end, run_report
+    def send() -> dict:
+        from candlecast.pipeline import run_due_reports
 
-        settings = Settings()
-        end = report_period_end(settings)
-        return [
-            {k: v for k, v in run_report(settings, kind, end, send=True).items() if k != "report"}
-            for kind in due_reports(settings, end)
-        ]
+        return run_due_reports(Settings())
 
     send()
 

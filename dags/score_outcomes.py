@@ -9,6 +9,10 @@ outcomes touch are recomputed (`outcome_rolling`: per model version × horizon h
 day × 1/7/30-day window, with intervals, beside the version's test window), drift is checked
 (one alert per version per day) and the forward paper ledger (`paper_positions`) is run on the
 new candles and the new served forecasts; its emergency stops pause a version and alert.
+Last, the live gate: each challenger's shadows paired with the champion's forecasts of the same
+requests (n, differences of direction accuracy and rank IC with intervals, verdict, decide-by)
+recorded on its row; with auto-promotion on, one that passed both gates is promoted and one not
+promoted by its deadline rejected (see the README's Releases).
 """
 
 from __future__ import annotations

@@ -350,7 +350,7 @@ def cmd_quarantine(args) -> None:
 
 
 def cmd_models(args) -> None:
-    from candlecast.pipeline import release_action
+    from candlecast.releasing import release_action
 
     settings = get_settings()
     command = args.models_command
@@ -361,6 +361,7 @@ def cmd_models(args) -> None:
         "promote": {"tag": getattr(args, "tag", None), "force": getattr(args, "force", False)},
         "rollback": {"timeframe": getattr(args, "timeframe", None)},
         "prune": {"keep": getattr(args, "keep", 3)},
+        "decide": {},
     }[command]
     import getpass
 
@@ -372,13 +373,21 @@ def cmd_models(args) -> None:
 def _print_models(settings, timeframe: str | None) -> None:
     """Per timeframe: the champion, then the other versions newest first, with their gates."""
     from candlecast.modeling import releases
+    from candlecast.monitoring.live_release import summary
     from candlecast.ops import db
 
     code = None if timeframe is None else parse_timeframe(timeframe).code
     with db.connect(settings) as conn:
         rows = releases.versions(conn, code)
     print(f"{'timeframe':<9} {'stage':<11} {'version':<44} {'trained':<20} {'data end':<20} gate")
-    order = {"champion": 0, "challenger": 1, "retired": 2, "rolled_back": 3, "pruned": 4}
+    order = {
+        "champion": 0,
+        "challenger": 1,
+        "retired": 2,
+        "rolled_back": 3,
+        "rejected": 4,
+        "pruned": 5,
+    }
     for row in sorted(rows, key=lambda r: (r["timeframe"], order[r["stage"]])):
         gate = row["gate"] or {}
         verdict = gate.get("verdict", "-")
@@ -388,6 +397,8 @@ def _print_models(settings, timeframe: str | None) -> None:
             f"{_when(row['trained_at']):<20} {_when(row['data_end']):<20} {verdict}"
             + (f" ({reasons})" if reasons else "")
         )
+        if row["stage"] == "challenger" or row["live_gate"]:
+            print(f"{'':<9} {'':<11} {summary(row['live_gate'])}")
 
 
 def _add_models_commands(sub) -> None:
@@ -411,6 +422,10 @@ def _add_models_commands(sub) -> None:
     )
     prune.add_argument("--keep", type=int, default=3, help="newest challengers kept per timeframe")
     prune.set_defaults(func=cmd_models)
+    decide = models.add_parser(
+        "decide", help="run the live gate now (score-outcomes runs it after each pass)"
+    )
+    decide.set_defaults(func=cmd_models)
 
 
 def cmd_bento_build(args) -> None:

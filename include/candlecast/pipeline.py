@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 import pandas as pd
@@ -14,7 +13,7 @@ from candlecast.ohlcv.symbols import SymbolsRejected, sync_symbols, top_symbols,
 from candlecast.ops import db
 from candlecast.ops.alerting import send_alert
 from candlecast.settings import Settings
-from candlecast.timeframes import TIMEFRAME_CODES, TIMEFRAMES, parse_timeframe
+from candlecast.timeframes import TIMEFRAME_CODES, TIMEFRAMES, candles_between, parse_timeframe
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +255,7 @@ def training_due(settings: Settings, timeframe_code: str, run_type: str) -> dict
         default=None,
     )
     needed = settings.retrain_min_new_candles(timeframe.code)
-    gained = releases.candles_between(timeframe, champion["data_end"], newest, needed)
+    gained = candles_between(timeframe, champion["data_end"], newest, needed)
     reason = (
         f"{gained} new {timeframe.code} candles since {champion['name']}:{champion['version']}'s "
         f"data end {champion['data_end']:%Y-%m-%d %H:%M}Z (retrains at {needed})"
@@ -264,61 +263,11 @@ def training_due(settings: Settings, timeframe_code: str, run_type: str) -> dict
     return {"due": gained >= needed, "reason": reason, "new_candles": gained}
 
 
-def release_action(
-    settings: Settings,
-    action: str,
-    timeframe: str | None = None,
-    tag: str | None = None,
-    reason: str = "",
-    force: bool = False,
-    keep: int = 3,
-    actor: str = "cli",
-) -> dict:
-    """The release actions the `candlecast models` commands and the `release_models` DAG run:
-    list, promote, rollback, prune."""
-    from candlecast.modeling import releases, use_model_store
-
-    with db.connect(settings) as conn:
-        if action == "list":
-            code = None if timeframe is None else parse_timeframe(timeframe).code
-            return json.loads(json.dumps({"versions": releases.versions(conn, code)}, default=str))
-        if action == "promote":
-            if not tag:
-                raise ValueError("promote needs a tag such as candlecast-1h:20260101t000000000000")
-            change = releases.promote(conn, tag, actor, reason, force)
-        elif action == "rollback":
-            if not timeframe:
-                raise ValueError("rollback needs a timeframe (1h, 4h, 1d, 1w or 1M)")
-            code = parse_timeframe(timeframe).code
-            change = releases.rollback(conn, code, actor, reason)
-        elif action == "prune":
-            pruned = releases.prune(conn, keep, actor)
-        else:
-            raise ValueError(f"unknown action {action!r}; expected list, promote, rollback, prune")
-    if action in ("promote", "rollback"):  # committed: now the replicas' pointer
-        return _served_from_object_store(settings, change)
-    use_model_store(
-        settings
-    )  # rows first: a version marked pruned that is still stored is harmless
-    releases.delete_from_store(pruned)
-    return {"pruned": pruned, "kept_challengers_per_timeframe": keep}
-
-
-def _served_from_object_store(settings: Settings, change) -> dict:
-    """After a promotion or rollback (committed), the timeframe's pointer in the object store
-    names the new champion, for replicas that start later (CANDLECAST_STORE_URL set)."""
-    from candlecast.modeling import point_at, use_model_store
-
-    if settings.candlecast_store_url and change.to_tag:
-        use_model_store(settings)
-        point_at(settings, change.to_tag)
-    return change.as_dict()
-
-
 def run_score_outcomes(settings: Settings) -> dict:
     """Score every forecast step whose target candle has closed, refresh the rolling figures,
-    alert drift and run the paper ledger (the `score_outcomes` DAG)."""
+    alert drift, run the paper ledger, then the live gate (the `score_outcomes` DAG)."""
     from candlecast.monitoring import DriftRules, RealisedCandles, monitor
+    from candlecast.releasing import decide_live
 
     provider = get_provider(settings)
     candles = RealisedCandles(open_store(settings.store_location), provider, provider.now())
@@ -326,7 +275,9 @@ def run_score_outcomes(settings: Settings) -> dict:
         settings.candlecast_drift_min_outcomes, settings.candlecast_drift_window_days
     )
     with db.connect(settings) as conn:
-        return monitor(conn, candles, rules, send_alert)
+        result = monitor(conn, candles, rules, send_alert)
+        result["live_gate"] = decide_live(settings, conn, candles.now, "score_outcomes")
+    return result
 
 
 def report_period_end(settings: Settings, day: str | None = None) -> pd.Timestamp:
@@ -348,27 +299,38 @@ def due_reports(settings: Settings, period_end: pd.Timestamp) -> list[str]:
 
 def run_report(settings: Settings, kind: str, period_end: pd.Timestamp, send: bool = False) -> dict:
     """Build and save one report (text and PNG under CANDLECAST_HOME/reports); with `send`,
-    post its text to Slack once per kind and period (a re-run sends nothing)."""
-    from candlecast.monitoring import build_report, save_report
+    post its text to Slack once per kind and period (a re-run sends nothing; a failed post is
+    left for `run_due_reports`' next run to retry once)."""
+    from candlecast.monitoring import build_report, delivery, save_report
     from candlecast.ops.alerting import post_to_slack
 
     with db.connect(settings) as conn:
         report = build_report(conn, kind, period_end, settings.candlecast_rank_fee)
-        text_path, plot_path = save_report(report, settings.reports_dir)
+        paths = save_report(report, settings.reports_dir)
         sent = False
-        if send:
-            claimed = conn.execute(
-                "INSERT INTO sent_reports (kind, period_end, text_path, plot_path) "
-                "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING kind",
-                (kind, report.period_end, str(text_path), str(plot_path)),
-            ).fetchone()
-            conn.commit()
-            sent = bool(claimed) and post_to_slack(report.text)
+        if send and delivery.claim(conn, kind, report.period_end, paths, report.text):
+            sent = delivery.deliver(conn, kind, report.period_end, report.text, post_to_slack)
     return {
         "kind": kind,
         "period_end": str(report.period_end),
-        "text": str(text_path),
-        "plot": str(plot_path),
+        "text": str(paths[0]),
+        "plot": str(paths[1]),
         "sent": sent,
         "report": report.text,
     }
+
+
+def run_due_reports(settings: Settings, period_end: pd.Timestamp | None = None) -> dict:
+    """The `reports` DAG: first the reports whose post failed last time (each retried once),
+    then the reports due at `period_end` (the provider's now to the hour by default)."""
+    from candlecast.monitoring import delivery
+    from candlecast.ops.alerting import post_to_slack
+
+    with db.connect(settings) as conn:
+        retried = delivery.retry_failed(conn, post_to_slack)
+    end = report_period_end(settings) if period_end is None else period_end
+    sent = [
+        {k: v for k, v in run_report(settings, kind, end, send=True).items() if k != "report"}
+        for kind in due_reports(settings, end)
+    ]
+    return {"retried": retried, "reports": sent}

@@ -132,8 +132,21 @@ class Settings(BaseSettings):
     )
     candlecast_auto_promote: bool = Field(
         default=True,
-        description="Promote a newly trained version to champion when it passes its gate; "
-        "off: every promotion waits for `candlecast models promote` (or release_models).",
+        description="Promote a challenger that passed its gate once its live shadows show it "
+        "no worse than the champion (the live gate); off: every promotion waits for "
+        "`candlecast models promote` (or release_models).",
+    )
+    candlecast_live_gate_min_outcomes: int = Field(
+        default=3000,
+        ge=1,
+        description="Scored shadow outcomes, paired with the champion's on the same requests "
+        "and candles, a challenger needs before the live gate may promote it (README: Releases).",
+    )
+    candlecast_live_gate_max_days: float = Field(
+        default=14,
+        gt=0,
+        description="Days a challenger waits for the live gate; then, not promoted, it is "
+        "rejected with the reason recorded (auto-promotion on).",
     )
     candlecast_retrain_min_new_candles: dict[str, int] = Field(
         default_factory=dict,

@@ -148,3 +148,18 @@ def parse_timeframe(value: str) -> Timeframe:
     raise TimeframeError(
         f"unknown timeframe {value!r}; expected one of {', '.join(TIMEFRAME_CODES)} (or '1mo')"
     )
+
+
+def candles_between(timeframe: Timeframe, start, end, cap: int) -> int:
+    """Candles of `timeframe` opened after `start` up to `end`, counted to at most `cap`."""
+    if end is None:
+        return 0
+    stamp, end, count = pd.Timestamp(start), pd.Timestamp(end), 0
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+    end = end.tz_localize("UTC") if end.tzinfo is None else end
+    while count < cap:
+        stamp = timeframe.next_open(stamp)
+        if stamp > end:
+            break
+        count += 1
+    return count

@@ -1,4 +1,5 @@
-"""A loopback stand-in for a Slack incoming webhook: records every message posted to it."""
+"""A loopback stand-in for a Slack incoming webhook: records every message it accepts; `fail_next`
+posts are refused with a 500 (and not recorded), as a webhook that is down."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from tests.support.loopback import LoopbackServer
 class WebhookSink(LoopbackServer):
     def __init__(self) -> None:
         self.messages: list[dict] = []
+        self.refused: list[dict] = []
+        self.fail_next = 0
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -19,6 +22,13 @@ class WebhookSink(LoopbackServer):
 
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if sink.fail_next > 0:
+                    sink.fail_next -= 1
+                    sink.refused.append(json.loads(body))
+                    self.send_response(500)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 sink.messages.append(json.loads(body))
                 self.send_response(200)
                 self.send_header("Content-Length", "2")

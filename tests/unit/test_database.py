@@ -8,7 +8,7 @@ def test_migrations_are_idempotent(database_url, conn):
     db.migrate(database_url)
     db.migrate(database_url)
     version = conn.execute(f"SELECT version_num FROM {db.VERSION_TABLE}").fetchall()
-    assert version == [{"version_num": "0008"}]
+    assert version == [{"version_num": "0009"}]
     tables = {
         r["table_name"]
         for r in conn.execute(
@@ -17,6 +17,7 @@ def test_migrations_are_idempotent(database_url, conn):
     }
     assert {"symbols", "models", "predictions", "prediction_steps", "api_keys"} <= tables
     assert {"prediction_outcomes", "outcome_rolling", "drift_alerts", "paper_positions"} <= tables
+    assert {"rankings", "ranking_outcomes"} <= tables
 
 
 def test_timeframe_check_uses_capital_month(conn):
@@ -146,3 +147,26 @@ def test_an_empty_or_failed_grouped_daily_keeps_the_ranking(
     alerts = [m["text"] for m in sink.messages]
     assert len(alerts) == 2 and all("previous ranking is kept" in a for a in alerts)
     assert first["volume_day"] < settings.candlecast_now.date().isoformat()
+
+
+def test_reports_sent_before_0009_stay_sent_and_a_rejected_stage_is_allowed(fresh_database_url):
+    import psycopg
+    from psycopg.rows import dict_row
+
+    db.migrate(fresh_database_url, "0008")
+    with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO sent_reports (kind, period_end, text_path, plot_path) "
+            "VALUES ('daily', '2025-03-03T07:00Z', 'a.txt', 'a.png')"
+        )
+    db.migrate(fresh_database_url)
+    with psycopg.connect(fresh_database_url, autocommit=True, row_factory=dict_row) as conn:
+        row = conn.execute("SELECT * FROM sent_reports").fetchone()
+        assert (row["status"], row["attempts"], row["body"]) == ("sent", 1, None)
+        assert row["delivered_at"] == row["sent_at"]
+        conn.execute(
+            "INSERT INTO models (name, version, timeframe, algorithm, feature_set_version, "
+            "trained_at, n_symbols, n_train_rows, stage) "
+            "VALUES ('x', 'v', '1h', 'a', 'v1', now(), 1, 1, 'rejected')"
+        )
+        assert conn.execute("SELECT live_gate FROM models").fetchone()["live_gate"] == {}

@@ -184,7 +184,7 @@ def _clock(conn) -> pd.Timestamp:
     return pd.Timestamp(conn.execute("SELECT clock_timestamp() AS t").fetchone()["t"])
 
 
-def test_champion_at_follows_promotions_and_rollbacks(fresh_database_url):
+def test_champion_at_follows_promotions_rollbacks_and_the_live_gate(fresh_database_url):
     db.ensure_schema(fresh_database_url)
     with psycopg.connect(fresh_database_url, row_factory=dict_row, autocommit=True) as conn:
         before_any = _clock(conn)
@@ -196,12 +196,25 @@ def test_champion_at_follows_promotions_and_rollbacks(fresh_database_url):
         after_promote = _clock(conn)
         releases.rollback(conn, "1h", "bob", "bad outcomes")
         after_rollback = _clock(conn)
+        v3 = _add(conn, "v3")  # rejected by the live gate: never champion
+        assert releases.reject(conn, v3, "score_outcomes", "worse live", {"champion": v1})
+        after_reject = _clock(conn)
+        v4 = _add(conn, "v4")  # promoted by the live gate (auto_promote)
+        live = {"champion": v1, "verdict": "pass"}
+        releases.promote(conn, v4, "score_outcomes", "live gate passed", auto=True, live=live)
+        after_live = _clock(conn)
 
         assert champion_at(conn, "1h", before_any) is None
         assert champion_at(conn, "1h", after_first) == v1
         assert champion_at(conn, "1h", after_register) == v1
         assert champion_at(conn, "1h", after_promote) == v2
         assert champion_at(conn, "1h", after_rollback) == v1
+        assert champion_at(conn, "1h", after_reject) == v1
+        assert champion_at(conn, "1h", after_live) == v4
+        stages = {
+            r["v"]: r["stage"] for r in conn.execute("SELECT version AS v, stage FROM models")
+        }
+        assert (stages["v3"], stages["v4"], stages["v1"]) == ("rejected", "champion", "retired")
         assert champion_at(conn, "4h", after_rollback) is None  # another timeframe's history
         naive = after_promote.tz_convert("UTC").tz_localize(None)  # a naive time is UTC
         assert champion_at(conn, "1h", naive) == v2

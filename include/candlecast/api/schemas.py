@@ -64,6 +64,14 @@ class Challenger(BaseModel):
         "reasons, the test window, both models' skill figures with 95 % intervals, and the "
         "challenger-minus-champion differences with paired intervals.",
     )
+    live_gate: dict = Field(
+        default_factory=dict,
+        description="Its live comparison with the champion, as the shadows' outcomes accumulate: "
+        "n paired outcomes (of min_outcomes), the challenger-minus-champion differences of "
+        "direction accuracy (over the steps both called) and rank IC with 95 % block-bootstrap "
+        "intervals, verdict (accumulating, worse, pass), decision and decide_by; empty before "
+        "the first scoring pass.",
+    )
 
 
 class ServingModel(BaseModel):
@@ -116,7 +124,7 @@ class AccuracyRow(BaseModel):
     stage: str | None = Field(
         default=None,
         description="The version's release stage now: champion (served), challenger (shadowed "
-        "beside it), retired, rolled_back or pruned.",
+        "beside it), retired, rolled_back, rejected (by the live gate) or pruned.",
     )
     horizon: str = Field(default="all", description="h1, h6, h30 (that step) or all (1-30).")
     day: date | None = Field(default=None, description="UTC day the window ends with.")

@@ -32,7 +32,13 @@ from candlecast.modeling.market import (
     MarketContext,
     choose_benchmarks,
 )
-from candlecast.modeling.model_sync import point_at, publish_model, pull_models, pull_version
+from candlecast.modeling.model_sync import (
+    point_at,
+    publish_model,
+    pull_models,
+    pull_version,
+    unpublish,
+)
 from candlecast.modeling.predictor import (
     DEFAULT_RANK_FEE,
     Calibration,
@@ -59,6 +65,7 @@ __all__ = [
     "DEFAULT_RANK_FEE",
     "centred",
     "mid_percentile",
+    "unpublish",
     "BENCHMARK_BASES",
     "BenchmarkSeries",
     "MarketContext",

@@ -173,3 +173,31 @@ def pull_models(settings: Settings, tags: Iterable[str] | None = None) -> list[s
         return []
     wanted = list(tags) if tags is not None else list(_champions(settings, objects).values())
     return [tag for tag in wanted if pull_version(settings, tag)]
+
+
+def pinned_versions() -> set[str]:
+    """The model tags the Bentos of the local Bento store carry (`make bento` pins champions)."""
+    import bentoml
+
+    return {str(model.tag) for bento in bentoml.bentos.list() for model in bento.info.models}
+
+
+def unpublish(settings: Settings, tags: Iterable[str]) -> list[str]:
+    """Remove pruned versions' published copies (archive and manifest), never one a pointer
+    names (a champion) nor one a pinned Bento of this host carries; returns the tags removed."""
+    objects = model_objects(settings)
+    if objects is None:
+        return []
+    use_model_store(settings)
+    kept = pinned_versions()
+    removed = []
+    for tag in tags:
+        name, _, version = tag.partition(":")
+        pointer = objects.get(f"{name}/{POINTER}")
+        if tag in kept or (pointer is not None and json.loads(pointer.data)["tag"] == tag):
+            log.info("%s is served or pinned: its published copy stays", tag)
+            continue
+        objects.delete(f"{name}/{version}.bentomodel")
+        objects.delete(_manifest_key(tag))
+        removed.append(tag)
+    return removed

@@ -7,9 +7,10 @@ timeframe's advisory lock and writes its history row in the same transaction, so
 managers (or the CLI and the DAG) never leave two champions or a change without its row.
 
     champion   served; the first version of a timeframe becomes it at registration
-    challenger a newer version waiting for its gate and a promotion
+    challenger a newer version waiting for its gates (training-time, then live) and a promotion
     retired    a former champion (a rollback returns to the newest of them)
     rolled_back a champion a rollback stepped back from (never a rollback target again)
+    rejected   a challenger the live gate did not promote by its deadline (never a target)
     pruned     gone from the model store; the row (and its forecasts) stay
 """
 
@@ -17,17 +18,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 
+from candlecast.modeling.model_store import STAGE_LABEL, delete_from_store, set_store_label
 from candlecast.timeframes import TIMEFRAME_CODES, Timeframe
 
 log = logging.getLogger(__name__)
 
-STAGE_LABEL = "stage"
+__all__ = ["STAGE_LABEL", "delete_from_store", "set_store_label"]  # the model store's side
 
 
 class ReleaseRefused(ValueError):
@@ -128,17 +128,23 @@ def promote(
     reason: str = "",
     force: bool = False,
     auto: bool = False,
+    live: dict | None = None,
 ) -> Change:
     """Make `tag` its timeframe's champion; the former one retires. A failed gate refuses it
-    unless `force` (recorded); promoting the champion changes nothing."""
+    unless `force` (recorded); promoting the champion changes nothing. `live`: the live gate's
+    evidence (an automatic promotion), recorded with it; it promotes only a challenger still
+    compared with the champion it names."""
     with conn.transaction():
         target = _model(conn, tag)
         timeframe = target["timeframe"]
         _lock(conn, timeframe)
         target = _model(conn, tag)
         current = _champion_row(conn, timeframe)
-        if target["stage"] == "champion":
-            return Change(timeframe, "none", tag, tag)
+        if target["stage"] == "champion" or (
+            live is not None
+            and (target["stage"] != "challenger" or _tag(current) != live.get("champion"))
+        ):  # already served; or, for the live gate, decided meanwhile by someone else
+            return Change(timeframe, "none", _tag(current), _tag(current))
         if target["stage"] == "pruned":
             raise ReleaseRefused(f"{tag} was pruned: it is no longer in the model store")
         verdict = (target["gate"] or {}).get("verdict")
@@ -159,7 +165,7 @@ def promote(
             actor,
             reason or ("gate passed" if auto else ""),
             forced=force and verdict == "fail",
-            gate=target["gate"],
+            gate=target["gate"] if live is None else {**(target["gate"] or {}), "live": live},
         )
     change = Change(timeframe, "promote", _tag(current), tag, force and verdict == "fail")
     _label(conn, [change.from_tag, change.to_tag])
@@ -196,6 +202,22 @@ def rollback(conn: psycopg.Connection, timeframe: str, actor: str, reason: str =
     return change
 
 
+def reject(conn: psycopg.Connection, tag: str, actor: str, reason: str, live: dict) -> bool:
+    """Retire a challenger the live gate did not promote by its deadline (stage `rejected`,
+    reason and evidence recorded); False when it is no longer a challenger."""
+    with conn.transaction():
+        target = _model(conn, tag)
+        _lock(conn, target["timeframe"])
+        target = _model(conn, tag)
+        if target["stage"] != "challenger":
+            return False
+        _set_stage(conn, target["id"], "rejected")
+        gate = {**(target["gate"] or {}), "live": live}
+        _history(conn, target["timeframe"], "reject", target["id"], None, actor, reason, gate=gate)
+    _label(conn, [tag])
+    return True
+
+
 def prune(conn: psycopg.Connection, keep: int, actor: str) -> list[str]:
     """Mark `pruned` every challenger but the newest `keep` of each timeframe; champions and
     former champions (retired, rolled back) stay. The rows stay; the caller removes the
@@ -221,37 +243,20 @@ def prune(conn: psycopg.Connection, keep: int, actor: str) -> list[str]:
 def release_trained(
     conn: psycopg.Connection, tag: str, gate: dict | None, auto_promote: bool, actor: str
 ) -> dict:
-    """After a new version is registered: its gate recorded, and, when the gate passed and
-    auto-promotion is on, its promotion. A first version (no gate) is already champion."""
+    """After a new version is registered: its gate recorded. A first version (no gate) is
+    already champion; a passing one waits as challenger for the live gate (auto-promotion on,
+    see `candlecast.monitoring.live_gate`) or for a person."""
     if gate is None:
         return {"stage": _model(conn, tag)["stage"], "gate": None}
     record_gate(conn, tag, gate)
-    promoted = auto_promote and gate["verdict"] == "pass"
-    if promoted:
-        promote(conn, tag, actor, "gate passed; auto-promotion on", auto=True)
-    waits = "" if promoted else (" (auto-promotion off)" if gate["verdict"] == "pass" else "")
+    waits = ""
+    if gate["verdict"] == "pass":
+        waits = " (waits for the live gate)" if auto_promote else " (auto-promotion off)"
     return {
         "stage": _model(conn, tag)["stage"],
         "gate": gate["verdict"] + waits,
         "gate_reasons": gate.get("reasons", []),
     }
-
-
-def candles_between(timeframe: Timeframe, start, end, cap: int) -> int:
-    """Candles of `timeframe` opened after `start` up to `end`, counted to at most `cap`."""
-    import pandas as pd
-
-    if end is None:
-        return 0
-    stamp, end, count = pd.Timestamp(start), pd.Timestamp(end), 0
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
-    end = end.tz_localize("UTC") if end.tzinfo is None else end
-    while count < cap:
-        stamp = timeframe.next_open(stamp)
-        if stamp > end:
-            break
-        count += 1
-    return count
 
 
 def champion_tags(conn: psycopg.Connection) -> dict[str, str]:
@@ -280,7 +285,7 @@ def versions(conn: psycopg.Connection, timeframe: str | None = None) -> list[dic
     """Every version (pruned ones too) with its stage and gate, newest first per timeframe."""
     return conn.execute(
         "SELECT name || ':' || version AS tag, timeframe, stage, trained_at, data_end, "
-        "stage_changed_at, gate FROM models WHERE %(tf)s::text IS NULL OR timeframe = %(tf)s "
+        "stage_changed_at, gate, live_gate FROM models WHERE %(tf)s::text IS NULL OR timeframe = %(tf)s "
         "ORDER BY timeframe, trained_at DESC, id DESC",
         {"tf": timeframe},
     ).fetchall()
@@ -303,7 +308,7 @@ def history(conn: psycopg.Connection, timeframe: str | None = None, limit: int =
 
 def newest_challenger(conn: psycopg.Connection, timeframe: str) -> dict | None:
     return conn.execute(
-        "SELECT name || ':' || version AS tag, trained_at, gate FROM models "
+        "SELECT name || ':' || version AS tag, trained_at, gate, live_gate FROM models "
         "WHERE timeframe = %s AND stage = 'challenger' ORDER BY trained_at DESC, id DESC LIMIT 1",
         (timeframe,),
     ).fetchone()
@@ -312,43 +317,9 @@ def newest_challenger(conn: psycopg.Connection, timeframe: str) -> dict | None:
 # The model store's side: a `stage` label on each version, for `bentoml models list`.
 
 
-def _model_yaml(tag: str) -> Path | None:
-    name, _, version = tag.partition(":")
-    path = Path(os.environ.get("BENTOML_HOME", "")) / "models" / name / version / "model.yaml"
-    return path if path.is_file() else None
-
-
-def set_store_label(tag: str, stage: str) -> None:
-    """The version's `stage` label in its model.yaml (written atomically); a version missing
-    from this store (another machine's) is left alone."""
-    import yaml
-
-    from candlecast.ops import atomic_write
-
-    path = _model_yaml(tag)
-    if path is None:
-        return
-    info = yaml.safe_load(path.read_text())
-    info.setdefault("labels", {})[STAGE_LABEL] = stage
-    text = yaml.safe_dump(info, sort_keys=False).encode()
-    atomic_write(path, lambda handle: handle.write(text))
-
-
 def _label(conn: psycopg.Connection, tags: list[str | None]) -> None:
     for tag in filter(None, tags):
         try:
             set_store_label(tag, _model(conn, tag)["stage"])
         except (OSError, ValueError) as error:  # the table is the truth; labels are a view
             log.warning("stage label of %s not updated: %s", tag, error)
-
-
-def delete_from_store(tags: list[str]) -> None:
-    """Remove versions from the model store at BENTOML_HOME (see registry.use_model_store)."""
-    import bentoml
-    from bentoml.exceptions import NotFound
-
-    for tag in tags:
-        try:
-            bentoml.models.delete(tag)
-        except NotFound:
-            log.info("%s was already gone from the model store", tag)

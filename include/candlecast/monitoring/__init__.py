@@ -12,6 +12,7 @@ rules, shared with the backtest), `candlecast.ohlcv`, `candlecast.marketdata`, `
 reads its tables through `candlecast.api` (an import contract keeps serving off training).
 """
 
+from candlecast.monitoring import delivery
 from candlecast.monitoring.candles import RealisedCandles
 from candlecast.monitoring.drift import DriftRules, check_drift, drift_reasons
 from candlecast.monitoring.live import monitor
@@ -30,6 +31,7 @@ __all__ = [
     "Report",
     "ScoringRun",
     "build_report",
+    "delivery",
     "check_drift",
     "drift_reasons",
     "monitor",

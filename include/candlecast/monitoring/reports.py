@@ -121,6 +121,7 @@ def build_report(
     lines += ["", "Drift: " + ("none" if not drift else f"{len(drift)} alert(s)")]
     lines += [f"  {r['day']} {r['model']}: {'; '.join(r['reasons'])}" for r in drift]
     lines += ["", *_ledger_lines(ledger, start, end)]
+    lines += ["", *_live_gate_lines(conn)]
     return Report(kind, end, "\n".join(lines), outcomes, ledger)
 
 
@@ -192,6 +193,20 @@ def _ledger_lines(ledger: pd.DataFrame, start, end) -> list[str]:
             + (" · PAUSED (emergency stop)" if bool(group["paused"].iloc[0]) else "")
         )
     return lines
+
+
+def _live_gate_lines(conn: psycopg.Connection) -> list[str]:
+    """Each challenger's live comparison with its champion, as the live gate last saw it."""
+    from candlecast.monitoring.live_release import summary
+
+    rows = conn.execute(
+        "SELECT timeframe, name || ':' || version AS tag, live_gate FROM models "
+        "WHERE stage = 'challenger' ORDER BY timeframe, trained_at DESC"
+    ).fetchall()
+    if not rows:
+        return ["Live gate: no challenger waits."]
+    lines = ["Live gate (challenger shadows against the champion on the same requests):"]
+    return lines + [f"  {r['timeframe']} {r['tag']}: {summary(r['live_gate'])}" for r in rows]
 
 
 def save_report(report: Report, folder: Path) -> tuple[Path, Path]:

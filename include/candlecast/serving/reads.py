@@ -123,4 +123,9 @@ def health(forecaster: Forecaster, require_key: bool = False) -> Health:
 def _challenger(row: dict | None) -> Challenger | None:
     if row is None:
         return None
-    return Challenger(model=row["tag"], trained_at=row["trained_at"], gate=row["gate"] or {})
+    return Challenger(
+        model=row["tag"],
+        trained_at=row["trained_at"],
+        gate=row["gate"] or {},
+        live_gate=row.get("live_gate") or {},
+    )

@@ -20,6 +20,7 @@ import pandas as pd
 
 from candlecast.modeling import releases
 from candlecast.modeling.features import FEATURE_SET_VERSION
+from candlecast.modeling.model_sync import pull_version
 from candlecast.modeling.predictor import ForecastModel
 from candlecast.modeling.registry import json_safe, load_model, serving_reference
 from candlecast.modeling.training.dataset import Pairs, Panel
@@ -185,6 +186,17 @@ def compare(
     )
 
 
+def champion_model(settings: Settings, conn, timeframe) -> ForecastModel:
+    """The timeframe's champion, loaded; imported first from the object store when
+    CANDLECAST_STORE_URL is set and this host's model store lacks it (a Celery worker that did
+    not train it). LookupError when it is nowhere to be had."""
+    row = releases.champion_row(conn, timeframe)
+    if row is None:
+        raise LookupError(f"{timeframe.code} has no champion")
+    pull_version(settings, f"{row['name']}:{row['version']}")  # no-op without an object store
+    return load_model(serving_reference(settings, timeframe, conn))
+
+
 def gate_against_champion(
     settings: Settings, conn, challenger: ForecastModel, latest: FoldResult, panel: Panel, top
 ) -> dict | None:
@@ -196,7 +208,7 @@ def gate_against_champion(
         return None
     tag = f"{row['name']}:{row['version']}"
     try:
-        champion = load_model(serving_reference(settings, timeframe, conn))
-    except LookupError as error:
+        champion = champion_model(settings, conn, timeframe)
+    except (LookupError, RuntimeError) as error:
         return not_comparable(f"{tag} cannot be loaded: {error}")
     return compare(challenger, champion, panel, latest, set(list(top)[:50]), tag)
