@@ -160,6 +160,24 @@ ORDER BY t.id
 """
 
 
+# An Asset-triggered update that wrote nothing emits no Asset event, so no training follows it:
+# the store was already whole (a home filled before this Airflow database existed).
+QUIET_SECONDS = 20.0  # no training queued this long after it: none is coming
+_QUIET_UPDATE = """
+SELECT u.id FROM dag_run u
+WHERE u.dag_id = 'ohlcv_update' AND u.run_type = 'asset_triggered' AND u.state = 'success'
+  AND NOT EXISTS (
+    SELECT 1 FROM asset_event e WHERE e.source_dag_id = u.dag_id AND e.source_run_id = u.run_id
+  )
+"""
+
+
+def _quiet_update(airflow_url: str) -> bool:
+    url = airflow_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(url) as conn:
+        return conn.execute(_QUIET_UPDATE).fetchone() is not None
+
+
 def _chain_training_states(airflow_url: str) -> list[str]:
     url = airflow_url.replace("postgresql+psycopg://", "postgresql://", 1)
     with psycopg.connect(url) as conn:
@@ -181,7 +199,7 @@ def run_pipeline_once(env: dict, timeout: float = 1800) -> None:
     if not _run_states(airflow_url, "symbol_sync"):
         _airflow("dags", "trigger", "symbol_sync", env=env)
     print("· running symbol_sync → ohlcv_update → train_models (chained by Assets)", flush=True)
-    deadline = time.monotonic() + timeout
+    deadline, quiet_since = time.monotonic() + timeout, None
     while time.monotonic() < deadline:
         states = {dag_id: _run_states(airflow_url, dag_id) for dag_id in DAG_IDS}
         states["train_models"] = _chain_training_states(airflow_url)
@@ -192,6 +210,12 @@ def run_pipeline_once(env: dict, timeout: float = 1800) -> None:
             )
         if "success" in states["train_models"]:
             print("· all three DAGs succeeded")
+            return
+        training = _run_states(airflow_url, "train_models")
+        quiet = _quiet_update(airflow_url) and not {"queued", "running"} & set(training[-1:])
+        quiet_since = (quiet_since or time.monotonic()) if quiet else None
+        if quiet_since is not None and time.monotonic() - quiet_since >= QUIET_SECONDS:
+            print("· the store was already up to date: nothing new to train on")
             return
         time.sleep(5)
     raise RuntimeError(f"the DAGs did not finish within {timeout:.0f} s")

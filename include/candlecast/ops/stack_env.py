@@ -41,7 +41,10 @@ def stack_env(
         ensure_database(database_url, airflow_database)
         airflow_url = sqlalchemy_url(with_database(database_url, airflow_database))
     home = settings.home
+    # the data set the sample provider serves (make up DATA=universe: the 50-pair universe)
+    offline = {"CANDLECAST_SAMPLE_DIR": str(Path(settings.candlecast_sample_dir).resolve())}
     return {
+        **offline,
         "CANDLECAST_HOME": str(home),
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
