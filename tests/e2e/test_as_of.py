@@ -11,43 +11,24 @@ import os
 import uuid
 
 import httpx
-import numpy as np
 import pandas as pd
 import psycopg
 import pytest
 
 from candlecast.marketdata import SampleProvider
-from candlecast.modeling import FEATURE_SET_VERSION, Calibration, ForecastModel, save_model
-from candlecast.modeling.naive_rankers import NaiveRanker
+from candlecast.modeling import save_model
 from candlecast.ohlcv import CandleStore
 from candlecast.ops import db, ensure_database, with_database
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
 from tests.support.bento_server import BIN, running_bento
+from tests.support.naive_model import naive_ranker_model
 
 pytestmark = pytest.mark.e2e
 SAMPLE = SampleProvider(Settings().candlecast_sample_dir)
 PAIRS = SAMPLE.pairs()
 H1 = TIMEFRAMES["1h"]
 TABLES = ("predictions", "prediction_steps", "rankings")
-
-
-def reversal(code: str) -> ForecastModel:
-    ranker = NaiveRanker(1, np.full(30, -1.0), 0.01, ["ret_1"])
-    calibration = Calibration(
-        slope=[0.5] * 30,
-        skill=[True] * 30,
-        confidence_scale=1.0,
-        residual_q10=[-1.28] * 30,
-        residual_q90=[1.28] * 30,
-        evidence=[{"n": 100, "skill": True, "relative_skill": True}] * 30,
-        relative_skill=[True] * 30,
-        outperform_scale=[1.5] * 30,
-    )
-    return ForecastModel(
-        {ranker.name: ranker}, {ranker.name: [1.0] * 30}, code, ["ret_1"], FEATURE_SET_VERSION,
-        calibration,
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +53,9 @@ def served(settings, database_url, tmp_path_factory):
                 (f"X:{pair}", pair, pair.removesuffix("USDT"), rank),
             )
         conn.commit()
-        tags = {code: save_model(local, conn, reversal(code)) for code in TIMEFRAMES}
+        tags = {
+            code: save_model(local, conn, naive_ranker_model(-1.0, code)) for code in TIMEFRAMES
+        }
     env = {
         **os.environ,
         "CANDLECAST_HOME": str(home),

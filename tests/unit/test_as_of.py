@@ -18,14 +18,11 @@ import pytest
 from candlecast.api import PredictRequest, Unprocessable, body_problems
 from candlecast.marketdata import SampleProvider
 from candlecast.modeling import (
-    FEATURE_SET_VERSION,
-    Calibration,
     ForecastModel,
     load_version,
     releases,
     save_model,
 )
-from candlecast.modeling.naive_rankers import NaiveRanker
 from candlecast.ohlcv import CandleStore
 from candlecast.ops import ConnectionPool, GuardedRedis, db, serving_redis_client
 from candlecast.serving import (
@@ -43,6 +40,7 @@ from candlecast.serving import (
 )
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
+from tests.support.naive_model import naive_ranker_model
 from tests.support.synthetic_universe import synthetic_candles, write_store, write_universe
 
 H1 = TIMEFRAMES["1h"]
@@ -54,23 +52,8 @@ OUTCOMES = ("actual", "hit", "inside_80")  # what followed: read from the later 
 
 
 def naive_model(sign: float) -> ForecastModel:
-    """A real model serving a naive ranker (reversal for -1, momentum for +1) over the market
-    context of BTC and ETH, with skill at every horizon so each step names a side."""
-    ranker = NaiveRanker(1, np.full(30, sign), 0.01, ["ret_1"])
-    calibration = Calibration(
-        slope=[0.5] * 30,
-        skill=[True] * 30,
-        confidence_scale=1.0,
-        residual_q10=[-1.28] * 30,
-        residual_q90=[1.28] * 30,
-        evidence=[{"n": 100, "skill": True, "relative_skill": True}] * 30,
-        relative_skill=[True] * 30,
-        outperform_scale=[1.5] * 30,
-    )
-    return ForecastModel(
-        {ranker.name: ranker}, {ranker.name: [1.0] * 30}, "1h", ["ret_1"], FEATURE_SET_VERSION,
-        calibration, market={"BTC": "X:BTCUSDT", "ETH": "X:ETHUSDT"},
-    )  # fmt: skip
+    """Reversal (-1) or momentum (+1) over the market context of BTC and ETH."""
+    return naive_ranker_model(sign, "1h", {"BTC": "X:BTCUSDT", "ETH": "X:ETHUSDT"})
 
 
 @pytest.fixture(scope="module")
