@@ -17,8 +17,7 @@ from candlecast.serving.as_of import AsOfCandles, AsOfForecasts
 from candlecast.serving.candles import CandleWindow, last_closed_open
 from candlecast.serving.forecast import InputCache
 from candlecast.serving.forecaster import ServedModel
-from candlecast.serving.ranking import chosen_coins, ranked_coins
-from candlecast.serving.relative import Unranked
+from candlecast.serving.ranking import chosen_coins, ranked_coins, ranking_answer
 from candlecast.serving.universe import compute_universe
 from candlecast.timeframes import Timeframe
 
@@ -63,31 +62,18 @@ def rank_as_of(
         close = candles.realised(coin.symbol, timeframe).get(target)
         realised = None if close is None else close / coin.last_close - 1.0
         coins.append(coin.model_copy(update={"realised_return": realised}))
-    name, _, version = served.tag.partition(":")
-    evidence = served.evidence[horizon - 1]
-    return Ranking(
-        ranking_id=None,
-        timeframe=timeframe.code,
-        horizon=horizon,
-        model=served.tag,
-        model_name=name,
-        model_version=version,
-        generated_at=universe.computed_at,
-        last_candle_at=candle,
-        target_at=target,
+    return ranking_answer(
+        served,
+        timeframe,
+        horizon,
+        universe,
+        coins,
+        apart,
         data_age_seconds=(candles.at - timeframe.next_open(candle)).total_seconds(),
         stale=False,  # the last candle closed at as_of, by construction
-        universe_size=universe.size,
-        relative_skill=evidence.relative_skill,
-        evidence=evidence,
+        ranking_id=None,
         cached=False,
-        coins=coins,
-        unranked=[_unranked(a) for a in apart],
         as_of=candles.at,
         model_chosen=chosen,
         universe_chosen=universe_chosen,
     )
-
-
-def _unranked(apart: Unranked) -> dict:
-    return {"symbol": apart.symbol, "reason": apart.reason, "detail": apart.detail}

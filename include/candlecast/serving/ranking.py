@@ -117,10 +117,35 @@ def rank(
         raise Unavailable("database unavailable: the served universe cannot be named")
     chosen, apart = chosen_coins(forecaster, served, timeframe, universe, symbols, horizon)
     now = forecaster.candles.provider.now()
+    return ranking_answer(
+        served,
+        timeframe,
+        horizon,
+        universe,
+        ranked_coins(served, universe, chosen, horizon),
+        apart,
+        data_age_seconds=data_age_seconds(timeframe, universe.candle, now),
+        stale=not is_fresh(timeframe, universe.candle, now),
+        ranking_id=store_ranking(forecaster, served, universe, horizon),
+        cached=cached,
+    )
+
+
+def ranking_answer(
+    served: ServedModel,
+    timeframe: Timeframe,
+    horizon: int,
+    universe: Universe,
+    coins: list,
+    apart: list,
+    **answer,
+) -> Ranking:
+    """The /rank answer of `served` at `horizon` over `universe`: its coins in order, those
+    apart with their reasons, the horizon's evidence; `answer` holds what live and as-of
+    rankings set differently (age, staleness, the stored id, caching, as_of)."""
     name, _, version = served.tag.partition(":")
     evidence = served.evidence[horizon - 1]
     return Ranking(
-        ranking_id=store_ranking(forecaster, served, universe, horizon),
         timeframe=timeframe.code,
         horizon=horizon,
         model=served.tag,
@@ -129,14 +154,12 @@ def rank(
         generated_at=universe.computed_at,
         last_candle_at=universe.candle,
         target_at=timeframe.next_open(universe.candle, horizon),
-        data_age_seconds=data_age_seconds(timeframe, universe.candle, now),
-        stale=not is_fresh(timeframe, universe.candle, now),
         universe_size=universe.size,
         relative_skill=evidence.relative_skill,
         evidence=evidence,
-        cached=cached,
-        coins=ranked_coins(served, universe, chosen, horizon),
+        coins=coins,
         unranked=[UnrankedCoin(symbol=a.symbol, reason=a.reason, detail=a.detail) for a in apart],
+        **answer,
     )
 
 
