@@ -9,9 +9,9 @@ import numpy as np
 from candlecast.modeling.training.report.cells import Joined, grid, na, text
 from candlecast.modeling.training.report.html import CSS
 from candlecast.modeling.training.report.plots import (
-    _date_axis,
-    _floats,
-    _times,
+    as_floats,
+    as_times,
+    date_axis,
     plot_calibration,
     png,
 )
@@ -24,11 +24,13 @@ def plot_ic_by_horizon(table: dict) -> str:
     def draw(figure) -> str:
         axes = figure.subplots()
         horizon = np.asarray(table["horizon"])
-        model = _floats(table["rank_ic"])
+        model = as_floats(table["rank_ic"])
         interval = np.array([ci if ci else (np.nan, np.nan) for ci in table["rank_ic_ci95"]], float)
         axes.fill_between(horizon, interval[:, 0], interval[:, 1], alpha=0.2, label="95 % interval")
         axes.plot(horizon, model, "-o", ms=3, lw=2.2, label="model")
-        axes.plot(horizon, _floats(table["best_naive_ranker_ic"]), "--", lw=1.2, label="best naive")
+        axes.plot(
+            horizon, as_floats(table["best_naive_ranker_ic"]), "--", lw=1.2, label="best naive"
+        )
         axes.axhline(0, color="grey", ls=":", lw=1)
         axes.set(xlabel="horizon (candles)", ylabel="rank IC across coins")
         axes.legend(fontsize=8)
@@ -40,15 +42,15 @@ def plot_ic_by_horizon(table: dict) -> str:
 def plot_ic_over_time(data: dict) -> str:
     def draw(figure) -> str:
         axes = figure.subplots()
-        ic = _floats(data["ic"])
-        when = _times(data["as_of"])
+        ic = as_floats(data["ic"])
+        when = as_times(data["as_of"])
         axes.bar(when, ic, width=0.8 * (when[1] - when[0]) if len(when) > 1 else 0.5)
         axes.plot(
             when, np.cumsum(ic) / np.arange(1, len(ic) + 1), color="black", label="mean so far"
         )
         axes.axhline(0, color="grey", ls=":", lw=1)
         axes.set(ylabel=f"rank IC at h{data['horizon']}")
-        _date_axis(axes)
+        date_axis(axes)
         axes.legend(fontsize=8)
         return f"rank IC at h{data['horizon']} at each date"
 
@@ -58,12 +60,12 @@ def plot_ic_over_time(data: dict) -> str:
 def plot_spread(curve: dict) -> str:
     def draw(figure) -> str:
         axes = figure.subplots()
-        when = _times(curve["as_of"])
-        axes.plot(when, _floats(curve["gross"]), label="gross", ds="steps-post")
-        axes.plot(when, _floats(curve["net"]), label="net of fees", ds="steps-post")
+        when = as_times(curve["as_of"])
+        axes.plot(when, as_floats(curve["gross"]), label="gross", ds="steps-post")
+        axes.plot(when, as_floats(curve["net"]), label="net of fees", ds="steps-post")
         axes.axhline(0, color="grey", ls=":", lw=1)
         axes.set(ylabel="cumulative return (sum)")
-        _date_axis(axes)
+        date_axis(axes)
         axes.legend(fontsize=8)
         return f"top minus bottom fifth at h{curve['horizon']}, summed over the dates"
 

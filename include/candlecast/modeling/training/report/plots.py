@@ -36,7 +36,7 @@ def plot_accuracy(data: dict) -> str:
         for name, values in data.items():
             if name in DIRECTION_SERIES and len(values) == len(horizon):
                 model = name == "model"
-                axes.plot(horizon, _floats(values), label=_plain(name), lw=2.4 if model else 1.2)
+                axes.plot(horizon, as_floats(values), label=_plain(name), lw=2.4 if model else 1.2)
         axes.axhline(0.5, color="grey", ls=":", lw=1)
         axes.set(xlabel="horizon (candles)", ylabel="direction accuracy")
         axes.legend(fontsize=8)
@@ -53,10 +53,10 @@ def plot_rankers(data: dict) -> str:
         validation_axes, test_axes = figure.subplots(1, 2, sharey=True)
         horizon = np.array(data["horizon"])
         claimed = np.array(data["relative_skill"], dtype=bool)
-        model_ic = _floats(data["validation_ic"])
+        model_ic = as_floats(data["validation_ic"])
         validation_axes.plot(horizon, model_ic, "-", lw=2.2, label="served signal")
         validation_axes.plot(
-            horizon, _floats(data["validation_naive_ic"]), "--", lw=1.2, label="best naive ranker"
+            horizon, as_floats(data["validation_naive_ic"]), "--", lw=1.2, label="best naive ranker"
         )
         validation_axes.plot(
             horizon[claimed], model_ic[claimed], "o", color="green", label="relative skill"
@@ -64,9 +64,11 @@ def plot_rankers(data: dict) -> str:
         validation_axes.set(
             title="validation", xlabel="horizon (candles)", ylabel="rank IC across coins"
         )
-        test_axes.plot(data["test_horizon"], _floats(data["test_ic"]), "-", lw=2.2, label="served")
         test_axes.plot(
-            data["test_horizon"], _floats(data["test_naive_ic"]), "--", lw=1.2, label="best naive"
+            data["test_horizon"], as_floats(data["test_ic"]), "-", lw=2.2, label="served"
+        )
+        test_axes.plot(
+            data["test_horizon"], as_floats(data["test_naive_ic"]), "--", lw=1.2, label="best naive"
         )
         test_axes.set(title="test (only measured)", xlabel="horizon (candles)")
         for axes in (validation_axes, test_axes):
@@ -85,17 +87,17 @@ def plot_verdict(evidence: list[dict]) -> str:
 
     def draw(figure) -> str:
         ic_axes, accuracy_axes = figure.subplots(1, 2)
-        ic = _floats([row.get("rank_ic") for row in evidence])
-        low = _floats([row.get("rank_ic_low") for row in evidence])
-        high = _floats([row.get("rank_ic_high") for row in evidence])
+        ic = as_floats([row.get("rank_ic") for row in evidence])
+        low = as_floats([row.get("rank_ic_low") for row in evidence])
+        high = as_floats([row.get("rank_ic_high") for row in evidence])
         ic_axes.fill_between(horizon, low, high, alpha=0.25, label="99 % interval")
         ic_axes.plot(horizon, ic, "-", lw=1.5, label="rank IC")
         ic_axes.plot(horizon[skilled], ic[skilled], "o", color="green", label="skill")
         ic_axes.axhline(0, color="grey", ls=":", lw=1)
         ic_axes.set(xlabel="horizon (candles)", ylabel="rank IC across coins")
         ic_axes.legend(fontsize=8)
-        accuracy = _floats([row.get("direction_accuracy") for row in evidence])
-        naive = _floats([row.get("best_naive_accuracy") for row in evidence])
+        accuracy = as_floats([row.get("direction_accuracy") for row in evidence])
+        naive = as_floats([row.get("best_naive_accuracy") for row in evidence])
         accuracy_axes.plot(horizon, accuracy, "-", lw=2, label="model")
         accuracy_axes.plot(horizon, naive, "--", lw=1.2, label="best naive rule")
         accuracy_axes.plot(horizon[skilled], accuracy[skilled], "o", color="green", label="skill")
@@ -111,11 +113,14 @@ def plot_calibration(calibration: dict) -> str:
     def draw(figure) -> str:
         axes = figure.subplots()
         axes.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label="perfect")
-        confidence, observed = _floats(calibration["confidence"]), _floats(calibration["observed"])
+        confidence, observed = (
+            as_floats(calibration["confidence"]),
+            as_floats(calibration["observed"]),
+        )
         axes.plot(confidence, observed, "o-", label="model")
         axes.set(xlim=(0, 1), ylim=(0, 1), xlabel="stated confidence", ylabel="observed accuracy")
         counts = axes.twinx()
-        counts.bar(confidence, _floats(calibration.get("count", [])), width=0.03, alpha=0.25)
+        counts.bar(confidence, as_floats(calibration.get("count", [])), width=0.03, alpha=0.25)
         counts.set_ylabel("predictions per bin")
         axes.set_zorder(counts.get_zorder() + 1)  # the curve over the count bars
         axes.patch.set_visible(False)
@@ -142,30 +147,32 @@ def plot_examples(examples: list[dict]) -> str:
 
 
 def _draw_example(axes, example: dict) -> None:
-    forecast_time = _times(example.get("forecast_time", []))
-    history = _times(example.get("history_time", []))
+    forecast_time = as_times(example.get("forecast_time", []))
+    history = as_times(example.get("history_time", []))
     axes.plot(
-        history, _floats(example.get("history_close", [])), color="black", lw=1, label="history"
+        history, as_floats(example.get("history_close", [])), color="black", lw=1, label="history"
     )
     low, high = example.get("low_80") or [], example.get("high_80") or []
     if len(low) == len(high) == len(forecast_time):
-        axes.fill_between(forecast_time, _floats(low), _floats(high), alpha=0.25, label="80 % band")
-    axes.plot(forecast_time, _floats(example.get("forecast_close", [])), lw=1.5, label="forecast")
-    actual = _floats(example.get("actual_close") or [])
+        axes.fill_between(
+            forecast_time, as_floats(low), as_floats(high), alpha=0.25, label="80 % band"
+        )
+    axes.plot(forecast_time, as_floats(example.get("forecast_close", [])), lw=1.5, label="forecast")
+    actual = as_floats(example.get("actual_close") or [])
     axes.plot(forecast_time[: len(actual)], actual, ls="--", lw=1.2, label="actual")
     axes.set_title(_plain(example.get("ticker", "")), fontsize=9)
-    _date_axis(axes)
+    date_axis(axes)
     axes.tick_params(labelsize=7)
     axes.legend(fontsize=7)
 
 
 def plot_importance(importance: dict) -> str:
-    top = sorted(importance.items(), key=lambda item: -_floats([item[1]])[0])[:TOP_FEATURES]
+    top = sorted(importance.items(), key=lambda item: -as_floats([item[1]])[0])[:TOP_FEATURES]
 
     def draw(figure) -> str:
         axes = figure.subplots()
         axes.barh(
-            [_plain(name) for name, _ in reversed(top)], _floats([v for _, v in reversed(top)])
+            [_plain(name) for name, _ in reversed(top)], as_floats([v for _, v in reversed(top)])
         )
         axes.set_xlabel("importance")
         axes.tick_params(axis="y", labelsize=8)
@@ -177,19 +184,19 @@ def plot_importance(importance: dict) -> str:
 def plot_equity(curve: dict) -> str:
     def draw(figure) -> str:
         axes = figure.subplots()
-        times = _times(curve["timestamp"])
-        axes.plot(times, _floats(curve["equity"]), label="strategy (realised)", ds="steps-post")
+        times = as_times(curve["timestamp"])
+        axes.plot(times, as_floats(curve["equity"]), label="strategy (realised)", ds="steps-post")
         if len(curve.get("buy_and_hold") or []) == len(times):
-            axes.plot(times, _floats(curve["buy_and_hold"]), label="buy-and-hold")
+            axes.plot(times, as_floats(curve["buy_and_hold"]), label="buy-and-hold")
         axes.set_ylabel(r"equity (\$)")
-        _date_axis(axes)
+        date_axis(axes)
         axes.legend(fontsize=8)
         return "paper-trading equity against buy-and-hold"
 
     return png(draw)
 
 
-def _date_axis(axes) -> None:
+def date_axis(axes) -> None:
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
     locator = AutoDateLocator()
@@ -202,9 +209,9 @@ def _plain(text) -> str:
     return str(text).replace("$", r"\$")
 
 
-def _floats(values) -> np.ndarray:
+def as_floats(values) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
-def _times(values) -> pd.DatetimeIndex:
+def as_times(values) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(pd.to_datetime(list(values), utc=True))
