@@ -44,8 +44,12 @@ down:
 	@test -x $(VENV)/bin/candlecast && $(VENV)/bin/candlecast down || echo "nothing to stop"
 
 # --durations: the 25 slowest setups, calls and teardowns, printed at the end of every run.
+# TEST_WORKERS pytest-xdist processes (TEST_WORKERS=0: one process); a test module is one unit of
+# work and the modules sharing the session's Airflow stack are one (tests/conftest.py), in the
+# order conftest gives: longest first.
+TEST_WORKERS ?= 2
 test: lint
-	$(VENV)/bin/pytest -ra --durations=25
+	$(VENV)/bin/pytest -ra --durations=25 -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 # ruff; the layer contracts (import-linter, pyproject.toml); requirements.txt = what is imported.
 lint: install

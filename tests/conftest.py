@@ -35,11 +35,43 @@ TRAINING_FIXTURES = {"dag_runs", "releases_home", "planted", "absent", "celery_c
 TRAINING_TIMEOUT_SECONDS = 3600
 
 
+# pytest-xdist (`make test` runs `-n 2 --dist loadgroup`): each module is one unit of work, so its
+# module fixtures are built once; every module that uses the session's Airflow stack and Bento is
+# one unit with the others, so that stack is built once. The units run longest first.
+STACK_FIXTURES = {"stack_environment", "dag_runs", "bento_url"}
+STACK_GROUP = "session-stack"
+
+
+def _fixtures(item) -> set[str]:
+    return set(getattr(item, "fixturenames", ()))
+
+
+def _work_unit(item, stack_modules: set[str]) -> str:
+    module = item.nodeid.split("::")[0]
+    return STACK_GROUP if module in stack_modules else module
+
+
+def _longest_first(unit: str, training_units: set[str]) -> int:
+    if unit == STACK_GROUP:
+        return 0
+    if unit.startswith("tests/e2e/"):
+        return 1
+    return 2 if unit in training_units else 3
+
+
 def pytest_collection_modifyitems(items) -> None:
+    stack_modules = {
+        item.nodeid.split("::")[0] for item in items if STACK_FIXTURES & _fixtures(item)
+    }
+    training_units = set()
     for item in items:
-        trains = TRAINING_FIXTURES & set(getattr(item, "fixturenames", ()))
-        if trains and item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(TRAINING_TIMEOUT_SECONDS))
+        unit = _work_unit(item, stack_modules)
+        if TRAINING_FIXTURES & _fixtures(item):
+            training_units.add(unit)
+            if item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(TRAINING_TIMEOUT_SECONDS))
+        item.add_marker(pytest.mark.xdist_group(unit))
+    items.sort(key=lambda item: _longest_first(_work_unit(item, stack_modules), training_units))
 
 
 @pytest.fixture(scope="session")
