@@ -181,27 +181,38 @@ def print_row(case: str, clients: int, figures: dict) -> None:
 
 
 PROVIDER_PROCESS = """
-import sys, time
+import sys, threading
 from pathlib import Path
-from tests.support.fake_provider import FakeProvider
+from tests.support.fake_provider import FakeProvider, Fault
 with FakeProvider(Path(sys.argv[1])) as fake:
     print(fake.base_url, fake.faults.api_key, flush=True)
-    while True:
-        time.sleep(3600)
+    for line in sys.stdin:  # faults on command: 'storm SECONDS', 'errors SECONDS'
+        what, seconds = line.split()
+        if what == "storm":
+            fake.storm(float(seconds))
+        else:
+            fake.faults.script = [Fault("any", "status", times=10**9, status=502)]
+            threading.Timer(float(seconds), fake.faults.script.clear).start()
 """
 
 
 class Provider:
-    """The loopback fake provider in a process of its own, off the load generator's GIL."""
+    """The loopback fake provider in a process of its own, off the load generator's GIL; `send`
+    tells it to misbehave: 'storm SECONDS' (every request 429), 'errors SECONDS' (every one 502)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-c", PROVIDER_PROCESS, str(data_dir)],
             cwd=PROJECT_DIR,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         self.base_url, self.api_key = self.process.stdout.readline().split()
+
+    def send(self, command: str) -> None:
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
 
     def stop(self) -> None:
         self.process.terminate()

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.responses import JSONResponse, Response
 
 from candlecast.api import (
+    UNAVAILABLE_HEADERS,
     AccessMiddleware,
     AccuracyReport,
     AccuracyRequest,
@@ -172,8 +173,9 @@ class Candlecast:
     def healthz(self):
         """PostgreSQL, Redis, models and provider: ok, degraded or down (503 when down)."""
         health = reads.health(self.forecaster, settings.candlecast_require_api_key)
-        status = 503 if health.status == "down" else 200
-        return JSONResponse(health.model_dump(mode="json"), status_code=status)
+        if health.status == "down":
+            return JSONResponse(health.model_dump(mode="json"), 503, UNAVAILABLE_HEADERS)
+        return JSONResponse(health.model_dump(mode="json"))
 
 
 Candlecast.add_asgi_middleware(KeysInHeaders)  # a key in a URL: 400, before anything reads it

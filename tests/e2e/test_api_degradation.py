@@ -18,6 +18,7 @@ import pytest
 import redis
 from psycopg.types.json import Jsonb
 
+from candlecast.api import RETRY_AFTER_SECONDS
 from candlecast.ohlcv import CandleStore
 from candlecast.ops import REDIS_RETRY_PAUSE_SECONDS, db, embedded
 from candlecast.serving import candles_key, frame_bytes, frame_from_bytes, mark_key
@@ -246,6 +247,7 @@ def test_provider_down_serves_stale_forecasts_or_503(degraded_bento, fake, own_r
         nothing = call(degraded_bento, "/predict", {"symbol": "X:XRPUSDT", "timeframe": "1h"})
         assert nothing.status_code == 503
         assert "market data unavailable" in nothing.json()["error"]
+        assert nothing.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
         report = health(degraded_bento)
         assert report["provider"]["status"] == "down" and report["status"] == "degraded"
     finally:
@@ -292,6 +294,7 @@ def test_postgres_down_forecasts_unpersisted_and_recover(degraded_bento, own_pos
             degraded_bento, "/predictions/get", {"prediction_id": down.json()["prediction_id"]}
         )
         assert read.status_code == 503 and "database unavailable" in read.text
+        assert read.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
         report = health(degraded_bento)
         assert report["postgres"]["status"] == "down" and report["status"] == "degraded"
         assert report["access"] == "unknown"

@@ -14,6 +14,8 @@ from candlecast.api.accuracy import NO_OUTCOMES, accuracy_from_tables
 from candlecast.api.contract import REQUEST_MODELS, RequestContract, body_problems, is_json
 from candlecast.api.credentials import key_in_body, key_in_query, redact, redact_keys_in_logs
 from candlecast.api.errors import (
+    RETRY_AFTER_SECONDS,
+    UNAVAILABLE_HEADERS,
     ApiError,
     BadInput,
     ErrorBody,
@@ -97,6 +99,8 @@ from candlecast.api.throttle import (
 __all__ = [
     "NO_OUTCOMES",
     "REQUEST_MODELS",
+    "RETRY_AFTER_SECONDS",
+    "UNAVAILABLE_HEADERS",
     "AccessMiddleware",
     "ConnectionSpread",
     "ApiDocs",

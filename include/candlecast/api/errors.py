@@ -16,8 +16,16 @@ from candlecast.ops import DatabaseUnavailable
 log = logging.getLogger("candlecast.api")
 
 
+# A 503 says when to ask again: a worker leaves a dependency that failed alone for a second
+# (ops.pool, ops.redis_conn) and the provider's own pauses are seconds; clients that wait this long
+# do not hammer what is down.
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_HEADERS = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
 class ApiError(Exception):
     status = 400
+    headers: dict[str, str] = {}
 
     def __init__(self, message: str, field: str | None = None, **extra) -> None:
         super().__init__(message)
@@ -44,6 +52,7 @@ class Unprocessable(ApiError):
 
 class Unavailable(ApiError):
     status = 503
+    headers = UNAVAILABLE_HEADERS
 
 
 class FieldProblem(BaseModel):
@@ -120,8 +129,10 @@ def answers_errors(method):
             return method(*args, **kwargs)
         except DatabaseUnavailable as error:
             log.error("%s: %s", method.__name__, error)
-            return JSONResponse({"error": "database unavailable"}, status_code=503)
+            return JSONResponse(
+                {"error": "database unavailable"}, status_code=503, headers=UNAVAILABLE_HEADERS
+            )
         except ApiError as error:
-            return JSONResponse(error.body(), status_code=error.status)
+            return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
     return wrapper

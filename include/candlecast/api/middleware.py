@@ -12,6 +12,7 @@ import redis.asyncio
 
 from candlecast.api.contract import answer
 from candlecast.api.credentials import key_in_query, misplaced_key
+from candlecast.api.errors import UNAVAILABLE_HEADERS
 from candlecast.api.keys import ApiKey, KeyRing, KeySet, KeyStoreUnavailable
 from candlecast.api.throttle import AsyncTokenBucket
 from candlecast.ops import redis_url
@@ -117,7 +118,7 @@ class AccessMiddleware:
         try:
             keys = await self._keys()
         except KeyStoreUnavailable as error:
-            await _refuse(send, 503, str(error))
+            await _refuse(send, 503, str(error), UNAVAILABLE_HEADERS)
             return False
         if keys.open_access and not self.require_key:
             return True

@@ -155,6 +155,7 @@ OPERATION_ERRORS = {
 HEADERS = {
     "401": {"WWW-Authenticate": "Bearer"},
     "429": {"Retry-After": "Seconds until the key's bucket holds a token again."},
+    "503": {"Retry-After": "Seconds after which the unavailable dependency is worth asking again."},
 }
 BENTOML_SCHEMAS = (  # BentoML's and FastAPI's own, which no candlecast operation answers with
     "TaskStatusResponse",
