@@ -40,7 +40,7 @@ from candlecast.api import (
 from candlecast.modeling import pull_models, pull_version
 from candlecast.serving import (
     AsOfForecasts,
-    CachedPredict,
+    LivePredict,
     LoopAnswers,
     build_forecaster,
     follow_champions,
@@ -60,7 +60,7 @@ redact_keys_in_logs("bentoml")  # BentoML configured this worker's logging befor
 release = pinned_release(Path(__file__))  # served from a pinned Bento: its versions, never swapped
 # CANDLECAST_STORE_URL set: the champions (or the pinned versions) from the object store
 pull_models(settings, release.models.values() if release else None)
-loop_answers = LoopAnswers(settings)  # this worker's forecaster, once built, for CachedPredict
+loop_answers = LoopAnswers(settings)  # this worker's forecaster, once built, for LivePredict
 health_app = FastAPI(title="candlecast health", docs_url=None, redoc_url=None, openapi_url=None)
 
 
@@ -184,8 +184,9 @@ Candlecast.add_asgi_middleware(AccessMiddleware)  # ahead of /healthz, which may
 Candlecast.add_asgi_middleware(HealthRoute, health_app=health_app)
 Candlecast.add_asgi_middleware(ApiDocs, require_key=settings.candlecast_require_api_key)
 Candlecast.add_asgi_middleware(ConnectionSpread)  # keep-alive connections over the workers
-# Starlette wraps the first added outermost: a cached /predict answered on the event loop
-# (serving.loop_answers) is checked, keyed, limited and spread like any request above.
+# Starlette wraps the first added outermost: a live /predict answered ahead of BentoML's route
+# (serving.loop_answers: cached on the event loop, computed on the worker's threads) is checked,
+# keyed, limited and spread like any request above.
 Candlecast.add_asgi_middleware(
-    CachedPredict, answers=loop_answers, headers={"server": f"BentoML Service/{Candlecast.name}"}
+    LivePredict, answers=loop_answers, headers={"server": f"BentoML Service/{Candlecast.name}"}
 )

@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import logging
 
+import anyio
 import pandas as pd
 import pytest
 
+from candlecast.api import NotFound, error_response
 from candlecast.marketdata import SampleProvider
 from candlecast.modeling import ForecastModel
 from candlecast.modeling.training.calibration import no_evidence
@@ -188,3 +190,28 @@ def test_loop_answers_read_the_body_as_the_endpoint_does(local, redis, provider,
         b'{"symbol": "X:BTCUSDT", "timeframe": "1h", "predict_until": "2020-01-01T00:00:00Z"}',
     ):
         assert answers.answer(refused) is None, refused  # the endpoint answers it
+
+
+def test_a_miss_is_computed_on_the_workers_threads_and_errors_answered_as_the_endpoint(
+    local, redis, provider, redis_url
+):
+    served = forecaster(local, redis, provider)
+    answers = LoopAnswers(Settings(redis_url=redis_url, candlecast_api_threads=2))
+    answers.serve(served)
+    request = answers.request(b'{"symbol": "X:BTCUSDT", "timeframe": "1h", "steps": 5}')
+    assert answers.cached(request) is None
+    computed = anyio.run(answers.computed, request)
+    assert computed.status_code == 200 and computed.media_type == "application/json"
+    first = json.loads(computed.body)
+    assert first["cached"] is False and first["persisted"] is True and len(first["steps"]) == 5
+    repeat = answers.cached(request)  # the computed forecast was stored and cached
+    assert json.loads(repeat) == {**first, "cached": True}
+    assert answers.threads.total_tokens == 2  # CANDLECAST_API_THREADS, as the endpoint's pool
+
+    unknown = answers.request(b'{"symbol": "X:NOPEUSDT", "timeframe": "1h"}')
+    refused = anyio.run(answers.computed, unknown)
+    expected = error_response(NotFound("?"))  # the endpoint's error answer, by its class
+    assert refused.status_code == expected.status_code == 404
+    assert json.loads(refused.body)["field"] == "symbol"
+    as_of = b'{"symbol": "X:BTCUSDT", "timeframe": "1h", "as_of": "2025-01-01T00:00:00Z"}'
+    assert answers.request(as_of) is None  # a question about the past: the endpoint's

@@ -23,6 +23,7 @@ from candlecast.api.errors import (
     Unavailable,
     Unprocessable,
     answers_errors,
+    error_response,
     validation_error_body,
 )
 from candlecast.api.keys import (
@@ -148,6 +149,7 @@ __all__ = [
     "active_keys",
     "accuracy_from_tables",
     "answers_errors",
+    "error_response",
     "bucket_key",
     "lease_size",
     "close_matches",

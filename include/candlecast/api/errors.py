@@ -120,19 +120,26 @@ def validation_error_body(problems: list[dict], expected: Iterable[str] = ()) ->
     return {"error": error, "field": first["field"], "detail": detail}
 
 
+def error_response(error: Exception) -> JSONResponse | None:
+    """The JSON answer of a domain error (BentoML would hide a 503's message); None for any
+    other exception."""
+    if isinstance(error, DatabaseUnavailable):
+        return JSONResponse({"error": "database unavailable"}, 503, UNAVAILABLE_HEADERS)
+    if isinstance(error, ApiError):
+        return JSONResponse(error.body(), error.status, error.headers)
+    return None
+
+
 def answers_errors(method):
-    """Domain errors become their JSON 4xx/503 (BentoML would hide a 503's message)."""
+    """Domain errors become their JSON 4xx/503 (`error_response`)."""
 
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
         try:
             return method(*args, **kwargs)
-        except DatabaseUnavailable as error:
-            log.error("%s: %s", method.__name__, error)
-            return JSONResponse(
-                {"error": "database unavailable"}, status_code=503, headers=UNAVAILABLE_HEADERS
-            )
-        except ApiError as error:
-            return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+        except (DatabaseUnavailable, ApiError) as error:
+            if isinstance(error, DatabaseUnavailable):
+                log.error("%s: %s", method.__name__, error)
+            return error_response(error)
 
     return wrapper

@@ -49,7 +49,7 @@ from candlecast.serving.forecast import (
 from candlecast.serving.forecast_writer import ForecastWriter
 from candlecast.serving.forecaster import Forecaster, ServedModel, steps_until
 from candlecast.serving.healthz import check_health
-from candlecast.serving.loop_answers import ANSWER_HEADER, CachedPredict, LoopAnswers
+from candlecast.serving.loop_answers import LivePredict, LoopAnswers
 from candlecast.serving.lru import LruCache
 from candlecast.serving.pinned import PinnedRelease, pin_labels, pinned_release
 from candlecast.serving.prediction_cache import PredictionCache, prediction_key
@@ -62,13 +62,12 @@ from candlecast.serving.shadow import ShadowQueue, in_sample
 from candlecast.serving.universe import UniverseSource, compute_universe, universe_key
 
 __all__ = [
-    "ANSWER_HEADER",
     "AsOfCandles",
     "AsOfForecasts",
     "CACHED_CANDLES",
     "NO_OUTCOMES",
     "SERVING_CANDLES",
-    "CachedPredict",
+    "LivePredict",
     "CandleWindow",
     "ChampionWatcher",
     "DecodedFrames",
