@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -93,11 +94,20 @@ def database_url(home):
     embedded.stop_postgres(home)
 
 
+def worker_database(redis_url: str) -> str:
+    """Under pytest-xdist, a Redis database of each process's own on a shared server (tests
+    flush theirs): gw0 the one given, gwN the Nth after it."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    parts = urlsplit(redis_url)
+    given = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(given + worker) % 16}"))
+
+
 @pytest.fixture(scope="session")
 def redis_url(home):
     external = os.environ.get("REDIS_URL")
     if external:
-        yield external
+        yield worker_database(external)
         return
     yield embedded.start_redis(home)
     embedded.stop_redis(home)
