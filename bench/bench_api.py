@@ -235,10 +235,9 @@ def reuse_models(env: dict, source_home: Path, source_database: str) -> None:
         target.commit()
 
 
-def prepare(home: Path, fake: Provider, models_from: tuple[Path, str] | None = None) -> dict:
-    """sync-symbols, update and train (or reuse models) on the top symbols of a fresh home;
-    returns its env."""
-    env = {
+def home_env(home: Path, fake: Provider) -> dict:
+    """The env of a bench home: its embedded PostgreSQL and Redis (started), the provider."""
+    return {
         **os.environ,
         "CANDLECAST_HOME": str(home),
         "DATABASE_URL": embedded.start_postgres(home),
@@ -254,6 +253,12 @@ def prepare(home: Path, fake: Provider, models_from: tuple[Path, str] | None = N
         "PYTHONWARNINGS": "ignore",
         "CANDLECAST_ACCESS_LOG": "false",  # as the peer runs (uvicorn --no-access-log)
     }
+
+
+def prepare(home: Path, fake: Provider, models_from: tuple[Path, str] | None = None) -> dict:
+    """sync-symbols, update and train (or reuse models) on the top symbols of a fresh home;
+    returns its env."""
+    env = home_env(home, fake)
     started = time.perf_counter()
     run_cli(env, "sync-symbols")
     run_cli(env, "update", "--top", str(TRAINED))

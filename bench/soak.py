@@ -41,7 +41,15 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from bench_api import N_SYMBOLS, TIMEFRAME, Provider, create_key, prepare, run_cli  # noqa: E402
+from bench_api import (
+    N_SYMBOLS,
+    TIMEFRAME,
+    Provider,
+    create_key,
+    home_env,
+    prepare,
+    run_cli,
+)  # noqa: E402
 from scale_data import build  # noqa: E402
 
 from candlecast.ops import embedded  # noqa: E402
@@ -313,8 +321,7 @@ def second_version(env: dict) -> str:
         ).fetchone()[0]
 
 
-def run(env: dict, home: Path, fake: Provider, seconds: float, work: Path) -> None:
-    challenger = second_version(env)
+def run(env: dict, home: Path, fake: Provider, challenger: str, seconds: float, work: Path):
     key = create_key(env)
     tickers = [f"X:SYN{i:04d}USDT" for i in range(N_SYMBOLS)]
     serving = {**env, "CANDLECAST_PREDICTION_CACHE_SECONDS": "2", "CANDLECAST_API_WORKERS": "2"}
@@ -338,9 +345,22 @@ def run(env: dict, home: Path, fake: Provider, seconds: float, work: Path) -> No
     report(soak, faults, (rss_start, rss_end), lost)
 
 
+def ready_home(home: Path, fake: Provider, models_from) -> tuple[dict, str]:
+    """The home prepared (and its challenger trained) once: a home given with --home that holds
+    both is reused as it is, its servers started again."""
+    marker = home / "soak-challenger"
+    if marker.exists():
+        return home_env(home, fake), marker.read_text()
+    env = prepare(home, fake, models_from)
+    challenger = second_version(env)
+    marker.write_text(challenger)
+    return env, challenger
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--home", type=Path, help="a home kept between runs (default: a new one)")
     parser.add_argument(
         "--models-from",
         nargs=2,
@@ -350,13 +370,13 @@ def main() -> None:
     args = parser.parse_args()
     models_from = (Path(args.models_from[0]), args.models_from[1]) if args.models_from else None
     work = Path(tempfile.mkdtemp(prefix="cc-soak-"))
-    home = work / "home"
+    home = args.home or work / "home"
     provider_dir = Path(tempfile.gettempdir()) / "candlecast-bench" / "provider"
     build(provider_dir, N_SYMBOLS)
     fake = Provider(provider_dir)
     try:
-        env = prepare(home, fake, models_from)
-        run(env, home, fake, args.minutes * 60, work)
+        env, challenger = ready_home(home, fake, models_from)
+        run(env, home, fake, challenger, args.minutes * 60, work)
     finally:
         fake.stop()
         embedded.stop_postgres(home)
