@@ -11,10 +11,17 @@ import pytest
 
 from candlecast.api import KeysInHeaders, RequestContract, key_in_body, key_in_query, redact
 from candlecast.api.credentials import RedactKeys, redact_keys_in_logs
-from candlecast.api.keys import new_key
+from candlecast.api.keys import key_prefix, new_key
 
-_, KEY = new_key()
+# A key of new_key's shape, fixed: parametrized test ids are the same in every pytest process.
+KEY = "cc_5eedc0ffee12_OD9S-6cYhFePh1scLxKsoSr1FbXoFtOjFpa8W9GH1Bc"
 PREFIX = KEY.split("_")[1]
+
+
+def test_the_fixed_key_has_the_shape_of_a_new_one():
+    prefix, fresh = new_key()
+    assert key_prefix(KEY) == PREFIX and key_prefix(fresh) == prefix
+    assert len(KEY) == len(fresh) and KEY[:3] == fresh[:3]
 
 
 @pytest.mark.parametrize(
