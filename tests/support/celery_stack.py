@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
+
 from candlecast.ops.stack import (
     airflow_env,
     run_pipeline_once,
@@ -124,12 +126,32 @@ def worker_names(env: dict) -> dict[str, set[str]]:
     return names
 
 
+def _api(env: dict) -> httpx.Client:
+    """Airflow's REST API as the stack's admin (its generated password): quicker than the CLI,
+    which imports Airflow on every call."""
+    base = f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}"
+    passwords = Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
+    user, password = next(iter(json.loads(passwords.read_text()).items()))
+    login = httpx.post(
+        f"{base}/auth/token", json={"username": user, "password": password}, timeout=60
+    )
+    assert login.status_code == 201, login.text
+    token = login.json()["access_token"]
+    return httpx.Client(
+        base_url=f"{base}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
+
+
 def run_dag(env: dict, dag_id: str, conf: dict, timeout: float = 900) -> dict:
     """Trigger `dag_id` with `conf` (unpaused first) and wait for the run to finish; returns
     {"run_id", "state", "tasks": [{"task", "map", "state", "worker", "queue"}]}."""
     run_id = f"e2e-{dag_id}-{uuid.uuid4().hex[:8]}"
-    airflow(env, "dags", "unpause", dag_id)
-    airflow(env, "dags", "trigger", dag_id, "--run-id", run_id, "--conf", json.dumps(conf))
+    with _api(env) as api:
+        unpaused = api.patch(f"/dags/{dag_id}", json={"is_paused": False})
+        assert unpaused.status_code == 200, unpaused.text
+        run = {"dag_run_id": run_id, "logical_date": None, "conf": conf}
+        triggered = api.post(f"/dags/{dag_id}/dagRuns", json=run)
+        assert triggered.status_code == 200, triggered.text
     deadline = time.monotonic() + timeout
     while True:
         with _airflow_db(env) as conn:
