@@ -12,14 +12,16 @@ training reads the Parquet store, never XCom.
 On an ohlcv Asset event a timeframe retrains only when its store gained
 `CANDLECAST_RETRAIN_MIN_NEW_CANDLES` candles since its champion's data end (a week of 1h, 4h or
 1d candles, one 1w or 1M candle by default); otherwise its task is skipped with the count. A
-weekly or manual run retrains every timeframe. Each new version is its timeframe's challenger
+weekly or manual run retrains every timeframe; a run triggered with `timeframes` (e.g.
+`["1d"]`) retrains only those, the others skipped. Each new version is its timeframe's challenger
 (the first one its champion), gated against the champion on the same most recent test window
-and promoted when the gate passes and `CANDLECAST_AUTO_PROMOTE` is on (see `release_models`).
+(the champion imported from the object store when this worker's model store lacks it); one
+that passes waits for the live gate (`CANDLECAST_AUTO_PROMOTE`) or a person (`release_models`).
 """
 
 from __future__ import annotations
 
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
@@ -32,17 +34,25 @@ TIMEFRAMES = ["1h", "4h", "1d", "1w", "1M"]
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable("0 2 * * 0", timezone="UTC"), assets=OHLCV
     ),
+    params={
+        "timeframes": Param(
+            TIMEFRAMES,
+            type="array",
+            items={"type": "string", "enum": TIMEFRAMES},
+            description="the timeframes this run retrains (a run by hand; the others skip)",
+        ),
+    },
     **dag_kwargs(__doc__, owner="ml-team", tags=["models"]),
 )
 def train_models():
     @task(map_index_template="{{ task.op_kwargs['timeframe'] }}")
-    def train(timeframe: str, dag_run=None) -> dict:
+    def train(timeframe: str, dag_run=None, params=None) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
         from candlecast.pipeline import train_and_register, training_due
         from candlecast.settings import Settings
 
-        due = training_due(Settings(), timeframe, dag_run.run_type)
+        due = training_due(Settings(), timeframe, dag_run.run_type, params["timeframes"])
         if not due["due"]:
             raise AirflowSkipException(due["reason"])
         return train_and_register(Settings(), timeframe, actor=f"train_models:{dag_run.run_id}")

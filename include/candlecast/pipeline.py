@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 import pandas as pd
 
@@ -227,15 +228,20 @@ def ohlcv_changes(summary: dict) -> dict:
     return {"series_written": sum(written.values()), "timeframes": written}
 
 
-def training_due(settings: Settings, timeframe_code: str, run_type: str) -> dict:
-    """Whether `train_models` retrains a timeframe: always on its weekly schedule or by hand; on
-    an ohlcv Asset event only when its store gained at least
+def training_due(
+    settings: Settings, timeframe_code: str, run_type: str, asked: Collection[str] | None = None
+) -> dict:
+    """Whether `train_models` retrains a timeframe: never when the run names other timeframes
+    (`asked`, a run by hand with `timeframes`); otherwise always on its weekly schedule or by
+    hand; on an ohlcv Asset event only when its store gained at least
     CANDLECAST_RETRAIN_MIN_NEW_CANDLES[timeframe] candles since its champion's data end, or
     holds more trainable series than the champion's universe."""
     from candlecast.modeling import releases
 
     timeframe = parse_timeframe(timeframe_code)
     run_type = getattr(run_type, "value", run_type)  # Airflow's DagRunType or its value
+    if asked is not None and timeframe.code not in {parse_timeframe(t).code for t in asked}:
+        return {"due": False, "reason": f"this run retrains {', '.join(asked) or 'nothing'}"}
     if run_type != "asset_triggered":
         return {"due": True, "reason": f"{run_type} run"}
     with db.connect(settings) as conn:

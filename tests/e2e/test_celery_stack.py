@@ -2,7 +2,10 @@
 chained by Assets) on Airflow's CeleryExecutor with two `airflow celery worker` processes (Redis
 broker, PostgreSQL result backend), started and stopped by the local stack's own code; the
 stores on an S3-API server (moto, loopback); the provider's plan limit held across both workers;
-then a Bento on a fresh home, sharing no disk with the workers, serving the published models."""
+then a Bento on a fresh home, sharing no disk with the workers, serving the published models.
+Each worker has a model store of its own, as on hosts of their own: a version trained on one
+worker is gated against a champion it has only from the object store, and promoted by a
+`release_models` run on the other."""
 
 from __future__ import annotations
 
@@ -12,16 +15,19 @@ import uuid
 
 import httpx
 import pandas as pd
+import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from candlecast.marketdata import SampleProvider
+from candlecast.modeling import model_name
 from candlecast.modeling.model_sync import POINTER
 from candlecast.ohlcv import open_store
 from candlecast.ops.objectstore import ObjectStore
 from candlecast.settings import SAMPLE_DATA_DIR, Settings
 from candlecast.timeframes import TIMEFRAMES
 from tests.support.bento_server import running_bento
-from tests.support.celery_stack import celery_stack, worker_names
+from tests.support.celery_stack import celery_stack, only_on, run_dag, worker_names
 from tests.support.databases import own_database
 from tests.support.fake_provider import FakeProvider
 
@@ -53,7 +59,7 @@ def celery_chain(tmp_path_factory, database_url, redis_url, s3):
             "CANDLECAST_NOW": SAMPLE.now().isoformat(),
             "CANDLECAST_SYMBOL_BATCH_SIZE": "1",  # one mapped update per pair: work to share
         }
-        with celery_stack(settings, WORKERS, extra) as stack:
+        with celery_stack(settings, WORKERS, extra, own_model_stores=True) as stack:
             yield {**stack, "fake": fake, "store_url": store_url}
         assert set(stack["stopped"]) == {
             "celery-worker-1",
@@ -122,3 +128,69 @@ def test_a_bento_replica_serves_the_published_models_without_shared_disk(celery_
     assert sorted(p.name for p in (replica_home / "bentoml" / "models").iterdir()) == sorted(
         f"candlecast-{tf.slug}" for tf in TIMEFRAMES.values()
     )
+
+
+def _held(store, tag: str) -> bool:
+    """Whether a worker's own model store holds the version `tag`."""
+    name, _, version = tag.partition(":")
+    return (store / "models" / name / version / "model.yaml").is_file()
+
+
+def _versions(env: dict, timeframe: str) -> dict[str, dict]:
+    with psycopg.connect(env["DATABASE_URL"], row_factory=dict_row) as conn:
+        rows = conn.execute(
+            "SELECT name || ':' || version AS tag, stage, gate FROM models WHERE timeframe = %s",
+            (timeframe,),
+        ).fetchall()
+    return {row["tag"]: row for row in rows}
+
+
+def test_a_version_trained_on_one_worker_is_promoted_by_a_release_run_on_the_other(
+    celery_chain,
+):
+    """1M (the quickest to train again) retrained by a `train_models` run on the worker that did
+    not train its champion, so its gate can only read the champion from the object store; then
+    promoted by a `release_models` run on the other worker, which never holds the new version.
+    Each run is kept to its worker by Celery's remote control (the other stops consuming
+    Airflow's queue meanwhile); the task instances' hostnames say where each ran."""
+    env, stores = celery_chain["env"], celery_chain["model_stores"]
+    timeframe = TIMEFRAMES["1M"]
+    (champion,) = [t for t, row in _versions(env, "1M").items() if row["stage"] == "champion"]
+    holding = [worker for worker, store in stores.items() if _held(store, champion)]
+    assert len(holding) == 1, holding  # trained on one worker; the other's store lacks it
+    (releaser,) = holding
+    (trainer,) = set(stores) - {releaser}
+
+    with only_on(env, trainer, WORKERS):
+        training = run_dag(env, "train_models", {"timeframes": ["1M"]})
+    assert training["state"] == "success", training
+    assert {t["worker"] for t in training["tasks"]} == {trainer}
+    assert {t["map"]: t["state"] for t in training["tasks"]} == {
+        code: "success" if code == "1M" else "skipped" for code in TIMEFRAMES
+    }
+    (challenger,) = set(_versions(env, "1M")) - {champion}
+    gate = _versions(env, "1M")[challenger]["gate"]
+    # compared with the champion (not "not_comparable": it was loaded), and no worse
+    assert gate["verdict"] == "pass" and gate["champion"] == champion, gate
+    assert gate["window"]["pairs"] > 0
+    assert _held(stores[trainer], challenger) and _held(stores[trainer], champion)  # imported
+    assert not _held(stores[releaser], challenger)
+
+    promotion = {"action": "promote", "tag": challenger, "reason": "e2e: from the other worker"}
+    with only_on(env, releaser, WORKERS):
+        release = run_dag(env, "release_models", promotion)
+    assert release["state"] == "success", release
+    assert [(t["task"], t["worker"]) for t in release["tasks"]] == [("release", releaser)]
+    stages = {tag: row["stage"] for tag, row in _versions(env, "1M").items()}
+    assert stages == {champion: "retired", challenger: "champion"}
+    with psycopg.connect(env["DATABASE_URL"]) as conn:
+        last = conn.execute(
+            "SELECT r.action, t.name || ':' || t.version, r.actor FROM model_releases r "
+            "JOIN models t ON t.id = r.to_model_id WHERE r.timeframe = '1M' "
+            "ORDER BY r.id DESC LIMIT 1"
+        ).fetchone()
+    assert last == ("promote", challenger, f"release_models:{release['run_id']}")
+    models = ObjectStore(celery_chain["store_url"] + "/models")
+    pointer = json.loads(models.get(f"{model_name(timeframe)}/{POINTER}").data)
+    assert pointer["tag"] == challenger  # replicas now import and serve it
+    assert not _held(stores[releaser], challenger)  # promoted without a copy of its own

@@ -3,6 +3,8 @@ Redis as broker and Airflow's PostgreSQL as result backend; workers that name th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from candlecast.ops.stack import airflow_env
@@ -40,3 +42,5 @@ def test_broker_urls_and_worker_names(monkeypatch):
     assert worker_env("w")["AIRFLOW__CORE__HOSTNAME_CALLABLE"] == (
         "candlecast.ops.workers.worker_hostname"
     )
+    assert "BENTOML_HOME" not in worker_env("w")  # the host's model store, shared
+    assert worker_env("w", Path("/s/w"))["BENTOML_HOME"] == "/s/w"

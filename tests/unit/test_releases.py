@@ -159,3 +159,11 @@ def test_an_asset_event_retrains_only_past_the_new_candle_threshold(
         grown = training_due(local, "1h", "asset_triggered")
     assert grown["due"] and "3 1h series in the store" in grown["reason"]
     assert "trained on 2" in grown["reason"]
+
+
+def test_a_run_that_names_its_timeframes_retrains_only_those(settings):
+    assert training_due(settings, "1M", "manual", ["1w", "1M"])["due"]
+    skipped = training_due(settings, "1h", "manual", ["1w", "1M"])
+    assert not skipped["due"] and skipped["reason"] == "this run retrains 1w, 1M"
+    assert not training_due(settings, "1h", "asset_triggered", [])["due"]
+    assert training_due(settings, "1h", "manual", None)["due"]  # no list: every timeframe

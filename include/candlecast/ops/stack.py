@@ -245,9 +245,11 @@ def start_airflow(
     workers: int,
     port: int = AIRFLOW_PORT,
     concurrency: int = 2,
+    worker_model_stores: Path | None = None,
 ) -> None:
     """`airflow standalone`, or the Celery stack: its components and `workers` workers of
-    `concurrency` task slots each."""
+    `concurrency` task slots each, sharing this host's model store (BENTOML_HOME), or each with
+    its own under `worker_model_stores`/<worker> (as on hosts of their own)."""
     if executor == "local":
         _start("airflow", [_bin("airflow"), "standalone"], port, env, run_dir, log_dir)
         return
@@ -266,7 +268,8 @@ def start_airflow(
     for n in range(1, workers + 1):
         name = f"{WORKER_PREFIX}{n}"
         argv = worker_argv(_bin("airflow"), name, concurrency)
-        _start(name, argv, None, {**env, **worker_env(name)}, run_dir, log_dir)
+        store = None if worker_model_stores is None else worker_model_stores / name
+        _start(name, argv, None, {**env, **worker_env(name, store)}, run_dir, log_dir)
 
 
 def stop_airflow(run_dir: Path) -> list[str]:

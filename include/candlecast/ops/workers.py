@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 from urllib.parse import urlsplit
 
 WORKER_NAME_VARIABLE = "CANDLECAST_WORKER_NAME"
@@ -62,5 +63,10 @@ def worker_argv(airflow: str, name: str, concurrency: int) -> list[str]:
     ]
 
 
-def worker_env(name: str) -> dict[str, str]:
-    return {WORKER_NAME_VARIABLE: name, "AIRFLOW__CORE__HOSTNAME_CALLABLE": HOSTNAME_CALLABLE}
+def worker_env(name: str, model_store: Path | None = None) -> dict[str, str]:
+    """A worker's own variables; `model_store`, its own BENTOML_HOME (a worker on a host of its
+    own, as far as models go: what it did not train it has only from the object store)."""
+    env = {WORKER_NAME_VARIABLE: name, "AIRFLOW__CORE__HOSTNAME_CALLABLE": HOSTNAME_CALLABLE}
+    if model_store is not None:
+        env["BENTOML_HOME"] = str(model_store)
+    return env
