@@ -321,14 +321,14 @@ def cmd_keys_revoke(args) -> None:
 
 def cmd_quarantine(args) -> None:
     from candlecast.marketdata import get_provider
-    from candlecast.ohlcv import open_store, quarantine
+    from candlecast.ohlcv import open_store, quarantine_review
     from candlecast.ops import db
 
     settings = get_settings()
     with db.connect(settings) as conn:
         if args.quarantine_command == "list":
             status = None if args.status == "all" else args.status
-            entries = quarantine.list_entries(conn, status)
+            entries = quarantine_review.list_entries(conn, status)
             print(
                 f"{'id':>5} {'status':<9} {'ticker':<16} {'tf':<3} {'candles':>7} "
                 f"{'first held candle':<26} {'run':<32} reason"
@@ -341,12 +341,14 @@ def cmd_quarantine(args) -> None:
                     f"{reasons}"
                 )
         elif args.quarantine_command == "show":
-            _print(quarantine.show(conn, args.id))
+            _print(quarantine_review.show(conn, args.id))
         elif args.quarantine_command == "release":
             now = get_provider(settings).now()
-            _print(quarantine.release(conn, open_store(settings.store_location), args.id, now))
+            _print(
+                quarantine_review.release(conn, open_store(settings.store_location), args.id, now)
+            )
         else:
-            _print(quarantine.discard(conn, args.id))
+            _print(quarantine_review.discard(conn, args.id))
 
 
 def cmd_models(args) -> None:

@@ -1,9 +1,9 @@
 """The prediction API's wire: request bodies (`requests`), response bodies with the forecast
 (`schemas`), live accuracy read from the monitoring tables (`accuracy`), their OpenAPI examples
 (`examples`), the errors it answers with (`errors`), request bodies checked at the door
-(`contract`), the OpenAPI document and docs page (`openapi`), its reads from PostgreSQL
+(`body_validation`), the OpenAPI document and docs page (`openapi`), its reads from PostgreSQL
 (`queries`), API keys (`keys`), where keys may travel and never appear (`credentials`: headers
-only, masked in logs), per-key token buckets (`throttle`) and the ASGI middleware that puts keys
+only, masked in logs), per-key token buckets (`key_limits`) and the ASGI middleware that puts keys
 and limits in front of every endpoint (`middleware`).
 
 May import: `candlecast.ops`, `candlecast.settings`, `candlecast.timeframes`. The schemas describe
@@ -11,7 +11,7 @@ the wire and never reach into `candlecast.serving` (an import contract says so).
 """
 
 from candlecast.api.accuracy import NO_OUTCOMES, accuracy_from_tables
-from candlecast.api.contract import REQUEST_MODELS, RequestContract, body_problems, is_json
+from candlecast.api.body_validation import REQUEST_MODELS, RequestContract, body_problems, is_json
 from candlecast.api.credentials import key_in_body, key_in_query, redact, redact_keys_in_logs
 from candlecast.api.errors import (
     ApiError,
@@ -22,6 +22,13 @@ from candlecast.api.errors import (
     Unprocessable,
     answers_errors,
     validation_error_body,
+)
+from candlecast.api.key_limits import (
+    AsyncTokenBucket,
+    Decision,
+    TokenBucket,
+    bucket_key,
+    lease_size,
 )
 from candlecast.api.keys import (
     ApiKey,
@@ -53,7 +60,7 @@ from candlecast.api.queries import (
     universe_at,
     universe_tickers,
 )
-from candlecast.api.ranking import (
+from candlecast.api.ranking_schemas import (
     RankedCoin,
     Ranking,
     RankRequest,
@@ -85,13 +92,6 @@ from candlecast.api.schemas import (
     ServingModel,
     SymbolMatch,
     SymbolSearchResult,
-)
-from candlecast.api.throttle import (
-    AsyncTokenBucket,
-    Decision,
-    TokenBucket,
-    bucket_key,
-    lease_size,
 )
 
 __all__ = [

@@ -10,10 +10,10 @@ import math
 import anyio.to_thread
 import redis.asyncio
 
-from candlecast.api.contract import answer
+from candlecast.api.body_validation import answer
 from candlecast.api.credentials import key_in_query, misplaced_key
+from candlecast.api.key_limits import AsyncTokenBucket
 from candlecast.api.keys import ApiKey, KeyRing, KeySet, KeyStoreUnavailable
-from candlecast.api.throttle import AsyncTokenBucket
 from candlecast.ops import redis_url
 from candlecast.settings import Settings
 

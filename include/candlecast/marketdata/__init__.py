@@ -1,6 +1,6 @@
 """Market data providers: one interface (`base`), the Polygon/Massive client (`polygon`), its
 bars as candle frames (`bars`), the offline sample (`sample`), the provider's request limit
-shared through Redis (`ratelimit`), and the one chosen by settings (`get_provider`).
+shared through Redis (`provider_quota`), and the one chosen by settings (`get_provider`).
 
 May import: `candlecast.ops` (the Redis client, for the limiter), `candlecast.settings`,
 `candlecast.timeframes`.
@@ -25,7 +25,7 @@ from candlecast.marketdata.polygon import (
     ProviderError,
     ProviderTransientError,
 )
-from candlecast.marketdata.ratelimit import SlidingWindowLimiter
+from candlecast.marketdata.provider_quota import SlidingWindowLimiter
 from candlecast.marketdata.sample import SampleProvider
 from candlecast.settings import Settings
 

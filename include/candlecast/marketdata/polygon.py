@@ -21,7 +21,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type
 
 from candlecast.marketdata.bars import bars_to_candles, resample_daily, usd_volumes
 from candlecast.marketdata.base import FetchRequest, TickerInfo, empty_candles
-from candlecast.marketdata.ratelimit import SlidingWindowLimiter
+from candlecast.marketdata.provider_quota import SlidingWindowLimiter
 from candlecast.timeframes import TIMEFRAMES
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Models, the side serving shares: the scale-free features (`features`, one function for training
 and serving; `market`: the benchmarks they measure a coin against), the base learners (`learners`)
 and the naive rankers served like them (`naive_rankers`), the trained forecaster as served
-(`predictor`), a prediction against the other coins' at the same candle (`relative`), the model
+(`predictor`), a prediction against the other coins' at the same candle (`relative_z`), the model
 registry (`registry`: the BentoML model store and the `models` rows) and the models through the
 object store for replicas on other hosts (`model_sync`).
 
@@ -11,6 +11,7 @@ nothing here imports it, so serving never loads training code.
 """
 
 from candlecast.modeling import releases
+from candlecast.modeling.confidence import DEFAULT_RANK_FEE, Calibration, sides
 from candlecast.modeling.features import (
     FEATURE_SET_VERSION,
     VOLATILITY_COLUMN,
@@ -39,14 +40,7 @@ from candlecast.modeling.model_sync import (
     pull_version,
     unpublish,
 )
-from candlecast.modeling.predictor import (
-    DEFAULT_RANK_FEE,
-    Calibration,
-    CandleShape,
-    ForecastModel,
-    ServingInputs,
-    sides,
-)
+from candlecast.modeling.predictor import CandleShape, ForecastModel, ServingInputs
 from candlecast.modeling.registry import (
     NoChampion,
     json_safe,
@@ -59,7 +53,7 @@ from candlecast.modeling.registry import (
     serving_reference,
     use_model_store,
 )
-from candlecast.modeling.relative import centred, mid_percentile
+from candlecast.modeling.relative_z import centred, mid_percentile
 
 __all__ = [
     "DEFAULT_RANK_FEE",

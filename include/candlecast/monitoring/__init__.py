@@ -1,7 +1,7 @@
 """Live monitoring of what was served: outcomes of every forecast step once its target candle
 closed (`outcomes`, on the realised candles of `candles`), rolling figures per model version
-(`rolling`), drift alerts (`drift`), the forward paper-trading ledger (`paper`), the daily and
-weekly reports (`reports`) and one pass of it all (`live`).
+(`rolling`), drift alerts (`drift`), the forward paper-trading ledger (`paper_ledger`), the daily and
+weekly reports (`periodic_reports`) and one pass of it all (`live`).
 
 Everything is keyed by model version (tag), so a champion and its challengers are grouped by
 version side by side.
@@ -13,12 +13,12 @@ reads its tables through `candlecast.api` (an import contract keeps serving off 
 """
 
 from candlecast.monitoring import delivery
-from candlecast.monitoring.candles import RealisedCandles
 from candlecast.monitoring.drift import DriftRules, check_drift, drift_reasons
 from candlecast.monitoring.live import monitor
 from candlecast.monitoring.outcomes import ScoringRun, score_outcomes
-from candlecast.monitoring.paper import SIGNAL_STEP, run_ledger
-from candlecast.monitoring.reports import PERIODS, Report, build_report, save_report
+from candlecast.monitoring.paper_ledger import SIGNAL_STEP, run_ledger
+from candlecast.monitoring.periodic_reports import PERIODS, Report, build_report, save_report
+from candlecast.monitoring.realised_candles import RealisedCandles
 from candlecast.monitoring.rolling import HORIZONS, WINDOWS, refresh_rolling
 
 __all__ = [

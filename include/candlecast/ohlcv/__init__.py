@@ -1,5 +1,5 @@
 """The OHLCV data: the Parquet store (a local folder, or an S3-compatible object store in
-`object_store`), one definition of a clean candle series, moves judged on each series' own scale,
+`s3_store`), one definition of a clean candle series, moves judged on each series' own scale,
 Great Expectations validation, incremental ingestion, the symbol universe, data health, quality
 records, the review of held candles and the run's report.
 
@@ -12,10 +12,15 @@ provider's ticker list) reach Great Expectations, so they are imported by their 
 workflows only: importing this package never loads GX.
 """
 
-from candlecast.ohlcv import data_health, moves, quality, quarantine, reporting
+from candlecast.ohlcv import data_health, moves, quality, quarantine_review, update_summary
 from candlecast.ohlcv.cleaning import CleaningReport, clean_candles, drop_unclosed
-from candlecast.ohlcv.object_store import ObjectCandleStore, open_store
-from candlecast.ohlcv.store import CandleStore, describe_series, merge_candles, ticker_filename
+from candlecast.ohlcv.parquet_store import (
+    CandleStore,
+    describe_series,
+    merge_candles,
+    ticker_filename,
+)
+from candlecast.ohlcv.s3_store import ObjectCandleStore, open_store
 
 __all__ = [
     "CandleStore",
@@ -29,7 +34,7 @@ __all__ = [
     "moves",
     "open_store",
     "quality",
-    "quarantine",
-    "reporting",
+    "quarantine_review",
     "ticker_filename",
+    "update_summary",
 ]

@@ -3,7 +3,7 @@
 PostgreSQL (`db`: connections and migrations; `pool`: the request path's connections), Redis
 (`redis_conn`: the client and the request path's guard), the embedded servers for machines that
 have neither (`embedded`), the local stack behind `candlecast up` / `down` (`stack`, `stack_env`),
-files written whole or not at all (`files`), alerts to the log and to Slack (`alerting`).
+files written whole or not at all (`atomic_files`), alerts to the log and to Slack (`alerting`).
 
 May import: `candlecast.settings`, `candlecast.timeframes`; nothing else of candlecast.
 `alerting` reads the Slack webhook from the Airflow connection `candlecast_slack` when it sends,
@@ -12,8 +12,8 @@ nothing that serves reaches Airflow through this package.
 """
 
 from candlecast.ops import db, embedded
+from candlecast.ops.atomic_files import atomic_write
 from candlecast.ops.db import connect, database_url, ensure_schema, migrate, sqlalchemy_url
-from candlecast.ops.files import atomic_write
 from candlecast.ops.pool import ConnectionPool, DatabaseUnavailable
 from candlecast.ops.redis_conn import (
     REDIS_RETRY_PAUSE_SECONDS,

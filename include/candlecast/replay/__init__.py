@@ -4,7 +4,7 @@
 (`dates`), the version of each date (`versions`: the champion at the date), forecasts every coin
 at every date with the features computed once per series (`forecasts`), scores them against
 the store with training's scoring code (`scoring`) and writes the table, the figures and the
-report (`run`, `report`).
+report (`run`, `html_report`).
 
 May import: `candlecast.modeling` (training's evaluation and report included), `candlecast.ohlcv`,
 `candlecast.ops`, `candlecast.settings`, `candlecast.timeframes`; never serving, whose candles

@@ -1,13 +1,13 @@
 """Serving forecasts, independent of BentoML: one request end to end (`forecaster`), a forecast from
 a model and a candle window and its storage (`forecast`; `forecast_writer`: group commit), fresh
-candles with single-flight and a stale fallback (`candles`, `singleflight`), candle frames and
+candles with single-flight and a stale fallback (`fresh_candles`, `singleflight`), candle frames and
 their freshness marks as Redis holds them (`codec`), the prediction cache, its answers sent as
 stored (`prediction_cache`), the /healthz checks (`healthz`), the other endpoints' answers
 (`reads`, live accuracy among them, read from the `score_outcomes` DAG's tables), the objects
 built once per worker (`assembly`), the in-memory LRU they share (`lru`), the swap to a newly
-promoted champion and to each new challenger (`releases`), the versions a pinned Bento serves
+promoted champion and to each new challenger (`champion_watcher`), the versions a pinned Bento serves
 instead (`pinned`), the served universe's predictions at a candle, shared by every worker
-(`universe`, `relative`: a forecast's fields against it) and POST /rank over it (`ranking`), the
+(`universe`, `relative_steps`: a forecast's fields against it) and POST /rank over it (`ranking`), the
 background queue and sample of the challengers' shadow forecasts (`shadow`) and cached /predict
 answers given on the server's event loop (`loop_answers`); answers as of a past time, from
 the store and the version champion then, never stored (`as_of`).
@@ -21,18 +21,7 @@ from candlecast.api import NO_OUTCOMES
 from candlecast.serving import reads
 from candlecast.serving.as_of import AsOfCandles, AsOfForecasts
 from candlecast.serving.assembly import build_forecaster, model_references
-from candlecast.serving.candles import (
-    CACHED_CANDLES,
-    SERVING_CANDLES,
-    CandleWindow,
-    FreshCandles,
-    FreshMark,
-    MarketDataUnavailable,
-    NoCandles,
-    ProviderState,
-    feature_window,
-    is_fresh,
-)
+from candlecast.serving.champion_watcher import ChampionWatcher, follow_champions
 from candlecast.serving.codec import (
     DecodedFrames,
     candles_key,
@@ -47,7 +36,19 @@ from candlecast.serving.forecast import (
     persist_forecast,
 )
 from candlecast.serving.forecast_writer import ForecastWriter
-from candlecast.serving.forecaster import Forecaster, ServedModel, steps_until
+from candlecast.serving.forecaster import Forecaster, LoadedModel, steps_until
+from candlecast.serving.fresh_candles import (
+    CACHED_CANDLES,
+    SERVING_CANDLES,
+    CandleWindow,
+    FreshCandles,
+    FreshMark,
+    MarketDataUnavailable,
+    NoCandles,
+    ProviderState,
+    feature_window,
+    is_fresh,
+)
 from candlecast.serving.healthz import check_health
 from candlecast.serving.loop_answers import ANSWER_HEADER, CachedPredict, LoopAnswers
 from candlecast.serving.lru import LruCache
@@ -56,8 +57,7 @@ from candlecast.serving.prediction_cache import PredictionCache, prediction_key
 from candlecast.serving.rank_as_of import rank_as_of
 from candlecast.serving.ranking import rank
 from candlecast.serving.ranking import table as ranking_table
-from candlecast.serving.relative import Universe, Unranked, relative_steps
-from candlecast.serving.releases import ChampionWatcher, follow_champions
+from candlecast.serving.relative_steps import Universe, Unranked, relative_steps
 from candlecast.serving.shadow import ShadowQueue, in_sample
 from candlecast.serving.universe import UniverseSource, compute_universe, universe_key
 
@@ -85,7 +85,7 @@ __all__ = [
     "PinnedRelease",
     "PredictionCache",
     "ProviderState",
-    "ServedModel",
+    "LoadedModel",
     "ShadowQueue",
     "build_forecaster",
     "candles_key",

@@ -24,9 +24,9 @@ from candlecast.modeling import (
     ServingInputs,
     compute_features,
 )
-from candlecast.serving.candles import CandleWindow, feature_window
+from candlecast.serving.fresh_candles import CandleWindow, feature_window
 from candlecast.serving.lru import LruCache
-from candlecast.serving.relative import Universe, relative_steps
+from candlecast.serving.relative_steps import Universe, relative_steps
 from candlecast.timeframes import MAX_STEPS, Timeframe
 
 
@@ -170,7 +170,7 @@ def make_forecast(
     universe: Universe | None = None,
 ) -> Forecast:
     """`evidence`: the model's per-horizon evidence, built once per model by a caller that
-    serves many forecasts (ServedModel); built here otherwise. `market_windows`: the fresh
+    serves many forecasts (LoadedModel); built here otherwise. `market_windows`: the fresh
     candles of the model's benchmarks (base -> window), for a model trained with them.
     `universe`: the served universe's predictions at the window's candle (relative fields)."""
     ticker, timeframe = window.ticker, window.timeframe

@@ -25,7 +25,6 @@ from candlecast.api import (
 )
 from candlecast.modeling import DEFAULT_RANK_FEE, ForecastModel, model_row_id
 from candlecast.ops import ConnectionPool, DatabaseUnavailable, GuardedRedis
-from candlecast.serving.candles import CandleWindow, FreshCandles, MarketDataUnavailable, NoCandles
 from candlecast.serving.codec import candles_key, mark_key
 from candlecast.serving.forecast import (
     Forecast,
@@ -36,6 +35,12 @@ from candlecast.serving.forecast import (
     model_evidence,
 )
 from candlecast.serving.forecast_writer import ForecastWriter
+from candlecast.serving.fresh_candles import (
+    CandleWindow,
+    FreshCandles,
+    MarketDataUnavailable,
+    NoCandles,
+)
 from candlecast.serving.prediction_cache import (
     PredictionCache,
     answer_json,
@@ -85,7 +90,9 @@ def steps_until(
 
 
 @dataclass(frozen=True)
-class ServedModel:
+class LoadedModel:
+    """A model version loaded for serving: its tag, the forecaster and its evidence."""
+
     tag: str
     model: ForecastModel
     fee: float = DEFAULT_RANK_FEE  # a side: the evidence's spreads are shown net of it
@@ -99,7 +106,7 @@ class ServedModel:
 class Forecaster:
     def __init__(
         self,
-        models: dict[str, ServedModel],
+        models: dict[str, LoadedModel],
         candles: FreshCandles,
         pool: ConnectionPool,
         predictions: PredictionCache,
@@ -113,7 +120,7 @@ class Forecaster:
         self.models = models
         self.pinned_bento = pinned_bento  # the Bento whose versions it serves, never swapped
         # Each timeframe's newest challenger (kept by the ChampionWatcher), swapped like models.
-        self.shadows: dict[str, ServedModel] = {}
+        self.shadows: dict[str, LoadedModel] = {}
         self.shadow_fraction = shadow_fraction
         self.shadow_queue = ShadowQueue()
         self.candles = candles
@@ -160,7 +167,7 @@ class Forecaster:
         except MarketDataUnavailable as error:
             raise Unavailable(str(error)) from error
 
-    def served(self, timeframe: Timeframe) -> ServedModel:
+    def served(self, timeframe: Timeframe) -> LoadedModel:
         """The timeframe's served model; 503 naming why when no version was ever trained."""
         served = self.models.get(timeframe.code)
         if served is None:
@@ -171,7 +178,7 @@ class Forecaster:
             )
         return served
 
-    def market_windows(self, served: ServedModel, timeframe: Timeframe) -> dict[str, CandleWindow]:
+    def market_windows(self, served: LoadedModel, timeframe: Timeframe) -> dict[str, CandleWindow]:
         """The fresh candles of the model's benchmarks: the same cache entries (and the same
         single provider fetch) serve every request of the timeframe."""
         windows = {}
@@ -326,7 +333,7 @@ class Forecaster:
 
     def shadow_forecast(
         self,
-        challenger: ServedModel,
+        challenger: LoadedModel,
         window: CandleWindow,
         markets: dict[str, CandleWindow],
         steps: int,

@@ -2,8 +2,8 @@
 folds with purge (`folds`), fitting the learners and naive rankers and the fold loop (`fit`),
 the served signal per horizon chosen on rank IC (`stacking`), the two claims and the calibration
 (`calibration`), out-of-sample figures beside the baselines and the naive rankers (`evaluation`)
-and what a model is measured by (`measurement`), paper trading (`papertrade`) and the HTML
-report (`report/`).
+and what a model is measured by (`measurement`), and the HTML report (`report/`, with paper
+trading on the test window by `candlecast.modeling.paper_trading`).
 
 May import: `candlecast.modeling` (features, learners, naive rankers, predictor), `candlecast.ohlcv`,
 `candlecast.ops`, `candlecast.settings`, `candlecast.timeframes`. Only the workflows import this
@@ -14,7 +14,6 @@ from candlecast.modeling.training.dataset import Panel, build_panel, pairs, stor
 from candlecast.modeling.training.evaluation import block_bootstrap_ci, calibration_curve, rank_ic
 from candlecast.modeling.training.fit import FoldResult, train_timeframe
 from candlecast.modeling.training.folds import walk_forward_folds
-from candlecast.modeling.training.papertrade import paper_trade
 from candlecast.modeling.training.report import ReportInput, report_writer, run_paper_trading
 from candlecast.modeling.training.stacking import stack
 
@@ -27,7 +26,6 @@ __all__ = [
     "stored_context",
     "calibration_curve",
     "pairs",
-    "paper_trade",
     "rank_ic",
     "report_writer",
     "run_paper_trading",

@@ -14,14 +14,14 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from candlecast.modeling.training.papertrade.inputs import (
+from candlecast.modeling.paper_trading.inputs import (
     Series,
     Signals,
     checked_signals,
     ns,
     series_of,
 )
-from candlecast.modeling.training.papertrade.results import (
+from candlecast.modeling.paper_trading.results import (
     PaperTradeResult,
     buy_and_hold_of,
     exposure,
@@ -29,7 +29,7 @@ from candlecast.modeling.training.papertrade.results import (
     realised_equity,
     window,
 )
-from candlecast.modeling.training.papertrade.rules import TRADE_COLUMNS, TradingRules
+from candlecast.modeling.paper_trading.rules import TRADE_COLUMNS, TradingRules
 
 
 def paper_trade(

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from candlecast.api.credentials import key_in_body, misplaced_key
 from candlecast.api.errors import validation_error_body
-from candlecast.api.ranking import RankRequest
+from candlecast.api.ranking_schemas import RankRequest
 from candlecast.api.requests import (
     AccuracyRequest,
     CandlesRequest,

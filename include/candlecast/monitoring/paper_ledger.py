@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from candlecast.modeling.training.papertrade import Series, TradingRules, simulate_position
-from candlecast.monitoring.candles import RealisedCandles
+from candlecast.modeling.paper_trading import Series, TradingRules, simulate_position
 from candlecast.monitoring.drift import counted
+from candlecast.monitoring.realised_candles import RealisedCandles
 from candlecast.timeframes import TIMEFRAMES
 
 SIGNAL_STEP = 24

@@ -16,7 +16,7 @@ import psycopg
 from candlecast.modeling import DEFAULT_RANK_FEE
 from candlecast.monitoring.ranking_outcomes import ranking_lines
 from candlecast.monitoring.rolling import HORIZONS, figures
-from candlecast.ops.files import atomic_write
+from candlecast.ops.atomic_files import atomic_write
 
 PERIODS = {"daily": pd.Timedelta(days=1), "weekly": pd.Timedelta(days=7)}
 MIN_COIN_OUTCOMES = 5
