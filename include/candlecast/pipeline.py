@@ -174,6 +174,7 @@ def run_data_health(settings: Settings, checked_at: pd.Timestamp | None = None) 
 
 def train_and_register(settings: Settings, timeframe_code: str, actor: str = "train") -> dict:
     from candlecast.modeling import point_at, publish_model, releases, save_model
+    from candlecast.modeling.registry import version_report_path
     from candlecast.modeling.training import report_writer, run_paper_trading, train_timeframe
     from candlecast.modeling.training.gate import gate_against_champion
 
@@ -196,9 +197,7 @@ def train_and_register(settings: Settings, timeframe_code: str, actor: str = "tr
         gate = gate_against_champion(settings, conn, model, folds[-1], panel, ranked or tickers)
         tag = save_model(settings, conn, model, writer, actor=actor)
         release = releases.release_trained(conn, tag, gate, settings.candlecast_auto_promote, actor)
-        report = conn.execute(
-            "SELECT report_path FROM models WHERE name || ':' || version = %s", (tag,)
-        ).fetchone()
+        report = version_report_path(conn, tag)
     published = publish_model(settings, tag)  # with CANDLECAST_STORE_URL: for every replica
     if published and release["stage"] == "champion":
         point_at(settings, tag)
@@ -210,7 +209,7 @@ def train_and_register(settings: Settings, timeframe_code: str, actor: str = "tr
         **release,
         "n_symbols": len(tickers),
         "skilled_horizons": skilled,
-        "report": report["report_path"] if report else None,
+        "report": report,
         "published": published["archive"] if published else None,
         "test_rank_ic_h1": model.info["metrics"]["test"].get("h1", {}).get("rank_ic"),
         "direction_accuracy": headline.get("direction_accuracy"),

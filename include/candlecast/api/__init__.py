@@ -13,6 +13,7 @@ the wire and never reach into `candlecast.serving` (an import contract says so).
 from candlecast.api.accuracy import NO_OUTCOMES, accuracy_from_tables
 from candlecast.api.body_validation import REQUEST_MODELS, RequestContract, body_problems, is_json
 from candlecast.api.credentials import key_in_body, key_in_query, redact, redact_keys_in_logs
+from candlecast.api.docs_page import ApiDocs
 from candlecast.api.errors import (
     ApiError,
     BadInput,
@@ -47,7 +48,7 @@ from candlecast.api.middleware import (
     HealthRoute,
     KeysInHeaders,
 )
-from candlecast.api.openapi import ApiDocs, candlecast_openapi
+from candlecast.api.openapi import candlecast_openapi
 from candlecast.api.queries import (
     close_matches,
     find_symbol,

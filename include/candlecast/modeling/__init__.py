@@ -27,7 +27,7 @@ from candlecast.modeling.learners import (
     RidgeLearner,
     XGBoostLearner,
 )
-from candlecast.modeling.market import (
+from candlecast.modeling.market_context import (
     BENCHMARK_BASES,
     BenchmarkSeries,
     MarketContext,

@@ -36,7 +36,7 @@ from candlecast.serving.forecast import (
     persist_forecast,
 )
 from candlecast.serving.forecast_writer import ForecastWriter
-from candlecast.serving.forecaster import Forecaster, LoadedModel, steps_until
+from candlecast.serving.forecaster import Forecaster
 from candlecast.serving.fresh_candles import (
     CACHED_CANDLES,
     SERVING_CANDLES,
@@ -50,6 +50,7 @@ from candlecast.serving.fresh_candles import (
     is_fresh,
 )
 from candlecast.serving.healthz import check_health
+from candlecast.serving.loaded_model import LoadedModel
 from candlecast.serving.loop_answers import ANSWER_HEADER, CachedPredict, LoopAnswers
 from candlecast.serving.lru import LruCache
 from candlecast.serving.pinned import PinnedRelease, pin_labels, pinned_release
@@ -58,6 +59,7 @@ from candlecast.serving.rank_as_of import rank_as_of
 from candlecast.serving.ranking import rank
 from candlecast.serving.ranking import table as ranking_table
 from candlecast.serving.relative_steps import Universe, Unranked, relative_steps
+from candlecast.serving.request_checks import steps_until
 from candlecast.serving.shadow import ShadowQueue, in_sample
 from candlecast.serving.universe import UniverseSource, compute_universe, universe_key
 

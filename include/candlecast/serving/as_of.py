@@ -38,7 +38,7 @@ from candlecast.serving.forecast import (
     MarketContextBehind,
     make_forecast,
 )
-from candlecast.serving.forecaster import Forecaster, LoadedModel, steps_until, unknown_symbol
+from candlecast.serving.forecaster import Forecaster
 from candlecast.serving.fresh_candles import (
     CACHED_CANDLES,
     CandleWindow,
@@ -46,7 +46,9 @@ from candlecast.serving.fresh_candles import (
     feature_window,
     last_closed_open,
 )
+from candlecast.serving.loaded_model import LoadedModel
 from candlecast.serving.lru import LruCache
+from candlecast.serving.request_checks import steps_until, unknown_symbol
 from candlecast.timeframes import MAX_STEPS, Timeframe
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,9 @@ from candlecast.modeling import NoChampion, load_model, pinned_reference, servin
 from candlecast.ohlcv import open_store
 from candlecast.ops import ConnectionPool, GuardedRedis, serving_redis_client
 from candlecast.serving.forecast import InputCache
-from candlecast.serving.forecaster import Forecaster, LoadedModel
+from candlecast.serving.forecaster import Forecaster
 from candlecast.serving.fresh_candles import FreshCandles
+from candlecast.serving.loaded_model import LoadedModel
 from candlecast.serving.pinned import PinnedRelease
 from candlecast.serving.prediction_cache import PredictionCache
 from candlecast.settings import Settings

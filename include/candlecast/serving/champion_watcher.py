@@ -19,7 +19,8 @@ from collections.abc import Callable
 
 from candlecast.modeling import load_version, releases
 from candlecast.ops import DatabaseUnavailable
-from candlecast.serving.forecaster import Forecaster, LoadedModel
+from candlecast.serving.forecaster import Forecaster
+from candlecast.serving.loaded_model import LoadedModel
 
 log = logging.getLogger(__name__)
 

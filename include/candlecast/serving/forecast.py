@@ -26,7 +26,7 @@ from candlecast.modeling import (
 )
 from candlecast.serving.fresh_candles import CandleWindow, feature_window
 from candlecast.serving.lru import LruCache
-from candlecast.serving.relative_steps import Universe, relative_steps
+from candlecast.serving.relative_steps import RelativeSteps, Universe, relative_steps
 from candlecast.timeframes import MAX_STEPS, Timeframe
 
 
@@ -159,6 +159,30 @@ def series_inputs(
     return input_cache.get((ticker, timeframe.code, last_open, rows, model_tag, context_key), build)
 
 
+def _forecast_steps(path: dict, relative: RelativeSteps, opens) -> list[ForecastStep]:
+    """Each step of the forecast path as the API answers it, with its relative fields."""
+    return [
+        ForecastStep(
+            step=int(k),
+            timestamp=opens[i],
+            open=float(path["open"][i]),
+            high=float(path["high"][i]),
+            low=float(path["low"][i]),
+            close=float(path["close"][i]),
+            close_low_80=float(path["close_low_80"][i]),
+            close_high_80=float(path["close_high_80"][i]),
+            direction=str(path["direction"][i]),
+            confidence=float(path["confidence"][i]),
+            skill="validated" if path["skill"][i] else "none",
+            relative_skill="validated" if path["relative_skill"][i] else "none",
+            relative_z=float(relative.relative_z[i]),
+            percentile=relative.percentile(i),
+            p_outperform=float(relative.p_outperform[i]),
+        )
+        for i, k in enumerate(path["horizons"])
+    ]
+
+
 def make_forecast(
     model: ForecastModel,
     model_tag: str,
@@ -179,27 +203,7 @@ def make_forecast(
     raw = model.path_raw_z(inputs.model_inputs, steps)
     path = model.path_from_raw(raw, inputs.model_inputs.sigma, inputs.shape)
     relative = relative_steps(model, model_tag, raw, universe, ticker)
-    opens = inputs.opens
-    forecast_steps = [
-        ForecastStep(
-            step=int(k),
-            timestamp=opens[i],
-            open=float(path["open"][i]),
-            high=float(path["high"][i]),
-            low=float(path["low"][i]),
-            close=float(path["close"][i]),
-            close_low_80=float(path["close_low_80"][i]),
-            close_high_80=float(path["close_high_80"][i]),
-            direction=str(path["direction"][i]),
-            confidence=float(path["confidence"][i]),
-            skill="validated" if path["skill"][i] else "none",
-            relative_skill="validated" if path["relative_skill"][i] else "none",
-            relative_z=float(relative.relative_z[i]),
-            percentile=relative.percentile(i),
-            p_outperform=float(relative.p_outperform[i]),
-        )
-        for i, k in enumerate(path["horizons"])
-    ]
+    forecast_steps = _forecast_steps(path, relative, inputs.opens)
     final = forecast_steps[-1]
     name, _, version = model_tag.partition(":")
     return Forecast(

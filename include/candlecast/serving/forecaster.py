@@ -9,21 +9,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 
-import pandas as pd
-
-from candlecast.api import (
-    BadInput,
-    HorizonEvidence,
-    NotFound,
-    Unavailable,
-    Unprocessable,
-    close_matches,
-    find_symbol,
-)
-from candlecast.modeling import DEFAULT_RANK_FEE, ForecastModel, model_row_id
+from candlecast.api import BadInput, Unavailable, Unprocessable, close_matches, find_symbol
+from candlecast.modeling import DEFAULT_RANK_FEE, model_row_id
 from candlecast.ops import ConnectionPool, DatabaseUnavailable, GuardedRedis
 from candlecast.serving.codec import candles_key, mark_key
 from candlecast.serving.forecast import (
@@ -32,7 +21,6 @@ from candlecast.serving.forecast import (
     InsufficientHistory,
     MarketContextBehind,
     make_forecast,
-    model_evidence,
 )
 from candlecast.serving.forecast_writer import ForecastWriter
 from candlecast.serving.fresh_candles import (
@@ -41,6 +29,7 @@ from candlecast.serving.fresh_candles import (
     MarketDataUnavailable,
     NoCandles,
 )
+from candlecast.serving.loaded_model import LoadedModel
 from candlecast.serving.prediction_cache import (
     PredictionCache,
     answer_json,
@@ -49,6 +38,7 @@ from candlecast.serving.prediction_cache import (
     prediction_key,
     stored_body,
 )
+from candlecast.serving.request_checks import steps_until, unknown_symbol
 from candlecast.serving.shadow import ShadowQueue, in_sample
 from candlecast.serving.universe import UniverseSource
 from candlecast.timeframes import MAX_STEPS, Timeframe
@@ -58,49 +48,6 @@ log = logging.getLogger(__name__)
 SYMBOL_MEMORY_SECONDS = 60.0
 # What keeps a challenger from forecasting a request the champion answered: logged, not raised.
 NO_SHADOW = (InsufficientHistory, MarketContextBehind, NoCandles, MarketDataUnavailable)
-
-
-def unknown_symbol(ticker: str, matches: list[str]) -> NotFound:
-    hint = f"; did you mean {', '.join(matches)}?" if matches else ""
-    return NotFound(f"unknown symbol {ticker!r}{hint}", field="symbol", matches=matches)
-
-
-def steps_until(
-    timeframe: Timeframe, last_candle_at: pd.Timestamp, until: datetime, now: pd.Timestamp
-) -> int:
-    """Steps after the last candle up to the candle that contains `until`. A time in the past or
-    too far ahead is a valid request that cannot be served now: 422, not 400."""
-    until = pd.Timestamp(until)
-    until = until.tz_localize("UTC") if until.tzinfo is None else until.tz_convert("UTC")
-    if until <= now:
-        raise Unprocessable(
-            f"predict_until {until.isoformat()} is in the past (now is {now.isoformat()})",
-            field="predict_until",
-        )
-    target, stamp, steps = timeframe.floor(until), pd.Timestamp(last_candle_at), 0
-    while stamp < target:
-        stamp, steps = timeframe.next_open(stamp), steps + 1
-        if steps > MAX_STEPS:
-            raise Unprocessable(
-                f"predict_until {until.isoformat()} is more than {MAX_STEPS} {timeframe.code} "
-                f"candles after the last closed candle ({pd.Timestamp(last_candle_at).isoformat()})",
-                field="predict_until",
-            )
-    return max(steps, 1)
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """A model version loaded for serving: its tag, the forecaster and its evidence."""
-
-    tag: str
-    model: ForecastModel
-    fee: float = DEFAULT_RANK_FEE  # a side: the evidence's spreads are shown net of it
-    evidence: tuple[HorizonEvidence, ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        # Per model version, not per forecast: every answer of this version carries it.
-        object.__setattr__(self, "evidence", model_evidence(self.model, self.fee))
 
 
 class Forecaster:

@@ -15,8 +15,8 @@ from candlecast.api import Ranking, Unavailable, universe_at
 from candlecast.ops import DatabaseUnavailable
 from candlecast.serving.as_of import AsOfCandles, AsOfForecasts
 from candlecast.serving.forecast import InputCache
-from candlecast.serving.forecaster import LoadedModel
 from candlecast.serving.fresh_candles import CandleWindow, last_closed_open
+from candlecast.serving.loaded_model import LoadedModel
 from candlecast.serving.ranking import chosen_coins, ranked_coins, ranking_answer
 from candlecast.serving.universe import compute_universe
 from candlecast.timeframes import Timeframe

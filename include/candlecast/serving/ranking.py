@@ -15,13 +15,14 @@ import pandas as pd
 from candlecast.api import RankedCoin, Ranking, Unavailable, UnrankedCoin
 from candlecast.modeling import mid_percentile, model_row_id
 from candlecast.ops import DatabaseUnavailable
-from candlecast.serving.forecaster import Forecaster, LoadedModel
+from candlecast.serving.forecaster import Forecaster
 from candlecast.serving.fresh_candles import (
     MarketDataUnavailable,
     NoCandles,
     data_age_seconds,
     is_fresh,
 )
+from candlecast.serving.loaded_model import LoadedModel
 from candlecast.serving.relative_steps import Universe, Unranked
 from candlecast.serving.universe import member_raw, universe_key
 from candlecast.timeframes import TIMEFRAMES, Timeframe
