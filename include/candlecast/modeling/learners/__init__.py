@@ -13,4 +13,10 @@ from candlecast.modeling.learners.lstm import LSTMLearner
 from candlecast.modeling.learners.ridge import RidgeLearner
 from candlecast.modeling.learners.trees import RandomForestLearner, XGBoostLearner
 
-__all__ = ["Z_CLIP", "LSTMLearner", "RandomForestLearner", "RidgeLearner", "XGBoostLearner"]
+__all__ = [
+    "Z_CLIP",
+    "LSTMLearner",
+    "RandomForestLearner",
+    "RidgeLearner",
+    "XGBoostLearner",
+]

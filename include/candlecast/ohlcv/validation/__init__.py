@@ -1,4 +1,9 @@
-"""Great Expectations suites, defined in code: OHLCV batches (before any write) and symbols.
+"""Great Expectations validation of OHLCV batches and the symbols table.
+
+    `suites`    the suites, defined in code, and the columns they read
+    `checks`    row-wise facts derived as columns before the suite runs
+    `project`   the GX project, its lock, one suite run, Data Docs
+    `verdicts`  what a suite run found, per series
 
 Row-wise facts GX cannot see across rows or series (alignment to the timeframe, increasing
 timestamps within a series, the move from the previous candle judged on the series' own scale by
