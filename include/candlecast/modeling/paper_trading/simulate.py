@@ -1,5 +1,6 @@
-"""Paper trading of a model's direction signals under seed document 002's rules, beside
-buy-and-hold over the same window.
+"""Paper trading of a model's direction signals under the trading rules (`TradingRules`: entry
+at confidence >= 0.60, $100 a position, at most 5 open and 1 per coin, stop -5 %, target +10 %,
+exit after 24 candles, 0.26 % fee a side), beside buy-and-hold over the same window.
 
 Spot trading: only 'up' signals open (long) positions; 'down' signals are never traded.
 Times are candle open times, as in the store: a position enters at the close of its signal

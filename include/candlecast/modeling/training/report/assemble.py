@@ -16,7 +16,7 @@ from candlecast.modeling.training.fit import FoldResult
 from candlecast.ohlcv import CandleStore
 from candlecast.timeframes import MAX_STEPS, Timeframe
 
-TIME_EXIT_CANDLES = 24  # seed 002's 24 h exit on hourly candles, as 24 candles of any timeframe
+TIME_EXIT_CANDLES = 24  # the rules' 24 h exit on hourly candles, as 24 candles of any timeframe
 SIGNAL_HORIZON = TIME_EXIT_CANDLES
 N_EXAMPLES = 3
 HISTORY_CANDLES = 60
