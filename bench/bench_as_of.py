@@ -38,8 +38,8 @@ from candlecast.serving import (  # noqa: E402
     Forecaster,
     FreshCandles,
     InputCache,
+    LoadedModel,
     PredictionCache,
-    ServedModel,
 )
 from candlecast.settings import Settings  # noqa: E402
 from candlecast.timeframes import TIMEFRAMES  # noqa: E402
@@ -81,7 +81,7 @@ def setup(home: Path, coins: int, hours: int) -> tuple[Settings, Path, Path]:
 
 def worker(settings: Settings, folder: Path, store: Path, redis: GuardedRedis) -> Forecaster:
     return Forecaster(
-        {"1h": ServedModel(TAG, reversal_model())},
+        {"1h": LoadedModel(TAG, reversal_model())},
         FreshCandles(SampleProvider(folder), redis, 3600, 300, CandleStore(store)),
         ConnectionPool(settings),
         PredictionCache(redis, 0),  # off: every live call computes and stores its forecast

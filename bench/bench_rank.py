@@ -43,8 +43,8 @@ from candlecast.serving import (  # noqa: E402
     Forecaster,
     FreshCandles,
     InputCache,
+    LoadedModel,
     PredictionCache,
-    ServedModel,
     rank,
 )
 from candlecast.settings import Settings  # noqa: E402
@@ -82,7 +82,7 @@ def setup(home: Path, coins: int) -> tuple[Settings, Path]:
 def worker(settings: Settings, folder: Path, redis: GuardedRedis, coins: int) -> Forecaster:
     """A fresh worker: empty feature cache and in-memory universes."""
     return Forecaster(
-        {"1h": ServedModel(TAG, reversal_model())},
+        {"1h": LoadedModel(TAG, reversal_model())},
         FreshCandles(SampleProvider(folder), redis, 3600, 300),
         ConnectionPool(settings),
         PredictionCache(redis, 0),

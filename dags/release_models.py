@@ -21,7 +21,7 @@ import logging
 
 from airflow.sdk import Param, dag, task
 
-from candlecast.orchestration import dag_kwargs
+from candlecast.orchestration import TIMEFRAME_CODES, dag_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +30,7 @@ log = logging.getLogger(__name__)
     schedule=None,
     params={
         "action": Param("list", enum=["list", "promote", "rollback", "prune", "decide"]),
-        "timeframe": Param(
-            None, type=["null", "string"], enum=[None, "1h", "4h", "1d", "1w", "1M"]
-        ),
+        "timeframe": Param(None, type=["null", "string"], enum=[None, *TIMEFRAME_CODES]),
         "tag": Param(None, type=["null", "string"], description="for promote"),
         "reason": Param("", type="string"),
         "force": Param(False, type="boolean", description="promote past a failed gate"),

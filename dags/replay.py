@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
 
-from candlecast.orchestration import dag_kwargs
+from candlecast.orchestration import TIMEFRAME_CODES, dag_kwargs
 
 
 @dag(
     schedule=None,
     params={
-        "timeframe": Param("1h", enum=["1h", "4h", "1d", "1w", "1M"]),
+        "timeframe": Param("1h", enum=list(TIMEFRAME_CODES)),
         "start": Param("", type="string", description="first date, e.g. 2021-05-20 (UTC)"),
         "end": Param("", type="string", description="last date, e.g. 2021-06-19 (UTC)"),
         "every": Param("24h", type="string", description="spacing: 24h, 4h, 1d, 1w or 1M"),

@@ -18,9 +18,9 @@ from airflow.sdk import dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from candlecast.orchestration import dag_kwargs
-from candlecast.settings import Settings
+from candlecast.settings import report_hours
 
-HOURS = Settings().candlecast_report_hours
+HOURS = report_hours()
 
 
 @dag(
@@ -31,6 +31,7 @@ def reports():
     @task
     def send() -> dict:
         from candlecast.pipeline import run_due_reports
+        from candlecast.settings import Settings
 
         return run_due_reports(Settings())
 

@@ -2,12 +2,15 @@
 ### train_models
 
 One forecasting model per timeframe (1h, 4h, 1d, 1w, 1M) across all stored symbols: scale-free
-features, a purged time split, XGBoost on horizon-normalised log returns for horizons 1–30,
-direction confidence calibrated on validation data. Each version is saved in the BentoML model
-store as `candlecast-<timeframe>` (1M is stored as `candlecast-1mo`, since BentoML lowercases tags)
-with its metrics and a `models` row. Stablecoins, fiat, gold-pegged and wrapped coins are left
-out of training. Runs weekly (Sunday 02:00 UTC) and whenever `candlecast://ohlcv` changes;
-training reads the Parquet store, never XCom.
+features, walk-forward folds with purge, four learners (XGBoost, random forest, ridge, LSTM) and
+three naive rankers (± the last 1, 6 and 24 candles' return) on horizon-normalised log returns
+for horizons 1–30, per horizon the signal of the highest validation rank IC served (their stacked
+ensemble, one learner or one ranker), direction confidence calibrated on validation data. Each
+version is saved in the BentoML model store as `candlecast-<timeframe>` (1M is stored as
+`candlecast-1mo`, since BentoML lowercases tags) with its metrics and a `models` row.
+Stablecoins, fiat, gold-pegged and wrapped coins are left out of training. Runs weekly (Sunday
+02:00 UTC) and whenever `candlecast://ohlcv` changes; training reads the Parquet store, never
+XCom.
 
 On an ohlcv Asset event a timeframe retrains only when its store gained
 `CANDLECAST_RETRAIN_MIN_NEW_CANDLES` candles since its champion's data end (a week of 1h, 4h or
@@ -25,9 +28,7 @@ from airflow.sdk import Param, dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from candlecast.orchestration import OHLCV, dag_kwargs
-
-TIMEFRAMES = ["1h", "4h", "1d", "1w", "1M"]
+from candlecast.orchestration import OHLCV, TIMEFRAME_CODES, dag_kwargs
 
 
 @dag(
@@ -36,9 +37,9 @@ TIMEFRAMES = ["1h", "4h", "1d", "1w", "1M"]
     ),
     params={
         "timeframes": Param(
-            TIMEFRAMES,
+            list(TIMEFRAME_CODES),
             type="array",
-            items={"type": "string", "enum": TIMEFRAMES},
+            items={"type": "string", "enum": list(TIMEFRAME_CODES)},
             description="the timeframes this run retrains (a run by hand; the others skip)",
         ),
     },
@@ -57,7 +58,7 @@ def train_models():
             raise AirflowSkipException(due["reason"])
         return train_and_register(Settings(), timeframe, actor=f"train_models:{dag_run.run_id}")
 
-    train.expand(timeframe=TIMEFRAMES)
+    train.expand(timeframe=list(TIMEFRAME_CODES))
 
 
 train_models()

@@ -8,7 +8,7 @@ from collections.abc import Collection
 import pandas as pd
 
 from candlecast.marketdata import get_provider
-from candlecast.ohlcv import open_store, quality, reporting
+from candlecast.ohlcv import open_store, quality, update_summary
 from candlecast.ohlcv.ingest import update_many
 from candlecast.ohlcv.symbols import SymbolsRejected, sync_symbols, top_symbols, trainable
 from candlecast.ops import db
@@ -102,21 +102,21 @@ def update_batch(
     ]
     with db.connect(settings) as conn:
         quality.record_batch(conn, run_id, f"{tickers[0]}+{len(tickers)}", results)
-    return reporting.batch_summary(results)
+    return update_summary.batch_summary(results)
 
 
 def summarise_update(settings: Settings, batches: list[dict], run_id: str = "") -> dict:
     """Totals of a run, Data Docs rebuilt, and at most one alert for the whole run."""
     from candlecast.ohlcv.validation import build_docs
 
-    totals = reporting.run_totals(batches)
+    totals = update_summary.run_totals(batches)
     docs = build_docs(settings.gx_dir)
-    alert = reporting.run_alert(batches, totals, run_id, str(docs))
+    alert = update_summary.run_alert(batches, totals, run_id, str(docs))
     if alert is not None:
         send_alert(*alert)
     return {
         "totals": totals,
-        "by_timeframe": reporting.by_timeframe(batches),
+        "by_timeframe": update_summary.by_timeframe(batches),
         "problems": sum(len(b["problems"]) for b in batches),
         "alert": None if alert is None else alert[0],
         "data_docs": str(docs),
@@ -125,11 +125,11 @@ def summarise_update(settings: Settings, batches: list[dict], run_id: str = "") 
 
 def review_quarantine(settings: Settings, action: str, entry_id: int | None = None) -> dict:
     """The quarantine review the `quarantine_review` DAG runs (the CLI has the same actions)."""
-    from candlecast.ohlcv import quarantine
+    from candlecast.ohlcv import quarantine_review
 
     with db.connect(settings) as conn:
         if action == "list":
-            entries = quarantine.list_entries(conn, "held")
+            entries = quarantine_review.list_entries(conn, "held")
             return {
                 "held": [
                     {k: str(e[k]) for k in ("id", "ticker", "timeframe", "candles", "run_id")}
@@ -140,9 +140,11 @@ def review_quarantine(settings: Settings, action: str, entry_id: int | None = No
             raise ValueError(f"{action} needs an entry_id (see the list action)")
         if action == "release":
             store = open_store(settings.store_location)
-            return quarantine.release(conn, store, int(entry_id), get_provider(settings).now())
+            return quarantine_review.release(
+                conn, store, int(entry_id), get_provider(settings).now()
+            )
         if action == "discard":
-            return quarantine.discard(conn, int(entry_id))
+            return quarantine_review.discard(conn, int(entry_id))
     raise ValueError(f"unknown action {action!r}; expected list, release or discard")
 
 
@@ -173,6 +175,7 @@ def run_data_health(settings: Settings, checked_at: pd.Timestamp | None = None) 
 
 def train_and_register(settings: Settings, timeframe_code: str, actor: str = "train") -> dict:
     from candlecast.modeling import point_at, publish_model, releases, save_model
+    from candlecast.modeling.registry import version_report_path
     from candlecast.modeling.training import report_writer, run_paper_trading, train_timeframe
     from candlecast.modeling.training.gate import gate_against_champion
 
@@ -195,9 +198,7 @@ def train_and_register(settings: Settings, timeframe_code: str, actor: str = "tr
         gate = gate_against_champion(settings, conn, model, folds[-1], panel, ranked or tickers)
         tag = save_model(settings, conn, model, writer, actor=actor)
         release = releases.release_trained(conn, tag, gate, settings.candlecast_auto_promote, actor)
-        report = conn.execute(
-            "SELECT report_path FROM models WHERE name || ':' || version = %s", (tag,)
-        ).fetchone()
+        report = version_report_path(conn, tag)
     published = publish_model(settings, tag)  # with CANDLECAST_STORE_URL: for every replica
     if published and release["stage"] == "champion":
         point_at(settings, tag)
@@ -209,7 +210,7 @@ def train_and_register(settings: Settings, timeframe_code: str, actor: str = "tr
         **release,
         "n_symbols": len(tickers),
         "skilled_horizons": skilled,
-        "report": report["report_path"] if report else None,
+        "report": report,
         "published": published["archive"] if published else None,
         "test_rank_ic_h1": model.info["metrics"]["test"].get("h1", {}).get("rank_ic"),
         "direction_accuracy": headline.get("direction_accuracy"),

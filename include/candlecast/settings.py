@@ -237,3 +237,14 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+class _ReportHours(BaseSettings):
+    model_config = Settings.model_config
+    candlecast_report_hours: str = Settings.model_fields["candlecast_report_hours"]
+
+
+def report_hours() -> str:
+    """CANDLECAST_REPORT_HOURS alone, read and checked as `Settings` reads it: what the `reports`
+    DAG's schedule needs at parse time, without building every other setting on each parse."""
+    return _ReportHours().candlecast_report_hours

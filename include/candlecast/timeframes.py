@@ -9,6 +9,8 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from candlecast.timeframe_codes import TIMEFRAME_CODES
+
 # 1970-01-01 was a Thursday: shifted by 3 days, weeks counted from the epoch open on Mondays.
 _WEEK_SHIFT_MS = 3 * 86_400_000
 MAX_STEPS = 30  # the forecast horizon: steps served, horizons trained and stored
@@ -126,7 +128,8 @@ TIMEFRAMES: dict[str, Timeframe] = {
         Timeframe("1M", "1mo", 1, "month", pd.DateOffset(months=1), 5 * 365 + 1),
     )
 }
-TIMEFRAME_CODES: tuple[str, ...] = tuple(TIMEFRAMES)
+if tuple(TIMEFRAMES) != TIMEFRAME_CODES:
+    raise RuntimeError(f"timeframes {tuple(TIMEFRAMES)} differ from TIMEFRAME_CODES")
 ALIASES = {"1mo": "1M", "1mon": "1M", "1month": "1M"}
 
 

@@ -23,7 +23,7 @@ from candlecast.marketdata import SampleProvider
 from candlecast.modeling import model_name
 from candlecast.modeling.model_sync import POINTER
 from candlecast.ohlcv import open_store
-from candlecast.ops.objectstore import ObjectStore
+from candlecast.ops.s3_client import ObjectStore
 from candlecast.settings import SAMPLE_DATA_DIR, Settings
 from candlecast.timeframes import TIMEFRAMES
 from tests.support.bento_server import running_bento

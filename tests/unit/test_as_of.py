@@ -31,8 +31,8 @@ from candlecast.serving import (
     Forecaster,
     FreshCandles,
     InputCache,
+    LoadedModel,
     PredictionCache,
-    ServedModel,
     candles_key,
     frame_bytes,
     make_forecast,
@@ -101,7 +101,7 @@ def worker(local, redis, provider_dir, store_root) -> AsOfForecasts:
     answers, as bento/service.py builds them."""
     settings, _, champion = local
     forecaster = Forecaster(
-        {"1h": ServedModel(champion, load_version(champion))},
+        {"1h": LoadedModel(champion, load_version(champion))},
         FreshCandles(SampleProvider(provider_dir), redis, 3600, 300, CandleStore(store_root)),
         ConnectionPool(settings),
         PredictionCache(redis, 900),

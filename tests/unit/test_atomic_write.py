@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from candlecast.ops.files import atomic_write
+from candlecast.ops.atomic_files import atomic_write
 
 
 def test_a_failed_write_leaves_the_earlier_file_and_no_temporary(tmp_path):

@@ -21,9 +21,9 @@ from candlecast.serving import (
     Forecaster,
     ForecastWriter,
     FreshCandles,
+    LoadedModel,
     LoopAnswers,
     PredictionCache,
-    ServedModel,
     candles_key,
 )
 from candlecast.settings import SAMPLE_DATA_DIR, Settings
@@ -85,7 +85,7 @@ def provider() -> SampleProvider:
 
 def forecaster(local, redis, provider) -> Forecaster:
     return Forecaster(
-        {"1h": ServedModel(TAG, random_walk_model())},
+        {"1h": LoadedModel(TAG, random_walk_model())},
         FreshCandles(provider, redis, 3600, RECHECK_SECONDS),
         ConnectionPool(local),
         PredictionCache(redis, 3600),
@@ -94,7 +94,7 @@ def forecaster(local, redis, provider) -> Forecaster:
 
 def without_model_or_postgresql(served: Forecaster, settings) -> None:
     """The model refuses to forecast; PostgreSQL is a server that is not there."""
-    served.models["1h"] = ServedModel(TAG, RefusingModel({}, {}, "1h", [], "v2", no_evidence()))
+    served.models["1h"] = LoadedModel(TAG, RefusingModel({}, {}, "1h", [], "v2", no_evidence()))
     down = settings.model_copy(update={"database_url": "postgresql://127.0.0.1:1/candlecast"})
     served.pool = ConnectionPool(down)
     served.writer = ForecastWriter(served.pool)

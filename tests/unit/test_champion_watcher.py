@@ -11,7 +11,7 @@ import logging
 from candlecast.modeling import ForecastModel, load_version, releases, save_model
 from candlecast.modeling.training.calibration import no_evidence
 from candlecast.ops import ConnectionPool, db
-from candlecast.serving import ChampionWatcher, Forecaster, ServedModel
+from candlecast.serving import ChampionWatcher, Forecaster, LoadedModel
 
 
 def _version(local) -> str:
@@ -29,7 +29,7 @@ def test_a_worker_swaps_to_each_new_champion_and_keeps_serving_when_one_cannot_l
     pool = ConnectionPool(local)
     with pool.connection() as conn:
         assert releases.champion_tags(conn) == {"1h": first}
-    forecaster = Forecaster({"1h": ServedModel(first, load_version(first))}, None, pool, None)
+    forecaster = Forecaster({"1h": LoadedModel(first, load_version(first))}, None, pool, None)
     watcher = ChampionWatcher(forecaster, poll_seconds=0)
     assert watcher.check_once() == []  # the champion is served: nothing to do
     in_flight = forecaster.models["1h"]
@@ -66,7 +66,7 @@ def test_a_replica_worker_imports_a_new_champion_from_the_object_store(
     publish_model(local, second)
     releases.delete_from_store([second])  # this host never had it: the object store has
     pool = ConnectionPool(local)
-    forecaster = Forecaster({"1h": ServedModel(first, load_version(first))}, None, pool, None)
+    forecaster = Forecaster({"1h": LoadedModel(first, load_version(first))}, None, pool, None)
     with db.connect(local) as conn:
         releases.promote(conn, second, "test")
     assert ChampionWatcher(forecaster, poll_seconds=0).check_once() == []  # cannot load it
@@ -82,12 +82,12 @@ def test_a_pinned_worker_names_a_later_champion_once_and_keeps_its_version(
     local = settings.model_copy(update={"database_url": fresh_database_url})
     first, second = _version(local), _version(local)
     pool = ConnectionPool(local)
-    served = {"1h": ServedModel(first, load_version(first))}
+    served = {"1h": LoadedModel(first, load_version(first))}
     forecaster = Forecaster(served, None, pool, None, pinned_bento="candlecast:pinned")
     watcher = ChampionWatcher(forecaster, poll_seconds=0, pinned=True)
     with db.connect(local) as conn:
         releases.promote(conn, second, "test")
-    with caplog.at_level(logging.WARNING, logger="candlecast.serving.releases"):
+    with caplog.at_level(logging.WARNING, logger="candlecast.serving.champion_watcher"):
         assert [watcher.check_once() for _ in range(3)] == [[], [], []]
     assert watcher.polls == 3 and forecaster.models["1h"].tag == first
     named = [r.getMessage() for r in caplog.records if "champion is now" in r.getMessage()]

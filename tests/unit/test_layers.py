@@ -44,11 +44,13 @@ def test_the_contracts_hold():
 
 def test_the_store_importing_serving_breaks_the_layers(tmp_path):
     root = project_copy(tmp_path)
-    with_import(root / "include/candlecast/ohlcv/store.py", "from candlecast.serving import reads")
+    with_import(
+        root / "include/candlecast/ohlcv/parquet_store.py", "from candlecast.serving import reads"
+    )
     result = lint_imports(root)
     assert result.returncode != 0
     assert "Data and imports flow one way" in result.stdout and "BROKEN" in result.stdout
-    assert "candlecast.ohlcv.store -> candlecast.serving" in result.stdout
+    assert "candlecast.ohlcv.parquet_store -> candlecast.serving" in result.stdout
 
 
 def test_serving_importing_training_breaks_the_serving_contract(tmp_path):

@@ -14,7 +14,7 @@ import sys
 import psycopg
 import pytest
 
-from candlecast.ops.objectstore import ObjectStore
+from candlecast.ops.s3_client import ObjectStore
 
 NEW, OLD = "candlecast-1d:20250101t000000000000", "candlecast-1d:20240101t000000000000"
 UNREACHABLE = "postgresql://127.0.0.1:1/none"

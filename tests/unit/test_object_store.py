@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from candlecast.ohlcv import CandleStore, ObjectCandleStore, open_store
-from candlecast.ops.objectstore import ObjectStore, WriteConflict, parse_s3_url
+from candlecast.ops.s3_client import ObjectStore, WriteConflict, parse_s3_url
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
 from tests.support.cutting_proxy import CuttingProxy
@@ -173,12 +173,12 @@ def test_bad_store_urls_are_refused_with_their_reason():
 
 
 def test_held_candles_live_beside_the_store_and_read_back_anywhere(store_url, tmp_path):
-    from candlecast.ohlcv.ingest import quarantine
-    from candlecast.ohlcv.quarantine import held_candles
+    from candlecast.ohlcv.ingest import hold_in_quarantine
+    from candlecast.ohlcv.quarantine_review import held_candles
 
     settings = Settings(_env_file=None, candlecast_home=tmp_path, candlecast_store_url=store_url)
     held = sample_candles(n=3)
-    where = quarantine(
+    where = hold_in_quarantine(
         settings.quarantine_location, "X:BTCUSDT", HOUR, "run 1", held, {"why": "a test"}
     )
     assert where == f"{store_url}/quarantine/{HOUR.slug}/X_BTCUSDT/run_1.parquet"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from candlecast.modeling import Calibration, mid_percentile
-from candlecast.modeling.relative import above_median, centred
+from candlecast.modeling.relative_z import above_median, centred
 from candlecast.modeling.training.calibration import no_evidence
 from candlecast.modeling.training.outperform import fit_outperform, outperform_ece
 from candlecast.modeling.training.ranking_eval import fifth_spread

@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from candlecast.modeling.training import paper_trade
+from candlecast.modeling.paper_trading import paper_trade
 
 T0 = pd.Timestamp("2025-01-01", tz="UTC")
 QUIET = (100.0, 101.0, 99.0, 100.0)  # never near a 5 % stop or a 10 % target from 100

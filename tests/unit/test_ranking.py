@@ -23,8 +23,8 @@ from candlecast.serving import (
     Forecaster,
     FreshCandles,
     InputCache,
+    LoadedModel,
     PredictionCache,
-    ServedModel,
     rank,
     ranking_table,
     universe_key,
@@ -102,7 +102,7 @@ def worker(local, redis, folder, now=None) -> Forecaster:
     """One API worker's forecaster (its own in-memory caches), on the shared Redis."""
     provider = SampleProvider(folder, now)
     return Forecaster(
-        {"1h": ServedModel(TAG, reversal_model())},
+        {"1h": LoadedModel(TAG, reversal_model())},
         FreshCandles(provider, redis, 3600, 300),
         ConnectionPool(local),
         PredictionCache(redis, 0),

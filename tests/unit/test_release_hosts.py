@@ -13,7 +13,7 @@ from candlecast.modeling import ForecastModel, publish_model, releases, save_mod
 from candlecast.modeling.training.calibration import no_evidence
 from candlecast.modeling.training.gate import champion_model
 from candlecast.ops import db
-from candlecast.ops.objectstore import ObjectStore
+from candlecast.ops.s3_client import ObjectStore
 from candlecast.releasing import release_action
 from candlecast.timeframes import TIMEFRAMES
 

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from candlecast.modeling.training import calibration_curve, paper_trade
+from candlecast.modeling.paper_trading import paper_trade
+from candlecast.modeling.training import calibration_curve
 from candlecast.modeling.training.report import html as report_module
 from candlecast.modeling.training.report.html import (
     SECTIONS,

@@ -16,8 +16,8 @@ from candlecast.serving import (
     ChampionWatcher,
     Forecaster,
     FreshCandles,
+    LoadedModel,
     PredictionCache,
-    ServedModel,
     in_sample,
     reads,
 )
@@ -58,7 +58,7 @@ def _forecaster(local, fraction: float, cache_seconds: int = 900) -> Forecaster:
     with db.connect(local) as conn:
         champions = releases.champion_tags(conn)
     forecaster.models = {
-        code: ServedModel(tag, load_version(tag)) for code, tag in champions.items()
+        code: LoadedModel(tag, load_version(tag)) for code, tag in champions.items()
     }
     return forecaster
 

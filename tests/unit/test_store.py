@@ -106,7 +106,7 @@ def test_killed_writer_leaves_previous_file_readable(tmp_path):
 import os, signal, sys
 sys.path.insert(0, {str(os.path.dirname(__file__))!r})
 import pyarrow.parquet as pq
-from candlecast.ohlcv.store import CandleStore
+from candlecast.ohlcv.parquet_store import CandleStore
 from candlecast.timeframes import TIMEFRAMES
 from sample_frames import sample_candles
 real = pq.write_table

@@ -14,7 +14,7 @@ import redis
 import redis.asyncio
 
 from candlecast.api import AsyncTokenBucket, TokenBucket, bucket_key, lease_size
-from candlecast.api.throttle import LEASE_SECONDS
+from candlecast.api.key_limits import LEASE_SECONDS
 from tests.support.clock import ManualClock
 
 
@@ -75,7 +75,7 @@ def test_unreachable_redis_lets_requests_through_and_logs_once(caplog):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed once the block ends: nothing listens there
     bucket = TokenBucket(redis.Redis(port=port, socket_connect_timeout=1))
-    with caplog.at_level(logging.ERROR, logger="candlecast.api.throttle"):
+    with caplog.at_level(logging.ERROR, logger="candlecast.api.key_limits"):
         decisions = [bucket.take("any", 60, 1) for _ in range(3)]
     assert all(d.allowed and not d.limited for d in decisions)
     assert len([r for r in caplog.records if "unreachable" in r.getMessage()]) == 1

@@ -1,18 +1,30 @@
-"""The prediction API's wire: request bodies (`requests`), response bodies with the forecast
-(`schemas`), live accuracy read from the monitoring tables (`accuracy`), their OpenAPI examples
-(`examples`), the errors it answers with (`errors`), request bodies checked at the door
-(`contract`), the OpenAPI document and docs page (`openapi`), its reads from PostgreSQL
-(`queries`), API keys (`keys`), where keys may travel and never appear (`credentials`: headers
-only, masked in logs), per-key token buckets (`throttle`) and the ASGI middleware that puts keys
-and limits in front of every endpoint (`middleware`).
+"""The prediction API's wire, independent of BentoML and of serving.
+
+    `requests`         request bodies, as strict as their schemas
+    `schemas`          response bodies, the forecast included
+    `ranking_schemas`  POST /rank's body and answer, the rankings' live figures
+    `evidence`         a horizon's claims and the figures behind them
+    `accuracy`         live accuracy read from the monitoring tables
+    `examples`         the OpenAPI examples
+    `errors`           the error body and the errors the API answers with
+    `body_validation`  request bodies checked at the door, before BentoML
+    `openapi`          BentoML's OpenAPI document rewritten as candlecast's
+    `docs_page`        the docs page and `/docs.json`
+    `asgi_answers`     answers sent straight from the middleware
+    `queries`          the API's reads from PostgreSQL
+    `keys`             API keys: created, listed, revoked, verified
+    `credentials`      keys in headers only, masked in logs
+    `key_limits`       the per-key rate limit (token buckets in Redis)
+    `middleware`       keys and limits in front of every endpoint
 
 May import: `candlecast.ops`, `candlecast.settings`, `candlecast.timeframes`. The schemas describe
 the wire and never reach into `candlecast.serving` (an import contract says so).
 """
 
 from candlecast.api.accuracy import NO_OUTCOMES, accuracy_from_tables
-from candlecast.api.contract import REQUEST_MODELS, RequestContract, body_problems, is_json
+from candlecast.api.body_validation import REQUEST_MODELS, RequestContract, body_problems, is_json
 from candlecast.api.credentials import key_in_body, key_in_query, redact, redact_keys_in_logs
+from candlecast.api.docs_page import ApiDocs
 from candlecast.api.errors import (
     RETRY_AFTER_SECONDS,
     UNAVAILABLE_HEADERS,
@@ -26,24 +38,15 @@ from candlecast.api.errors import (
     error_response,
     validation_error_body,
 )
-from candlecast.api.keys import (
-    ApiKey,
-    KeyRing,
-    KeySet,
-    KeyStoreUnavailable,
-    active_keys,
-    create_key,
-    hash_key,
-    list_keys,
-    revoke_key,
-)
+from candlecast.api.key_limits import AsyncTokenBucket, TokenBucket, bucket_key, lease_size
+from candlecast.api.keys import KeyRing, KeyStoreUnavailable
 from candlecast.api.middleware import (
     AccessMiddleware,
     ConnectionSpread,
     HealthRoute,
     KeysInHeaders,
 )
-from candlecast.api.openapi import ApiDocs, candlecast_openapi
+from candlecast.api.openapi import candlecast_openapi
 from candlecast.api.queries import (
     close_matches,
     find_symbol,
@@ -56,7 +59,7 @@ from candlecast.api.queries import (
     universe_at,
     universe_tickers,
 )
-from candlecast.api.ranking import (
+from candlecast.api.ranking_schemas import (
     RankedCoin,
     Ranking,
     RankRequest,
@@ -74,7 +77,6 @@ from candlecast.api.requests import (
 )
 from candlecast.api.schemas import (
     AccuracyReport,
-    AccuracyRow,
     Candle,
     CandleSeries,
     Challenger,
@@ -84,17 +86,8 @@ from candlecast.api.schemas import (
     Health,
     HorizonEvidence,
     ModelList,
-    RankingAccuracyRow,
     ServingModel,
-    SymbolMatch,
     SymbolSearchResult,
-)
-from candlecast.api.throttle import (
-    AsyncTokenBucket,
-    Decision,
-    TokenBucket,
-    bucket_key,
-    lease_size,
 )
 
 __all__ = [
@@ -103,77 +96,66 @@ __all__ = [
     "RETRY_AFTER_SECONDS",
     "UNAVAILABLE_HEADERS",
     "AccessMiddleware",
-    "ConnectionSpread",
-    "ApiDocs",
-    "ErrorBody",
-    "ModelsRequest",
-    "RequestContract",
-    "body_problems",
-    "is_json",
-    "candlecast_openapi",
-    "validation_error_body",
     "AccuracyReport",
     "AccuracyRequest",
-    "AccuracyRow",
+    "ApiDocs",
     "ApiError",
-    "ApiKey",
     "AsyncTokenBucket",
     "BadInput",
     "Candle",
     "CandleSeries",
     "CandlesRequest",
+    "Challenger",
     "ComponentHealth",
-    "Decision",
+    "ConnectionSpread",
+    "ErrorBody",
     "Forecast",
     "ForecastStep",
     "Health",
     "HealthRoute",
-    "KeysInHeaders",
     "HorizonEvidence",
     "KeyRing",
-    "KeySet",
     "KeyStoreUnavailable",
+    "KeysInHeaders",
     "ModelList",
+    "ModelsRequest",
     "NotFound",
     "PredictRequest",
     "PredictionGetRequest",
     "PredictionLatestRequest",
-    "Challenger",
+    "RankRequest",
+    "RankedCoin",
+    "Ranking",
+    "RequestContract",
     "ServingModel",
-    "SymbolMatch",
     "SymbolSearchRequest",
     "SymbolSearchResult",
     "TokenBucket",
     "Unavailable",
     "Unprocessable",
-    "active_keys",
+    "UnrankedCoin",
     "accuracy_from_tables",
     "answers_errors",
     "error_response",
+    "body_problems",
     "bucket_key",
-    "lease_size",
+    "candlecast_openapi",
     "close_matches",
-    "create_key",
     "find_symbol",
-    "hash_key",
+    "headline_metrics",
+    "is_json",
     "key_in_body",
     "key_in_query",
-    "headline_metrics",
     "latest_forecast",
-    "list_keys",
+    "lease_size",
     "model_rows",
     "normalise_ticker",
     "redact",
     "redact_keys_in_logs",
-    "revoke_key",
     "search_symbols",
     "skill_evidence",
     "stored_forecast",
     "universe_at",
     "universe_tickers",
-    "RankedCoin",
-    "RankingAccuracyRow",
-    "Ranking",
-    "RankRequest",
-    "UnrankedCoin",
+    "validation_error_body",
 ]

@@ -4,17 +4,16 @@ keep-alive connections spread over the workers."""
 
 from __future__ import annotations
 
-import json
 import math
 
 import anyio.to_thread
 import redis.asyncio
 
-from candlecast.api.contract import answer
+from candlecast.api.asgi_answers import answer
 from candlecast.api.credentials import key_in_query, misplaced_key
 from candlecast.api.errors import UNAVAILABLE_HEADERS
+from candlecast.api.key_limits import AsyncTokenBucket
 from candlecast.api.keys import ApiKey, KeyRing, KeySet, KeyStoreUnavailable
-from candlecast.api.throttle import AsyncTokenBucket
 from candlecast.ops import redis_url
 from candlecast.settings import Settings
 
@@ -48,17 +47,6 @@ def presented_key(headers: list[tuple[bytes, bytes]]) -> str | None:
         elif name == b"x-api-key" and value.strip():
             return value.decode("latin-1").strip()
     return None
-
-
-async def _refuse(send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-    body = json.dumps({"error": message}).encode()
-    raw_headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 class KeysInHeaders:
@@ -102,7 +90,7 @@ class AccessMiddleware:
     async def _unauthorized(self, send, message: str, challenge: str) -> None:
         """A 401; closed (every caller needs a key), it says how a key is made."""
         hint = HOW_TO_CREATE if self.require_key else ""
-        await _refuse(send, 401, message + hint, {"WWW-Authenticate": challenge})
+        await answer(send, 401, {"error": message + hint}, {"WWW-Authenticate": challenge})
 
     async def __call__(self, scope, receive, send) -> None:
         public = scope["type"] != "http" or is_open(scope["path"], self.require_key)
@@ -118,7 +106,7 @@ class AccessMiddleware:
         try:
             keys = await self._keys()
         except KeyStoreUnavailable as error:
-            await _refuse(send, 503, str(error), UNAVAILABLE_HEADERS)
+            await answer(send, 503, {"error": str(error)}, UNAVAILABLE_HEADERS)
             return False
         if keys.open_access and not self.require_key:
             return True
@@ -135,11 +123,13 @@ class AccessMiddleware:
         decision = await self._limiter().take(key.prefix, key.rate_per_minute, key.burst)
         if not decision.allowed:
             wait = max(1, math.ceil(decision.retry_after))
-            await _refuse(
+            await answer(
                 send,
                 429,
-                f"rate limit of API key {key.prefix} exceeded ({key.rate_per_minute}/min, "
-                f"burst {key.burst}); retry after {wait} s",
+                {
+                    "error": f"rate limit of API key {key.prefix} exceeded "
+                    f"({key.rate_per_minute}/min, burst {key.burst}); retry after {wait} s"
+                },
                 {"Retry-After": str(wait)},
             )
             return False

@@ -1,6 +1,12 @@
-"""Market data providers: one interface (`base`), the Polygon/Massive client (`polygon`), its
-bars as candle frames (`bars`), the offline sample (`sample`), the provider's request limit
-shared through Redis (`ratelimit`), and the one chosen by settings (`get_provider`).
+"""Market data providers.
+
+    `base`            the provider interface and the candle frame
+    `polygon`         the Polygon/Massive REST client and the provider built on it
+    `bars`            provider bars as candle frames
+    `sample`          the offline sample provider
+    `provider_retry`  the provider's errors, and its 429 retry and backoff
+    `provider_quota`  the provider's request limit, shared through Redis
+    `__init__`        `get_provider`: the one chosen by settings
 
 May import: `candlecast.ops` (the Redis client, for the limiter), `candlecast.settings`,
 `candlecast.timeframes`.
@@ -8,7 +14,7 @@ May import: `candlecast.ops` (the Redis client, for the limiter), `candlecast.se
 
 from __future__ import annotations
 
-from candlecast.marketdata.bars import resample_daily, usd_volumes
+from candlecast.marketdata.bars import resample_daily
 from candlecast.marketdata.base import (
     CANDLE_COLUMNS,
     FetchRequest,
@@ -18,14 +24,13 @@ from candlecast.marketdata.base import (
     fetch_sequentially,
     split_pair,
 )
-from candlecast.marketdata.polygon import (
-    PolygonClient,
-    PolygonProvider,
+from candlecast.marketdata.polygon import PolygonClient, PolygonProvider
+from candlecast.marketdata.provider_quota import SlidingWindowLimiter
+from candlecast.marketdata.provider_retry import (
     ProviderAuthError,
     ProviderError,
     ProviderTransientError,
 )
-from candlecast.marketdata.ratelimit import SlidingWindowLimiter
 from candlecast.marketdata.sample import SampleProvider
 from candlecast.settings import Settings
 
@@ -83,5 +88,4 @@ __all__ = [
     "get_provider",
     "resample_daily",
     "split_pair",
-    "usd_volumes",
 ]

@@ -1,9 +1,19 @@
-"""Models, the side serving shares: the scale-free features (`features`, one function for training
-and serving; `market`: the benchmarks they measure a coin against), the base learners (`learners`)
-and the naive rankers served like them (`naive_rankers`), the trained forecaster as served
-(`predictor`), a prediction against the other coins' at the same candle (`relative`), the model
-registry (`registry`: the BentoML model store and the `models` rows) and the models through the
-object store for replicas on other hosts (`model_sync`).
+"""Models, the side serving shares.
+
+    `features/`       the scale-free features, one function for training and serving
+    `market_context`  the benchmarks (BTC, ETH) the features measure a coin against
+    `learners/`       the base learners (trees, ridge, LSTM)
+    `naive_rankers`   naive rankers, served like learners
+    `predictor`       the trained forecaster as served
+    `confidence`      the forecast's confidence: the calibration as served
+    `relative_z`      a prediction against the other coins' at the same candle
+    `paper_trading/`  the paper-trading rules and their simulation
+    `registry`        versions in the BentoML model store and their `models` rows
+    `model_store`     the model store's side of releases (stage labels, removal)
+    `releases`        the release state machine: champion, challengers, history
+    `champions`       which version was champion at a past time
+    `model_sync`      models through the object store, for replicas on other hosts
+    `training/`       training a timeframe's forecaster (above this package)
 
 May import: `candlecast.ohlcv`, `candlecast.marketdata`, `candlecast.ops`, `candlecast.settings`,
 `candlecast.timeframes`. Training lives in `candlecast.modeling.training`, above this package;
@@ -11,6 +21,7 @@ nothing here imports it, so serving never loads training code.
 """
 
 from candlecast.modeling import releases
+from candlecast.modeling.confidence import DEFAULT_RANK_FEE, Calibration, sides
 from candlecast.modeling.features import (
     FEATURE_SET_VERSION,
     VOLATILITY_COLUMN,
@@ -19,19 +30,8 @@ from candlecast.modeling.features import (
     feature_columns,
     market_columns,
 )
-from candlecast.modeling.learners import (
-    Z_CLIP,
-    LSTMLearner,
-    RandomForestLearner,
-    RidgeLearner,
-    XGBoostLearner,
-)
-from candlecast.modeling.market import (
-    BENCHMARK_BASES,
-    BenchmarkSeries,
-    MarketContext,
-    choose_benchmarks,
-)
+from candlecast.modeling.learners import Z_CLIP, LSTMLearner
+from candlecast.modeling.market_context import BenchmarkSeries, MarketContext, choose_benchmarks
 from candlecast.modeling.model_sync import (
     point_at,
     publish_model,
@@ -39,14 +39,7 @@ from candlecast.modeling.model_sync import (
     pull_version,
     unpublish,
 )
-from candlecast.modeling.predictor import (
-    DEFAULT_RANK_FEE,
-    Calibration,
-    CandleShape,
-    ForecastModel,
-    ServingInputs,
-    sides,
-)
+from candlecast.modeling.predictor import CandleShape, ForecastModel, ServingInputs
 from candlecast.modeling.registry import (
     NoChampion,
     json_safe,
@@ -59,36 +52,30 @@ from candlecast.modeling.registry import (
     serving_reference,
     use_model_store,
 )
-from candlecast.modeling.relative import centred, mid_percentile
+from candlecast.modeling.relative_z import mid_percentile
 
 __all__ = [
     "DEFAULT_RANK_FEE",
-    "centred",
-    "mid_percentile",
-    "unpublish",
-    "BENCHMARK_BASES",
-    "BenchmarkSeries",
-    "MarketContext",
-    "choose_benchmarks",
-    "market_columns",
     "FEATURE_SET_VERSION",
     "VOLATILITY_COLUMN",
     "WARMUP_CANDLES",
     "Z_CLIP",
+    "BenchmarkSeries",
     "Calibration",
     "CandleShape",
     "ForecastModel",
     "LSTMLearner",
-    "RandomForestLearner",
-    "RidgeLearner",
+    "MarketContext",
+    "NoChampion",
     "ServingInputs",
-    "XGBoostLearner",
+    "choose_benchmarks",
     "compute_features",
     "feature_columns",
     "json_safe",
-    "releases",
     "load_model",
     "load_version",
+    "market_columns",
+    "mid_percentile",
     "model_name",
     "model_row_id",
     "pinned_reference",
@@ -96,9 +83,10 @@ __all__ = [
     "publish_model",
     "pull_models",
     "pull_version",
+    "releases",
     "save_model",
-    "NoChampion",
     "serving_reference",
     "sides",
+    "unpublish",
     "use_model_store",
 ]

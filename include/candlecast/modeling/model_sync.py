@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from candlecast.modeling.registry import model_name, use_model_store
-from candlecast.ops.objectstore import ObjectStore, WriteConflict
+from candlecast.ops.s3_client import ObjectStore, WriteConflict
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
 

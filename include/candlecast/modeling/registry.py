@@ -74,7 +74,7 @@ def save_model(
     }
     with bentoml.models.create(
         f"{model_name(timeframe)}:{version}",
-        labels={"stage": "challenger", "timeframe": timeframe.slug},
+        labels={releases.STAGE_LABEL: "challenger", "timeframe": timeframe.slug},
         metadata=json_safe(metadata, missing="n/a"),  # BentoML metadata takes no None
     ) as stored:
         model.save(Path(stored.path))
@@ -82,40 +82,52 @@ def save_model(
             write_report(Path(stored.path) / REPORT_FILE, f"{model_name(timeframe)}:{version}")
     tag = f"{model_name(timeframe)}:{version}"
     report_path = Path(bentoml.models.get(tag).path) / REPORT_FILE
-    metrics = metadata["metrics"]
     with conn.transaction():
-        row = conn.execute(
-            """
-            INSERT INTO models (name, version, timeframe, algorithm, feature_set_version,
-                                trained_at, train_start, train_end, n_symbols, n_train_rows, metrics,
-                                baseline_metrics, universe_size, universe_hash, report_path,
-                                data_end)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (name, version) DO NOTHING
-            RETURNING id
-            """,
-            (
-                model_name(timeframe),
-                version,
-                timeframe.code,
-                model.info.get("algorithm", ""),
-                model.feature_set_version,
-                trained_at,
-                model.info.get("train_start"),
-                model.info.get("train_end"),
-                model.info.get("n_symbols", 0),
-                model.info.get("n_train_rows", 0),
-                json.dumps(metrics),
-                json.dumps(baseline_metrics(metrics)),
-                model.info.get("universe_size", 0),
-                model.info.get("universe_hash", ""),
-                str(report_path) if report_path.exists() else "",
-                model.info.get("data_end"),
-            ),
-        ).fetchone()
+        row = _insert_row(conn, model, timeframe, version, trained_at, report_path)
         stage = releases.register(conn, row["id"], timeframe.code, actor) if row else "challenger"
     releases.set_store_label(tag, stage)
     return tag
+
+
+def _insert_row(
+    conn: psycopg.Connection,
+    model: ForecastModel,
+    timeframe: Timeframe,
+    version: str,
+    trained_at: pd.Timestamp,
+    report_path: Path,
+) -> dict | None:
+    """The version's `models` row (None when it exists already)."""
+    metrics = json_safe(model.info.get("metrics", {}))
+    return conn.execute(
+        """
+        INSERT INTO models (name, version, timeframe, algorithm, feature_set_version,
+                            trained_at, train_start, train_end, n_symbols, n_train_rows, metrics,
+                            baseline_metrics, universe_size, universe_hash, report_path,
+                            data_end)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+        ON CONFLICT (name, version) DO NOTHING
+        RETURNING id
+        """,
+        (
+            model_name(timeframe),
+            version,
+            timeframe.code,
+            model.info.get("algorithm", ""),
+            model.feature_set_version,
+            trained_at,
+            model.info.get("train_start"),
+            model.info.get("train_end"),
+            model.info.get("n_symbols", 0),
+            model.info.get("n_train_rows", 0),
+            json.dumps(metrics),
+            json.dumps(baseline_metrics(metrics)),
+            model.info.get("universe_size", 0),
+            model.info.get("universe_hash", ""),
+            str(report_path) if report_path.exists() else "",
+            model.info.get("data_end"),
+        ),
+    ).fetchone()
 
 
 def baseline_metrics(metrics: dict) -> dict:
@@ -216,3 +228,11 @@ def model_row_id(conn: psycopg.Connection, tag: str) -> int | None:
         "SELECT id FROM models WHERE name = %s AND version = %s", (name, version)
     ).fetchone()
     return None if row is None else row["id"]
+
+
+def version_report_path(conn: psycopg.Connection, tag: str) -> str | None:
+    """Where the version's HTML report was written (None for an unknown version)."""
+    row = conn.execute(
+        "SELECT report_path FROM models WHERE name || ':' || version = %s", (tag,)
+    ).fetchone()
+    return row["report_path"] if row else None

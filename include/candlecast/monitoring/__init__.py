@@ -1,42 +1,38 @@
-"""Live monitoring of what was served: outcomes of every forecast step once its target candle
-closed (`outcomes`, on the realised candles of `candles`), rolling figures per model version
-(`rolling`), drift alerts (`drift`), the forward paper-trading ledger (`paper`), the daily and
-weekly reports (`reports`) and one pass of it all (`live`).
+"""Live monitoring of what was served.
+
+    `realised_candles`  the candles a forecast is scored on
+    `outcomes`          each forecast step scored once its target candle closed
+    `ranking_outcomes`  the served rankings' realised IC and spread
+    `rolling`           rolling figures per model version
+    `drift`             the drift check and its alerts
+    `paper_ledger`      the forward paper-trading ledger on served forecasts
+    `live_gate`         the live gate: a challenger against the champion on live outcomes
+    `live_release`      the live gate's decision, as the release commands show it
+    `periodic_reports`  the daily and weekly reports (the Slack text and a PNG)
+    `delivery`          each report posted to Slack once
+    `live`              one monitoring pass of it all
 
 Everything is keyed by model version (tag), so a champion and its challengers are grouped by
 version side by side.
 
-May import: `candlecast.modeling` (the training package's evaluation figures and paper-trading
-rules, shared with the backtest), `candlecast.ohlcv`, `candlecast.marketdata`, `candlecast.ops`,
-`candlecast.settings`, `candlecast.timeframes`. Only the workflows and the CLI import it; serving
-reads its tables through `candlecast.api` (an import contract keeps serving off training).
+May import: `candlecast.modeling` (training's evaluation figures; the paper-trading rules and
+their simulation, `modeling.paper_trading`, shared with the backtest), `candlecast.ohlcv`,
+`candlecast.marketdata`, `candlecast.ops`, `candlecast.settings`, `candlecast.timeframes`. Only
+the workflows and the CLI import it; serving reads its tables through `candlecast.api` (an import
+contract keeps serving off training).
 """
 
 from candlecast.monitoring import delivery
-from candlecast.monitoring.candles import RealisedCandles
-from candlecast.monitoring.drift import DriftRules, check_drift, drift_reasons
+from candlecast.monitoring.drift import DriftRules
 from candlecast.monitoring.live import monitor
-from candlecast.monitoring.outcomes import ScoringRun, score_outcomes
-from candlecast.monitoring.paper import SIGNAL_STEP, run_ledger
-from candlecast.monitoring.reports import PERIODS, Report, build_report, save_report
-from candlecast.monitoring.rolling import HORIZONS, WINDOWS, refresh_rolling
+from candlecast.monitoring.periodic_reports import build_report, save_report
+from candlecast.monitoring.realised_candles import RealisedCandles
 
 __all__ = [
-    "HORIZONS",
-    "PERIODS",
-    "SIGNAL_STEP",
-    "WINDOWS",
     "DriftRules",
     "RealisedCandles",
-    "Report",
-    "ScoringRun",
     "build_report",
     "delivery",
-    "check_drift",
-    "drift_reasons",
     "monitor",
-    "refresh_rolling",
-    "run_ledger",
     "save_report",
-    "score_outcomes",
 ]

@@ -8,11 +8,11 @@ from collections.abc import Callable
 import pandas as pd
 import psycopg
 
-from candlecast.monitoring.candles import RealisedCandles
 from candlecast.monitoring.drift import LATEST_ROWS, DriftRules, check_drift
 from candlecast.monitoring.outcomes import score_outcomes
-from candlecast.monitoring.paper import run_ledger
+from candlecast.monitoring.paper_ledger import run_ledger
 from candlecast.monitoring.ranking_outcomes import score_rankings
+from candlecast.monitoring.realised_candles import RealisedCandles
 from candlecast.monitoring.rolling import WINDOWS, refresh_rolling
 
 Alert = Callable[[str, list[str]], None]

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from candlecast.monitoring.candles import RealisedCandles
+from candlecast.monitoring.realised_candles import RealisedCandles
 from candlecast.timeframes import TIMEFRAMES
 
 PENDING_STEPS = """

@@ -15,7 +15,7 @@ import psycopg
 
 from candlecast.modeling.training.evaluation import mean_ic
 from candlecast.modeling.training.ranking_eval import fifth_spread
-from candlecast.monitoring.candles import RealisedCandles
+from candlecast.monitoring.realised_candles import RealisedCandles
 from candlecast.timeframes import TIMEFRAMES
 
 PATIENCE = pd.Timedelta(days=1)  # after this, a ranking is scored on the coins that closed

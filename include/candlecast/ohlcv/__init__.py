@@ -1,7 +1,16 @@
-"""The OHLCV data: the Parquet store (a local folder, or an S3-compatible object store in
-`object_store`), one definition of a clean candle series, moves judged on each series' own scale,
-Great Expectations validation, incremental ingestion, the symbol universe, data health, quality
-records, the review of held candles and the run's report.
+"""The OHLCV data.
+
+    `parquet_store`      the Parquet candle store on disk, atomic writes under a per-series lock
+    `s3_store`           the same store on an S3-compatible object store
+    `cleaning`           one definition of a clean candle series
+    `moves`              moves judged on each series' own scale
+    `validation/`        the Great Expectations suites, checks and verdicts
+    `ingest`             incremental ingestion; held candles into quarantine
+    `quarantine_review`  the review of held candles
+    `symbols`            the symbol universe
+    `data_health`        stale series, gaps, spikes, coverage
+    `quality`            data-quality records
+    `update_summary`     an update run's counts, findings and alert
 
 May import: `candlecast.marketdata`, `candlecast.ops`, `candlecast.settings`,
 `candlecast.timeframes`.
@@ -12,24 +21,22 @@ provider's ticker list) reach Great Expectations, so they are imported by their 
 workflows only: importing this package never loads GX.
 """
 
-from candlecast.ohlcv import data_health, moves, quality, quarantine, reporting
-from candlecast.ohlcv.cleaning import CleaningReport, clean_candles, drop_unclosed
-from candlecast.ohlcv.object_store import ObjectCandleStore, open_store
-from candlecast.ohlcv.store import CandleStore, describe_series, merge_candles, ticker_filename
+from candlecast.ohlcv import data_health, moves, quality, quarantine_review, update_summary
+from candlecast.ohlcv.cleaning import clean_candles, drop_unclosed
+from candlecast.ohlcv.parquet_store import CandleStore, merge_candles, ticker_filename
+from candlecast.ohlcv.s3_store import ObjectCandleStore, open_store
 
 __all__ = [
     "CandleStore",
-    "CleaningReport",
     "ObjectCandleStore",
     "clean_candles",
     "data_health",
-    "describe_series",
     "drop_unclosed",
     "merge_candles",
     "moves",
     "open_store",
     "quality",
-    "quarantine",
-    "reporting",
+    "quarantine_review",
     "ticker_filename",
+    "update_summary",
 ]

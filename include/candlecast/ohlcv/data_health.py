@@ -10,7 +10,7 @@ import pandas as pd
 import psycopg
 
 from candlecast.ohlcv import moves
-from candlecast.ohlcv.store import CandleStore, describe_series
+from candlecast.ohlcv.parquet_store import CandleStore, describe_series
 from candlecast.timeframes import TIMEFRAMES, Timeframe
 
 RECENT_CANDLES = 48

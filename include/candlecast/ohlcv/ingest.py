@@ -23,10 +23,10 @@ import pandas as pd
 from candlecast.marketdata import CANDLE_COLUMNS, FetchRequest, MarketDataProvider
 from candlecast.ohlcv import moves
 from candlecast.ohlcv.cleaning import clean_candles, drop_unclosed
-from candlecast.ohlcv.store import CandleStore, ticker_filename
+from candlecast.ohlcv.parquet_store import CandleStore, ticker_filename
 from candlecast.ohlcv.validation import SeriesBatch, SeriesVerdict, validate_batches
 from candlecast.ops import atomic_write
-from candlecast.ops.objectstore import ObjectStore, is_object_store_url
+from candlecast.ops.s3_client import ObjectStore, is_object_store_url
 from candlecast.timeframes import TIMEFRAMES, Timeframe
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def _safe(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)[:120] or "run"
 
 
-def quarantine(
+def hold_in_quarantine(
     root: Path | str,
     ticker: str,
     timeframe: Timeframe,
@@ -180,7 +180,7 @@ def _store_series(
             "failures": critical,
             "candles": [verdict.notes.get(p, "") for p in held],
         }
-        where = quarantine(quarantine_root, ticker, timeframe, run_id, rows, reasons)
+        where = hold_in_quarantine(quarantine_root, ticker, timeframe, run_id, rows, reasons)
         result.held, result.quarantine_path = len(held), str(where)
         result.held_span = [
             rows["timestamp"].min().isoformat(),

@@ -139,7 +139,15 @@ def assess(
     for row in np.flatnonzero(verdict.isin(HELD_VERDICTS).to_numpy()) + 1:
         if row < len(verdict) and verdict[row] != "ok" and not printed[row]:
             verdict[row] = "ok"
-    out = pd.DataFrame(
+    out = _judged(candles, gap, moves, z, verdict)
+    for row in out.index[(out["verdict"] != "ok") & (out.index >= first_checked)]:
+        out.loc[row, "note"] = _note(out, row, following, confirmed, contradicted, timeframe)
+    return out.iloc[first_checked:].reset_index(drop=True)
+
+
+def _judged(candles, gap, moves, z, verdict) -> pd.DataFrame:
+    """Each candle's move, its size in units of the series' scale and its verdict (no note yet)."""
+    return pd.DataFrame(
         {
             "timestamp": candles["timestamp"],
             "missing_before": gap,
@@ -149,9 +157,6 @@ def assess(
             "note": "",
         }
     )
-    for row in out.index[(out["verdict"] != "ok") & (out.index >= first_checked)]:
-        out.loc[row, "note"] = _note(out, row, following, confirmed, contradicted, timeframe)
-    return out.iloc[first_checked:].reset_index(drop=True)
 
 
 def _note(out, row, following, confirmed, contradicted, timeframe) -> str:

@@ -1,9 +1,20 @@
 """Operations: what every other package stands on.
 
+    `db`            PostgreSQL connections and migrations
+    `pool`          the request path's PostgreSQL connections
+    `redis_conn`    the Redis client and the request path's guard
+    `embedded`      embedded PostgreSQL and Redis
+    `stack`         `candlecast up` / `down`: the local stack
+    `stack_env`     the environment a local stack shares
+    `workers`       local Celery workers
+    `atomic_files`  files written whole or not at all
+    `s3_client`     an S3-compatible object store, conditional writes
+    `alerting`      alerts to the log and to Slack
+
 PostgreSQL (`db`: connections and migrations; `pool`: the request path's connections), Redis
 (`redis_conn`: the client and the request path's guard), the embedded servers for machines that
 have neither (`embedded`), the local stack behind `candlecast up` / `down` (`stack`, `stack_env`),
-files written whole or not at all (`files`), alerts to the log and to Slack (`alerting`).
+files written whole or not at all (`atomic_files`), alerts to the log and to Slack (`alerting`).
 
 May import: `candlecast.settings`, `candlecast.timeframes`; nothing else of candlecast.
 `alerting` reads the Slack webhook from the Airflow connection `candlecast_slack` when it sends,
@@ -12,8 +23,8 @@ nothing that serves reaches Airflow through this package.
 """
 
 from candlecast.ops import db, embedded
-from candlecast.ops.db import connect, database_url, ensure_schema, migrate, sqlalchemy_url
-from candlecast.ops.files import atomic_write
+from candlecast.ops.atomic_files import atomic_write
+from candlecast.ops.db import database_url
 from candlecast.ops.pool import ConnectionPool, DatabaseUnavailable
 from candlecast.ops.redis_conn import (
     REDIS_RETRY_PAUSE_SECONDS,
@@ -31,18 +42,14 @@ __all__ = [
     "DatabaseUnavailable",
     "GuardedRedis",
     "atomic_write",
-    "connect",
     "database_url",
     "db",
     "down",
     "embedded",
     "ensure_database",
-    "ensure_schema",
-    "migrate",
     "redis_client",
     "redis_url",
     "serving_redis_client",
-    "sqlalchemy_url",
     "stack_env",
     "up",
     "with_database",

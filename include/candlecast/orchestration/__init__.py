@@ -1,5 +1,7 @@
-"""What the DAG files share: the DAG defaults with the failure notifier (`defaults`) and the
-Assets (`assets`).
+"""What the DAG files share.
+
+    `defaults`  the DAG defaults with the failure notifier
+    `assets`    the Assets the DAGs produce and consume
 
 Imported at DAG parse time, so it imports Airflow and nothing heavy (an import contract says so):
 the notifier imports `candlecast.ops.alerting` only when a run fails. Only the DAG files import
@@ -7,13 +9,12 @@ this package.
 """
 
 from candlecast.orchestration.assets import OHLCV, SYMBOLS
-from candlecast.orchestration.defaults import START_DATE, FailureNotifier, dag_kwargs, default_args
+from candlecast.orchestration.defaults import dag_kwargs
+from candlecast.timeframe_codes import TIMEFRAME_CODES
 
 __all__ = [
     "OHLCV",
-    "START_DATE",
     "SYMBOLS",
-    "FailureNotifier",
+    "TIMEFRAME_CODES",
     "dag_kwargs",
-    "default_args",
 ]

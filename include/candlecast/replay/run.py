@@ -145,7 +145,7 @@ def run_replay(
 
 def write_replay(replay: Replay, folder: Path, title: str) -> dict[str, str]:
     """The table, the figures and the report in `folder`, each replaced atomically."""
-    from candlecast.replay.report import render
+    from candlecast.replay.html_report import render
 
     folder = Path(folder)
     table = folder / "replay.parquet"

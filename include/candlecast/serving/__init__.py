@@ -1,16 +1,27 @@
-"""Serving forecasts, independent of BentoML: one request end to end (`forecaster`), a forecast from
-a model and a candle window and its storage (`forecast`; `forecast_writer`: group commit), fresh
-candles with single-flight and a stale fallback (`candles`, `singleflight`), candle frames and
-their freshness marks as Redis holds them (`codec`), the prediction cache, its answers sent as
-stored (`prediction_cache`), the /healthz checks (`healthz`), the other endpoints' answers
-(`reads`, live accuracy among them, read from the `score_outcomes` DAG's tables), the objects
-built once per worker (`assembly`), the in-memory LRU they share (`lru`), the swap to a newly
-promoted champion and to each new challenger (`releases`), the versions a pinned Bento serves
-instead (`pinned`), the served universe's predictions at a candle, shared by every worker
-(`universe`, `relative`: a forecast's fields against it) and POST /rank over it (`ranking`), the
-background queue and sample of the challengers' shadow forecasts (`shadow`) and cached /predict
-answers given on the server's event loop (`loop_answers`); answers as of a past time, from
-the store and the version champion then, never stored (`as_of`).
+"""Serving forecasts, independent of BentoML.
+
+    `forecaster`        one forecast request end to end
+    `request_checks`    a request's symbol and steps, checked
+    `loaded_model`      a model version as a worker serves it
+    `forecast`          a forecast from a model and a candle window
+    `forecast_writer`   forecasts stored by group commit
+    `fresh_candles`     fresh candles: Redis, else the provider; stale fallback
+    `singleflight`      one provider call per series at a time
+    `codec`             candle frames as Redis holds them
+    `prediction_cache`  served forecasts kept in Redis
+    `loop_answers`      cached /predict answers on the event loop
+    `lru`               the in-memory LRU
+    `champion_watcher`  the swap to a new champion (and challenger) in each worker
+    `pinned`            the versions a pinned Bento serves instead
+    `shadow`            the challengers' shadow forecasts
+    `universe`          the served universe's predictions at a candle, shared
+    `relative_steps`    a forecast's fields against the universe
+    `ranking`           POST /rank
+    `as_of`             forecasts as of a past time
+    `rank_as_of`        POST /rank as of a past time
+    `reads`             the other endpoints' answers
+    `healthz`           GET /healthz
+    `assembly`          the serving objects of a worker, built once
 
 May import: `candlecast.api`, `candlecast.modeling` (never its `training`), `candlecast.ohlcv`
 (the store and the cleaner; never validation), `candlecast.marketdata`, `candlecast.ops`,
@@ -21,18 +32,7 @@ from candlecast.api import NO_OUTCOMES
 from candlecast.serving import reads
 from candlecast.serving.as_of import AsOfCandles, AsOfForecasts
 from candlecast.serving.assembly import build_forecaster, model_references
-from candlecast.serving.candles import (
-    CACHED_CANDLES,
-    SERVING_CANDLES,
-    CandleWindow,
-    FreshCandles,
-    FreshMark,
-    MarketDataUnavailable,
-    NoCandles,
-    ProviderState,
-    feature_window,
-    is_fresh,
-)
+from candlecast.serving.champion_watcher import ChampionWatcher, follow_champions
 from candlecast.serving.codec import (
     DecodedFrames,
     candles_key,
@@ -40,33 +40,37 @@ from candlecast.serving.codec import (
     frame_from_bytes,
     mark_key,
 )
-from candlecast.serving.forecast import (
-    InputCache,
-    InsufficientHistory,
-    make_forecast,
-    persist_forecast,
-)
+from candlecast.serving.forecast import InputCache, make_forecast, persist_forecast
 from candlecast.serving.forecast_writer import ForecastWriter
-from candlecast.serving.forecaster import Forecaster, ServedModel, steps_until
-from candlecast.serving.healthz import check_health
+from candlecast.serving.forecaster import Forecaster
+from candlecast.serving.fresh_candles import (
+    CACHED_CANDLES,
+    SERVING_CANDLES,
+    CandleWindow,
+    FreshCandles,
+    MarketDataUnavailable,
+    NoCandles,
+    ProviderState,
+    feature_window,
+    is_fresh,
+)
+from candlecast.serving.loaded_model import LoadedModel
 from candlecast.serving.loop_answers import LivePredict, LoopAnswers
-from candlecast.serving.lru import LruCache
-from candlecast.serving.pinned import PinnedRelease, pin_labels, pinned_release
+from candlecast.serving.pinned import pin_labels, pinned_release
 from candlecast.serving.prediction_cache import PredictionCache, prediction_key
 from candlecast.serving.rank_as_of import rank_as_of
 from candlecast.serving.ranking import rank
 from candlecast.serving.ranking import table as ranking_table
-from candlecast.serving.relative import Universe, Unranked, relative_steps
-from candlecast.serving.releases import ChampionWatcher, follow_champions
-from candlecast.serving.shadow import ShadowQueue, in_sample
-from candlecast.serving.universe import UniverseSource, compute_universe, universe_key
+from candlecast.serving.request_checks import steps_until
+from candlecast.serving.shadow import in_sample
+from candlecast.serving.universe import universe_key
 
 __all__ = [
-    "AsOfCandles",
-    "AsOfForecasts",
     "CACHED_CANDLES",
     "NO_OUTCOMES",
     "SERVING_CANDLES",
+    "AsOfCandles",
+    "AsOfForecasts",
     "LivePredict",
     "CandleWindow",
     "ChampionWatcher",
@@ -74,22 +78,15 @@ __all__ = [
     "ForecastWriter",
     "Forecaster",
     "FreshCandles",
-    "FreshMark",
     "InputCache",
-    "InsufficientHistory",
+    "LoadedModel",
     "LoopAnswers",
-    "LruCache",
     "MarketDataUnavailable",
     "NoCandles",
-    "PinnedRelease",
     "PredictionCache",
     "ProviderState",
-    "ServedModel",
-    "ShadowQueue",
     "build_forecaster",
     "candles_key",
-    "mark_key",
-    "check_health",
     "feature_window",
     "follow_champions",
     "frame_bytes",
@@ -97,6 +94,7 @@ __all__ = [
     "in_sample",
     "is_fresh",
     "make_forecast",
+    "mark_key",
     "model_references",
     "persist_forecast",
     "pin_labels",
@@ -106,11 +104,6 @@ __all__ = [
     "rank_as_of",
     "ranking_table",
     "reads",
-    "Universe",
-    "UniverseSource",
-    "Unranked",
-    "compute_universe",
-    "relative_steps",
-    "universe_key",
     "steps_until",
+    "universe_key",
 ]

@@ -32,21 +32,23 @@ from candlecast.modeling import load_version
 from candlecast.modeling.champions import champion_at
 from candlecast.ohlcv import CandleStore
 from candlecast.ops import DatabaseUnavailable
-from candlecast.serving.candles import (
-    CACHED_CANDLES,
-    CandleWindow,
-    NoCandles,
-    feature_window,
-    last_closed_open,
-)
 from candlecast.serving.forecast import (
     InputCache,
     InsufficientHistory,
     MarketContextBehind,
     make_forecast,
 )
-from candlecast.serving.forecaster import Forecaster, ServedModel, steps_until, unknown_symbol
+from candlecast.serving.forecaster import Forecaster
+from candlecast.serving.fresh_candles import (
+    CACHED_CANDLES,
+    CandleWindow,
+    NoCandles,
+    feature_window,
+    last_closed_open,
+)
+from candlecast.serving.loaded_model import LoadedModel
 from candlecast.serving.lru import LruCache
+from candlecast.serving.request_checks import steps_until, unknown_symbol
 from candlecast.timeframes import MAX_STEPS, Timeframe
 
 log = logging.getLogger(__name__)
@@ -209,7 +211,7 @@ class AsOfForecasts:
 
     def __init__(self, forecaster: Forecaster, versions: int = PAST_VERSIONS) -> None:
         self.forecaster = forecaster
-        self.past: LruCache[str, ServedModel] = LruCache(versions)
+        self.past: LruCache[str, LoadedModel] = LruCache(versions)
         self.inputs = InputCache()
         self.frames: StoreFrames | None = None
         self._missing: dict[str, float] = {}  # tag -> when the model store lacked it
@@ -228,7 +230,7 @@ class AsOfForecasts:
             self.frames = StoreFrames(self.store)
         return AsOfCandles(self.frames, at, now)
 
-    def version_at(self, timeframe: Timeframe, at: pd.Timestamp) -> tuple[ServedModel, str]:
+    def version_at(self, timeframe: Timeframe, at: pd.Timestamp) -> tuple[LoadedModel, str]:
         """The timeframe's champion at `at` when the model store holds it, else the current
         champion; with why it was chosen."""
         served = self.forecaster.served(timeframe)
@@ -248,7 +250,7 @@ class AsOfForecasts:
         if time.monotonic() - self._missing.get(tag, -1e9) < RETRY_MISSING_SECONDS:
             return served, missing
         try:
-            loaded = ServedModel(tag, load_version(tag), self.forecaster.rank_fee)
+            loaded = LoadedModel(tag, load_version(tag), self.forecaster.rank_fee)
         except Exception as error:  # pruned, or unreadable: the current champion answers
             log.warning("%s (champion at %s) not loaded: %s", tag, at.isoformat(), error)
             self._missing[tag] = time.monotonic()
@@ -257,7 +259,7 @@ class AsOfForecasts:
         return loaded, AT_AS_OF
 
     def market_windows(
-        self, served: ServedModel, candles: AsOfCandles, timeframe: Timeframe
+        self, served: LoadedModel, candles: AsOfCandles, timeframe: Timeframe
     ) -> dict[str, CandleWindow]:
         windows = {}
         for base, ticker in served.model.market.items():

@@ -9,9 +9,10 @@ from candlecast.marketdata import get_provider
 from candlecast.modeling import NoChampion, load_model, pinned_reference, serving_reference
 from candlecast.ohlcv import open_store
 from candlecast.ops import ConnectionPool, GuardedRedis, serving_redis_client
-from candlecast.serving.candles import FreshCandles
 from candlecast.serving.forecast import InputCache
-from candlecast.serving.forecaster import Forecaster, ServedModel
+from candlecast.serving.forecaster import Forecaster
+from candlecast.serving.fresh_candles import FreshCandles
+from candlecast.serving.loaded_model import LoadedModel
 from candlecast.serving.pinned import PinnedRelease
 from candlecast.serving.prediction_cache import PredictionCache
 from candlecast.settings import Settings
@@ -59,7 +60,7 @@ def build_forecaster(
     )
     return Forecaster(
         {
-            code: ServedModel(str(ref.tag), load_model(ref), settings.candlecast_rank_fee)
+            code: LoadedModel(str(ref.tag), load_model(ref), settings.candlecast_rank_fee)
             for code, ref in references.items()
         },
         fresh_candles,

@@ -24,9 +24,9 @@ from candlecast.modeling import (
     ServingInputs,
     compute_features,
 )
-from candlecast.serving.candles import CandleWindow, feature_window
+from candlecast.serving.fresh_candles import CandleWindow, feature_window
 from candlecast.serving.lru import LruCache
-from candlecast.serving.relative import Universe, relative_steps
+from candlecast.serving.relative_steps import RelativeSteps, Universe, relative_steps
 from candlecast.timeframes import MAX_STEPS, Timeframe
 
 
@@ -159,28 +159,9 @@ def series_inputs(
     return input_cache.get((ticker, timeframe.code, last_open, rows, model_tag, context_key), build)
 
 
-def make_forecast(
-    model: ForecastModel,
-    model_tag: str,
-    window: CandleWindow,
-    steps: int,
-    input_cache: InputCache | None = None,
-    evidence: Sequence[HorizonEvidence] | None = None,
-    market_windows: Mapping[str, CandleWindow] | None = None,
-    universe: Universe | None = None,
-) -> Forecast:
-    """`evidence`: the model's per-horizon evidence, built once per model by a caller that
-    serves many forecasts (ServedModel); built here otherwise. `market_windows`: the fresh
-    candles of the model's benchmarks (base -> window), for a model trained with them.
-    `universe`: the served universe's predictions at the window's candle (relative fields)."""
-    ticker, timeframe = window.ticker, window.timeframe
-    inputs = series_inputs(model, model_tag, window, input_cache, market_windows)
-    last_open = window.last_candle_at
-    raw = model.path_raw_z(inputs.model_inputs, steps)
-    path = model.path_from_raw(raw, inputs.model_inputs.sigma, inputs.shape)
-    relative = relative_steps(model, model_tag, raw, universe, ticker)
-    opens = inputs.opens
-    forecast_steps = [
+def _forecast_steps(path: dict, relative: RelativeSteps, opens) -> list[ForecastStep]:
+    """Each step of the forecast path as the API answers it, with its relative fields."""
+    return [
         ForecastStep(
             step=int(k),
             timestamp=opens[i],
@@ -200,6 +181,29 @@ def make_forecast(
         )
         for i, k in enumerate(path["horizons"])
     ]
+
+
+def make_forecast(
+    model: ForecastModel,
+    model_tag: str,
+    window: CandleWindow,
+    steps: int,
+    input_cache: InputCache | None = None,
+    evidence: Sequence[HorizonEvidence] | None = None,
+    market_windows: Mapping[str, CandleWindow] | None = None,
+    universe: Universe | None = None,
+) -> Forecast:
+    """`evidence`: the model's per-horizon evidence, built once per model by a caller that
+    serves many forecasts (LoadedModel); built here otherwise. `market_windows`: the fresh
+    candles of the model's benchmarks (base -> window), for a model trained with them.
+    `universe`: the served universe's predictions at the window's candle (relative fields)."""
+    ticker, timeframe = window.ticker, window.timeframe
+    inputs = series_inputs(model, model_tag, window, input_cache, market_windows)
+    last_open = window.last_candle_at
+    raw = model.path_raw_z(inputs.model_inputs, steps)
+    path = model.path_from_raw(raw, inputs.model_inputs.sigma, inputs.shape)
+    relative = relative_steps(model, model_tag, raw, universe, ticker)
+    forecast_steps = _forecast_steps(path, relative, inputs.opens)
     final = forecast_steps[-1]
     name, _, version = model_tag.partition(":")
     return Forecast(

@@ -9,23 +9,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 
-import pandas as pd
-
-from candlecast.api import (
-    BadInput,
-    HorizonEvidence,
-    NotFound,
-    Unavailable,
-    Unprocessable,
-    close_matches,
-    find_symbol,
-)
-from candlecast.modeling import DEFAULT_RANK_FEE, ForecastModel, model_row_id
+from candlecast.api import BadInput, Unavailable, Unprocessable, close_matches, find_symbol
+from candlecast.modeling import DEFAULT_RANK_FEE, model_row_id
 from candlecast.ops import ConnectionPool, DatabaseUnavailable, GuardedRedis
-from candlecast.serving.candles import CandleWindow, FreshCandles, MarketDataUnavailable, NoCandles
 from candlecast.serving.codec import candles_key, mark_key
 from candlecast.serving.forecast import (
     Forecast,
@@ -33,9 +21,15 @@ from candlecast.serving.forecast import (
     InsufficientHistory,
     MarketContextBehind,
     make_forecast,
-    model_evidence,
 )
 from candlecast.serving.forecast_writer import ForecastWriter
+from candlecast.serving.fresh_candles import (
+    CandleWindow,
+    FreshCandles,
+    MarketDataUnavailable,
+    NoCandles,
+)
+from candlecast.serving.loaded_model import LoadedModel
 from candlecast.serving.prediction_cache import (
     PredictionCache,
     answer_json,
@@ -44,6 +38,7 @@ from candlecast.serving.prediction_cache import (
     prediction_key,
     stored_body,
 )
+from candlecast.serving.request_checks import steps_until, unknown_symbol
 from candlecast.serving.shadow import ShadowQueue, in_sample
 from candlecast.serving.universe import UniverseSource
 from candlecast.timeframes import MAX_STEPS, Timeframe
@@ -55,51 +50,10 @@ SYMBOL_MEMORY_SECONDS = 60.0
 NO_SHADOW = (InsufficientHistory, MarketContextBehind, NoCandles, MarketDataUnavailable)
 
 
-def unknown_symbol(ticker: str, matches: list[str]) -> NotFound:
-    hint = f"; did you mean {', '.join(matches)}?" if matches else ""
-    return NotFound(f"unknown symbol {ticker!r}{hint}", field="symbol", matches=matches)
-
-
-def steps_until(
-    timeframe: Timeframe, last_candle_at: pd.Timestamp, until: datetime, now: pd.Timestamp
-) -> int:
-    """Steps after the last candle up to the candle that contains `until`. A time in the past or
-    too far ahead is a valid request that cannot be served now: 422, not 400."""
-    until = pd.Timestamp(until)
-    until = until.tz_localize("UTC") if until.tzinfo is None else until.tz_convert("UTC")
-    if until <= now:
-        raise Unprocessable(
-            f"predict_until {until.isoformat()} is in the past (now is {now.isoformat()})",
-            field="predict_until",
-        )
-    target, stamp, steps = timeframe.floor(until), pd.Timestamp(last_candle_at), 0
-    while stamp < target:
-        stamp, steps = timeframe.next_open(stamp), steps + 1
-        if steps > MAX_STEPS:
-            raise Unprocessable(
-                f"predict_until {until.isoformat()} is more than {MAX_STEPS} {timeframe.code} "
-                f"candles after the last closed candle ({pd.Timestamp(last_candle_at).isoformat()})",
-                field="predict_until",
-            )
-    return max(steps, 1)
-
-
-@dataclass(frozen=True)
-class ServedModel:
-    tag: str
-    model: ForecastModel
-    fee: float = DEFAULT_RANK_FEE  # a side: the evidence's spreads are shown net of it
-    evidence: tuple[HorizonEvidence, ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        # Per model version, not per forecast: every answer of this version carries it.
-        object.__setattr__(self, "evidence", model_evidence(self.model, self.fee))
-
-
 class Forecaster:
     def __init__(
         self,
-        models: dict[str, ServedModel],
+        models: dict[str, LoadedModel],
         candles: FreshCandles,
         pool: ConnectionPool,
         predictions: PredictionCache,
@@ -113,7 +67,7 @@ class Forecaster:
         self.models = models
         self.pinned_bento = pinned_bento  # the Bento whose versions it serves, never swapped
         # Each timeframe's newest challenger (kept by the ChampionWatcher), swapped like models.
-        self.shadows: dict[str, ServedModel] = {}
+        self.shadows: dict[str, LoadedModel] = {}
         self.shadow_fraction = shadow_fraction
         self.shadow_queue = ShadowQueue()
         self.candles = candles
@@ -160,7 +114,7 @@ class Forecaster:
         except MarketDataUnavailable as error:
             raise Unavailable(str(error)) from error
 
-    def served(self, timeframe: Timeframe) -> ServedModel:
+    def served(self, timeframe: Timeframe) -> LoadedModel:
         """The timeframe's served model; 503 naming why when no version was ever trained."""
         served = self.models.get(timeframe.code)
         if served is None:
@@ -171,7 +125,7 @@ class Forecaster:
             )
         return served
 
-    def market_windows(self, served: ServedModel, timeframe: Timeframe) -> dict[str, CandleWindow]:
+    def market_windows(self, served: LoadedModel, timeframe: Timeframe) -> dict[str, CandleWindow]:
         """The fresh candles of the model's benchmarks: the same cache entries (and the same
         single provider fetch) serve every request of the timeframe."""
         windows = {}
@@ -326,7 +280,7 @@ class Forecaster:
 
     def shadow_forecast(
         self,
-        challenger: ServedModel,
+        challenger: LoadedModel,
         window: CandleWindow,
         markets: dict[str, CandleWindow],
         steps: int,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from candlecast.api import ComponentHealth, Health
 from candlecast.ops import ConnectionPool, DatabaseUnavailable, GuardedRedis
-from candlecast.serving.candles import ProviderState
+from candlecast.serving.fresh_candles import ProviderState
 from candlecast.timeframes import TIMEFRAME_CODES
 
 

@@ -14,9 +14,9 @@ from datetime import datetime
 from candlecast.api import Ranking, Unavailable, universe_at
 from candlecast.ops import DatabaseUnavailable
 from candlecast.serving.as_of import AsOfCandles, AsOfForecasts
-from candlecast.serving.candles import CandleWindow, last_closed_open
 from candlecast.serving.forecast import InputCache
-from candlecast.serving.forecaster import ServedModel
+from candlecast.serving.fresh_candles import CandleWindow, last_closed_open
+from candlecast.serving.loaded_model import LoadedModel
 from candlecast.serving.ranking import chosen_coins, ranked_coins, ranking_answer
 from candlecast.serving.universe import compute_universe
 from candlecast.timeframes import Timeframe
@@ -30,7 +30,7 @@ class AsOfView:
         self.candles, self.markets = candles, markets
         self.inputs = InputCache()  # one ranking's: nothing kept across requests
 
-    def market_windows(self, served: ServedModel, timeframe: Timeframe) -> dict:
+    def market_windows(self, served: LoadedModel, timeframe: Timeframe) -> dict:
         return self.markets
 
 

@@ -15,9 +15,15 @@ import pandas as pd
 from candlecast.api import RankedCoin, Ranking, Unavailable, UnrankedCoin
 from candlecast.modeling import mid_percentile, model_row_id
 from candlecast.ops import DatabaseUnavailable
-from candlecast.serving.candles import MarketDataUnavailable, NoCandles, data_age_seconds, is_fresh
-from candlecast.serving.forecaster import Forecaster, ServedModel
-from candlecast.serving.relative import Universe, Unranked
+from candlecast.serving.forecaster import Forecaster
+from candlecast.serving.fresh_candles import (
+    MarketDataUnavailable,
+    NoCandles,
+    data_age_seconds,
+    is_fresh,
+)
+from candlecast.serving.loaded_model import LoadedModel
+from candlecast.serving.relative_steps import Universe, Unranked
 from candlecast.serving.universe import member_raw, universe_key
 from candlecast.timeframes import TIMEFRAMES, Timeframe
 
@@ -82,7 +88,7 @@ def chosen_coins(forecaster, served, timeframe, universe: Universe, symbols, hor
     return (tickers, np.asarray(relative, dtype=float), np.asarray(closes), member), apart
 
 
-def ranked_coins(served: ServedModel, universe: Universe, chosen, horizon: int) -> list[RankedCoin]:
+def ranked_coins(served: LoadedModel, universe: Universe, chosen, horizon: int) -> list[RankedCoin]:
     """The chosen coins by relative z, best first, with their percentile and p_outperform."""
     tickers, relative, closes, member = chosen
     skilled = bool(served.model.calibration.relative_skill[horizon - 1]) and universe.size > 0
@@ -132,7 +138,7 @@ def rank(
 
 
 def ranking_answer(
-    served: ServedModel,
+    served: LoadedModel,
     timeframe: Timeframe,
     horizon: int,
     universe: Universe,
@@ -164,7 +170,7 @@ def ranking_answer(
 
 
 def store_ranking(
-    forecaster: Forecaster, served: ServedModel, universe: Universe, horizon: int
+    forecaster: Forecaster, served: LoadedModel, universe: Universe, horizon: int
 ) -> str | None:
     """The universe's ranking at this horizon, stored once (a repeat finds the stored id; a
     worker remembers it); None when PostgreSQL cannot store it or the universe is empty."""

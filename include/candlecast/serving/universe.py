@@ -18,22 +18,22 @@ import pandas as pd
 
 from candlecast.api import universe_tickers
 from candlecast.ops import ConnectionPool, DatabaseUnavailable, GuardedRedis
-from candlecast.serving.candles import (
-    CandleWindow,
-    FreshCandles,
-    MarketDataUnavailable,
-    NoCandles,
-    last_closed_open,
-)
 from candlecast.serving.forecast import (
     InputCache,
     InsufficientHistory,
     MarketContextBehind,
     series_inputs,
 )
+from candlecast.serving.fresh_candles import (
+    CandleWindow,
+    FreshCandles,
+    MarketDataUnavailable,
+    NoCandles,
+    last_closed_open,
+)
 from candlecast.serving.lru import LruCache
 from candlecast.serving.prediction_cache import candle_stamp
-from candlecast.serving.relative import Universe, Unranked
+from candlecast.serving.relative_steps import Universe, Unranked
 from candlecast.serving.singleflight import SingleFlight
 from candlecast.timeframes import MAX_STEPS, Timeframe
 
@@ -75,7 +75,7 @@ def compute_universe(
     candle: pd.Timestamp,
     tickers: list[str],
 ) -> Universe:
-    """Every coin's raw z at the candle (`served`: a ServedModel), in the universe's order."""
+    """Every coin's raw z at the candle (`served`: a LoadedModel), in the universe's order."""
     members, closes, raws, apart = [], [], [], []
     for ticker in tickers:
         try:

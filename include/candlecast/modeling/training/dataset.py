@@ -18,7 +18,7 @@ from functools import cached_property
 import numpy as np
 
 from candlecast.modeling.features import VOLATILITY_COLUMN, compute_features, feature_columns
-from candlecast.modeling.market import MarketContext, choose_benchmarks
+from candlecast.modeling.market_context import MarketContext, choose_benchmarks
 from candlecast.ohlcv import CandleStore
 from candlecast.timeframes import MAX_STEPS, Timeframe
 

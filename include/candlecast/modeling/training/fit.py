@@ -22,14 +22,7 @@ import numpy as np
 import pandas as pd
 
 from candlecast.modeling.features import FEATURE_SET_VERSION
-from candlecast.modeling.learners import (
-    Z_CLIP,
-    LSTMLearner,
-    RandomForestLearner,
-    RidgeLearner,
-    XGBoostLearner,
-)
-from candlecast.modeling.naive_rankers import NAIVE_LOOKBACKS, NaiveRanker, is_ranker
+from candlecast.modeling.naive_rankers import is_ranker
 from candlecast.modeling.predictor import ForecastModel, horizon_weights
 from candlecast.modeling.training.calibration import (
     MIN_CALIBRATION_PAIRS,
@@ -38,6 +31,7 @@ from candlecast.modeling.training.calibration import (
 )
 from candlecast.modeling.training.dataset import Pairs, Panel, build_panel, pairs
 from candlecast.modeling.training.folds import Fold, rows_between, walk_forward_folds
+from candlecast.modeling.training.learner_fitting import MAX_TRAIN_PAIRS, fit_learners, z_of
 from candlecast.modeling.training.measurement import (
     TrainingBaselines,
     claims_of,
@@ -52,111 +46,8 @@ from candlecast.timeframes import MAX_STEPS, Timeframe
 
 log = logging.getLogger(__name__)
 
-EARLY_STOP_FRACTION = 0.1  # tail of the training window that stops XGBoost and the LSTM
-MAX_TRAIN_PAIRS = 200_000
-MAX_FOREST_PAIRS = 60_000
-MAX_LSTM_ROWS = 30_000
-MAX_RIDGE_ROWS = 400_000
 MAX_VALIDATION_PAIRS = 300_000
 MAX_TEST_PAIRS = 600_000
-
-
-def _target_of(panel: Panel, chosen: Pairs) -> np.ndarray:
-    """A pair's z against the other coins at the same candle: what the ridge learner is fitted
-    to, and what the stacking weighs the learners on (the ranking is what carries over from one
-    window to the next; the shared market move is most of the noise)."""
-    return panel.relative_z(chosen.row, chosen.horizon)
-
-
-def _z_of(panel: Panel, chosen: Pairs) -> np.ndarray:
-    return panel.z(chosen.row, chosen.horizon)
-
-
-def _fit_learners(panel: Panel, fold: Fold) -> dict:
-    start = panel.timestamp.min()
-    early_stop_start = fold.validation_start - (fold.validation_start - start) // 10
-    fit_rows = rows_between(panel, start, early_stop_start)
-    stop_rows = rows_between(panel, early_stop_start, fold.validation_start)
-    if len(fit_rows) == 0:
-        raise ValueError(f"{fold.name}: no training rows before {fold.validation_start}")
-    fit_pairs = pairs(panel, fit_rows, early_stop_start, MAX_TRAIN_PAIRS)
-    stop_pairs = pairs(panel, stop_rows, fold.validation_start, MAX_TRAIN_PAIRS // 5)
-    clip = lambda z: np.clip(z, -Z_CLIP, Z_CLIP)  # noqa: E731
-    learners = {
-        "xgboost": XGBoostLearner.fit(
-            panel.features,
-            panel.columns,
-            fit_pairs.row,
-            fit_pairs.horizon,
-            clip(_z_of(panel, fit_pairs)),
-            eval_set=(stop_pairs.row, stop_pairs.horizon, clip(_z_of(panel, stop_pairs))),
-        )
-    }
-    forest_pairs = pairs(panel, fit_rows, early_stop_start, MAX_FOREST_PAIRS, seed=11)
-    learners["random_forest"] = RandomForestLearner.fit(
-        panel.features,
-        panel.columns,
-        forest_pairs.row,
-        forest_pairs.horizon,
-        clip(_z_of(panel, forest_pairs)),
-    )
-    # No early stopping to hold out for: the ridge learns from the whole training window.
-    ridge_rows = _subsample_rows(rows_between(panel, start, fold.validation_start), MAX_RIDGE_ROWS)
-    learners["ridge"] = RidgeLearner.fit(
-        panel.features,
-        ridge_rows,
-        _masked_targets(panel, ridge_rows, fold.validation_start, relative=True),
-    )
-    learners |= _fit_rankers(panel, start, fold)
-    lstm_rows = _subsample_rows(fit_rows, MAX_LSTM_ROWS)
-    learners["lstm"] = LSTMLearner.fit(
-        panel.features,
-        panel.series_start,
-        lstm_rows,
-        _masked_targets(panel, lstm_rows, early_stop_start),
-        panel.stride,
-        early_stop_rows=(
-            _subsample_rows(stop_rows, MAX_LSTM_ROWS // 5),
-            _masked_targets(
-                panel, _subsample_rows(stop_rows, MAX_LSTM_ROWS // 5), fold.validation_start
-            ),
-        ),
-    )
-    return learners
-
-
-def _fit_rankers(panel: Panel, start, fold: Fold) -> dict[str, NaiveRanker]:
-    """The naive rankers, their signs fixed on the training window's pairs."""
-    train = pairs(
-        panel,
-        rows_between(panel, start, fold.validation_start),
-        fold.validation_start,
-        MAX_TRAIN_PAIRS,
-    )
-    rankers = [
-        NaiveRanker.fit(
-            panel.features,
-            panel.columns,
-            train.row,
-            train.horizon,
-            _target_of(panel, train),
-            panel.sigma[train.row],
-            lookback,
-        )
-        for lookback in NAIVE_LOOKBACKS
-    ]
-    return {ranker.name: ranker for ranker in rankers}
-
-
-def _subsample_rows(rows: np.ndarray, limit: int, seed: int = 5) -> np.ndarray:
-    if len(rows) <= limit:
-        return rows
-    return np.sort(np.random.default_rng(seed).choice(rows, limit, replace=False))
-
-
-def _masked_targets(panel: Panel, rows: np.ndarray, ends_before, relative=False) -> np.ndarray:
-    z = panel.relative_z(rows) if relative else panel.z(rows)
-    return np.where(panel.known(rows, ends_before), z, np.nan)
 
 
 @dataclass
@@ -212,7 +103,7 @@ def _calibrated(
             for name, weight in horizon_weights(weights).items()
         )
         model.calibration = fit_calibration(
-            _z_of(panel, validation),
+            z_of(panel, validation),
             validation.horizon,
             panel.returns(validation.row, validation.horizon),
             raw,
@@ -263,7 +154,7 @@ def _stacked(panel: Panel, validation: Pairs, raw: dict) -> Stacking:
 
 def run_fold(panel: Panel, fold: Fold, timeframe: Timeframe, top: set) -> FoldResult:
     began = time.perf_counter()
-    learners = _fit_learners(panel, fold)
+    learners = fit_learners(panel, fold)
     fitted = time.perf_counter()
     validation, baselines = _validation_and_baselines(panel, fold, learners)
     raw = {

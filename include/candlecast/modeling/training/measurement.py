@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from candlecast.modeling.predictor import ForecastModel, sides
+from candlecast.modeling.confidence import sides
+from candlecast.modeling.predictor import ForecastModel
 from candlecast.modeling.training.dataset import Pairs, Panel
 from candlecast.modeling.training.evaluation import evaluate
 from candlecast.modeling.training.ranking_eval import ranking_figures
@@ -82,7 +83,7 @@ def measure(
 
 
 @dataclass(frozen=True)
-class Served:
+class PairForecasts:
     """What a model serves for (row, horizon) pairs: log-return point, 80 % band, side
     (+1/-1), its confidence, and the raw z that ranks the coins."""
 
@@ -94,14 +95,14 @@ class Served:
     confidence: np.ndarray
 
 
-def served_on(model: ForecastModel, panel: Panel, test: Pairs) -> Served:
+def served_on(model: ForecastModel, panel: Panel, test: Pairs) -> PairForecasts:
     raw = model.raw_z(panel.features, panel.series_start, test.row, test.horizon, panel.stride)
     point = model.calibration.point(raw, test.horizon)
     direction, confidence = sides(model.calibration.probability_up(raw, test.horizon))
     scale = panel.sigma[test.row] * np.sqrt(test.horizon)
     q10 = np.asarray(model.calibration.residual_q10)[test.horizon - 1]
     q90 = np.asarray(model.calibration.residual_q90)[test.horizon - 1]
-    return Served(
+    return PairForecasts(
         raw,
         point * scale,
         (point + q10) * scale,

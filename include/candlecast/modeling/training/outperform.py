@@ -18,7 +18,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from candlecast.modeling import Calibration
-from candlecast.modeling.relative import (
+from candlecast.modeling.relative_z import (
     MIN_CROSS_SECTION,
     above_median,
     centred,

@@ -8,14 +8,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from candlecast.modeling.predictor import ForecastModel, sides
+from candlecast.modeling.confidence import sides
+from candlecast.modeling.predictor import ForecastModel
 from candlecast.modeling.training.dataset import Panel
 from candlecast.modeling.training.evaluation import REPORT_HORIZONS
 from candlecast.modeling.training.fit import FoldResult
 from candlecast.ohlcv import CandleStore
 from candlecast.timeframes import MAX_STEPS, Timeframe
 
-TIME_EXIT_CANDLES = 24  # seed 002's 24 h exit on hourly candles, as 24 candles of any timeframe
+TIME_EXIT_CANDLES = 24  # the rules' 24 h exit on hourly candles, as 24 candles of any timeframe
 SIGNAL_HORIZON = TIME_EXIT_CANDLES
 N_EXAMPLES = 3
 HISTORY_CANDLES = 60
@@ -38,7 +39,7 @@ def paper_trading_signals(model: ForecastModel, panel: Panel, rows: np.ndarray) 
 def run_paper_trading(
     store: CandleStore, timeframe: Timeframe, model: ForecastModel, panel: Panel, latest: FoldResult
 ) -> dict | None:
-    from candlecast.modeling.training.papertrade import paper_trade
+    from candlecast.modeling.paper_trading import paper_trade
 
     rows = np.unique(latest.test.row)
     if len(rows) == 0:

@@ -1,4 +1,7 @@
-"""Seed document 002's trading rules, checked once, and the trades they make."""
+"""The paper-trading rules, checked once, and the trades they make: an 'up' signal at
+confidence >= `threshold` (0.60) opens `stake` ($100), at most `max_positions` (5) open and one
+per coin; a position closes at -`stop_loss` (5 %), +`take_profit` (10 %) or after
+`time_exit_candles` (24), paying `fee` (0.26 %) a side."""
 
 from __future__ import annotations
 

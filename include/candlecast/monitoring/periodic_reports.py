@@ -14,9 +14,10 @@ import pandas as pd
 import psycopg
 
 from candlecast.modeling import DEFAULT_RANK_FEE
+from candlecast.modeling.paper_trading import TradingRules
 from candlecast.monitoring.ranking_outcomes import ranking_lines
 from candlecast.monitoring.rolling import HORIZONS, figures
-from candlecast.ops.files import atomic_write
+from candlecast.ops.atomic_files import atomic_write
 
 PERIODS = {"daily": pd.Timedelta(days=1), "weekly": pd.Timedelta(days=7)}
 MIN_COIN_OUTCOMES = 5
@@ -180,7 +181,11 @@ def _coin_lines(outcomes: pd.DataFrame) -> list[str]:
 def _ledger_lines(ledger: pd.DataFrame, start, end) -> list[str]:
     if ledger.empty:
         return ["Paper ledger: no positions yet."]
-    lines = ["Paper ledger (seed 002's rules on served forecasts):"]
+    rules = TradingRules()  # the ledger's, as the live pass runs it
+    lines = [
+        f"Paper ledger (long at confidence >= {rules.threshold:.2f}, stop -{rules.stop_loss:.0%}, "
+        f"target +{rules.take_profit:.0%}, exit after {rules.time_exit_candles} candles):"
+    ]
     for model, group in ledger.groupby("model"):
         closed = group[group["status"] == "closed"]
         closed_at = pd.to_datetime(closed["closed_at"], utc=True)

@@ -19,7 +19,8 @@ from collections.abc import Callable
 
 from candlecast.modeling import load_version, releases
 from candlecast.ops import DatabaseUnavailable
-from candlecast.serving.forecaster import Forecaster, ServedModel
+from candlecast.serving.forecaster import Forecaster
+from candlecast.serving.loaded_model import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class ChampionWatcher:
                 served.tag,
             )
 
-    def _load(self, tag: str, code: str, role: str, meanwhile: str) -> ServedModel | None:
+    def _load(self, tag: str, code: str, role: str, meanwhile: str) -> LoadedModel | None:
         """The version, loaded; None when it failed (logged once, with what happens
         `meanwhile`) or failed less than RETRY_FAILED_LOAD_SECONDS ago. A loaded shadow is
         reused, not loaded again."""
@@ -92,7 +93,7 @@ class ChampionWatcher:
         try:
             if self.fetch is not None:
                 self.fetch(tag)
-            return ServedModel(tag, load_version(tag), self.forecaster.rank_fee)
+            return LoadedModel(tag, load_version(tag), self.forecaster.rank_fee)
         except Exception as error:  # a pruned or unreadable version: keep what is served
             self._failed[tag] = time.monotonic()
             log.error("%s %s %s not loaded, %s: %s", code, role, tag, meanwhile, error)

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from candlecast.marketdata import CANDLE_COLUMNS, empty_candles
-from candlecast.ohlcv.store import (
+from candlecast.ohlcv.parquet_store import (
     SCHEMA,
     CandleStore,
     describe_series,
@@ -29,7 +29,7 @@ from candlecast.ohlcv.store import (
     series_frame,
     ticker_filename,
 )
-from candlecast.ops.objectstore import Blob, ObjectStore, WriteConflict, is_object_store_url
+from candlecast.ops.s3_client import Blob, ObjectStore, WriteConflict, is_object_store_url
 from candlecast.timeframes import Timeframe
 
 # Conditional-write retries of one merge: each lost race means another writer landed.

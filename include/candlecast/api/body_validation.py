@@ -6,14 +6,14 @@ that carries an API key a 400 naming the headers keys belong in."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from pydantic import BaseModel, ValidationError
 
+from candlecast.api.asgi_answers import answer
 from candlecast.api.credentials import key_in_body, misplaced_key
 from candlecast.api.errors import validation_error_body
-from candlecast.api.ranking import RankRequest
+from candlecast.api.ranking_schemas import RankRequest
 from candlecast.api.requests import (
     AccuracyRequest,
     CandlesRequest,
@@ -54,17 +54,6 @@ def is_json(headers: list[tuple[bytes, bytes]]) -> bool:
             media = value.split(b";")[0].strip().lower()
             return media == b"application/json" or media.endswith(b"+json")
     return True
-
-
-async def answer(send, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-    payload = json.dumps(body).encode()
-    raw_headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(payload)).encode()),
-        *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
-    await send({"type": "http.response.body", "body": payload})
 
 
 class RequestContract:

@@ -18,8 +18,8 @@ import pandas as pd
 import psycopg
 
 from candlecast.ohlcv.cleaning import clean_candles
-from candlecast.ohlcv.store import CandleStore
-from candlecast.ops.objectstore import ObjectStore, is_object_store_url
+from candlecast.ohlcv.parquet_store import CandleStore
+from candlecast.ops.s3_client import ObjectStore, is_object_store_url
 from candlecast.timeframes import parse_timeframe
 
 COLUMNS = (

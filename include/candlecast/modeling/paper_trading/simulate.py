@@ -1,5 +1,6 @@
-"""Paper trading of a model's direction signals under seed document 002's rules, beside
-buy-and-hold over the same window.
+"""Paper trading of a model's direction signals under the trading rules (`TradingRules`: entry
+at confidence >= 0.60, $100 a position, at most 5 open and 1 per coin, stop -5 %, target +10 %,
+exit after 24 candles, 0.26 % fee a side), beside buy-and-hold over the same window.
 
 Spot trading: only 'up' signals open (long) positions; 'down' signals are never traded.
 Times are candle open times, as in the store: a position enters at the close of its signal
@@ -14,14 +15,14 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from candlecast.modeling.training.papertrade.inputs import (
+from candlecast.modeling.paper_trading.inputs import (
     Series,
     Signals,
     checked_signals,
     ns,
     series_of,
 )
-from candlecast.modeling.training.papertrade.results import (
+from candlecast.modeling.paper_trading.results import (
     PaperTradeResult,
     buy_and_hold_of,
     exposure,
@@ -29,7 +30,7 @@ from candlecast.modeling.training.papertrade.results import (
     realised_equity,
     window,
 )
-from candlecast.modeling.training.papertrade.rules import TRADE_COLUMNS, TradingRules
+from candlecast.modeling.paper_trading.rules import TRADE_COLUMNS, TradingRules
 
 
 def paper_trade(

@@ -1,5 +1,5 @@
 """Forward paper trading on the forecasts actually served (never a challenger's shadows), per
-model version, under seed 002's rules (the training backtest's `TradingRules` and
+model version, under the paper-trading rules (the training backtest's `TradingRules` and
 `simulate_position`, not a copy): a fresh forecast whose 24th step says up with confidence
 >= 0.60 opens a long at the close it was made on, $100, at most 5 open and 1 per coin; it closes
 at -5 %, +10 % or after 24 candles, 0.26 % fee a side. Emergency stops (live accuracy < 45 %,
@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from candlecast.modeling.training.papertrade import Series, TradingRules, simulate_position
-from candlecast.monitoring.candles import RealisedCandles
+from candlecast.modeling.paper_trading import Series, TradingRules, simulate_position
 from candlecast.monitoring.drift import counted
+from candlecast.monitoring.realised_candles import RealisedCandles
 from candlecast.timeframes import TIMEFRAMES
 
 SIGNAL_STEP = 24

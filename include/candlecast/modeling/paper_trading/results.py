@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from candlecast.modeling.training.papertrade.inputs import Series, Signals, ns
-from candlecast.modeling.training.papertrade.rules import EXIT_REASONS, TradingRules
+from candlecast.modeling.paper_trading.inputs import Series, Signals, ns
+from candlecast.modeling.paper_trading.rules import EXIT_REASONS, TradingRules
 
 MAX_CURVE_POINTS = 500
 
