@@ -49,7 +49,7 @@ down:
 # order conftest gives: longest first.
 TEST_WORKERS ?= 2
 test: lint
-	$(VENV)/bin/pytest -ra --durations=25 -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	$(VENV)/bin/pytest -ra --durations=25 -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 # ruff; the layer contracts (import-linter, pyproject.toml); requirements.txt = what is imported.
 lint: install

@@ -7,7 +7,9 @@ run); otherwise the embedded servers start under the temporary home and stop at 
 from __future__ import annotations
 
 import atexit
+import functools
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -36,20 +38,19 @@ TRAINING_FIXTURES = {"dag_runs", "releases_home", "planted", "absent", "celery_c
 TRAINING_TIMEOUT_SECONDS = 3600
 
 
-# pytest-xdist (`make test` runs `-n 2 --dist loadgroup`): each module is one unit of work, so its
-# module fixtures are built once; every module that uses the session's Airflow stack and Bento is
-# one unit with the others, so that stack is built once. The units run longest first.
-STACK_FIXTURES = {"stack_environment", "dag_runs", "bento_url"}
+# pytest-xdist (`make test` runs `-n 2`): each module is one unit of work, so its module fixtures
+# are built once; every module that uses the session's Airflow stack and Bento is one unit with
+# the others, so that stack is trained and served once. The units go out longest first.
+STACK_FIXTURES = ("stack_environment", "dag_runs", "bento_url")
 STACK_GROUP = "session-stack"
 
 
-def _fixtures(item) -> set[str]:
-    return set(getattr(item, "fixturenames", ()))
-
-
-def _work_unit(item, stack_modules: set[str]) -> str:
-    module = item.nodeid.split("::")[0]
-    return STACK_GROUP if module in stack_modules else module
+@functools.cache
+def work_unit(module: str) -> str:
+    """The unit of work of a test module (its path as in node ids): read from its text, since
+    the scheduler, in pytest's main process, sees node ids and no fixtures."""
+    text = (PROJECT_DIR / module).read_text()
+    return STACK_GROUP if re.search(rf"\b({'|'.join(STACK_FIXTURES)})\b", text) else module
 
 
 def _longest_first(unit: str, training_units: set[str]) -> int:
@@ -61,18 +62,27 @@ def _longest_first(unit: str, training_units: set[str]) -> int:
 
 
 def pytest_collection_modifyitems(items) -> None:
-    stack_modules = {
-        item.nodeid.split("::")[0] for item in items if STACK_FIXTURES & _fixtures(item)
-    }
     training_units = set()
     for item in items:
-        unit = _work_unit(item, stack_modules)
-        if TRAINING_FIXTURES & _fixtures(item):
-            training_units.add(unit)
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            training_units.add(work_unit(item.nodeid.split("::")[0]))
             if item.get_closest_marker("timeout") is None:
                 item.add_marker(pytest.mark.timeout(TRAINING_TIMEOUT_SECONDS))
-        item.add_marker(pytest.mark.xdist_group(unit))
-    items.sort(key=lambda item: _longest_first(_work_unit(item, stack_modules), training_units))
+    items.sort(
+        key=lambda item: _longest_first(work_unit(item.nodeid.split("::")[0]), training_units)
+    )
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Scopes are work units (xdist's own `xdist_group` marks rename node ids, which pytest 9's
+    ids no longer allow); handed out in the collection's order (`--no-loadscope-reorder`)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnits(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid.split("::")[0])
+
+    return WorkUnits(config, log)
 
 
 @pytest.fixture(scope="session")
