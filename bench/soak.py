@@ -209,39 +209,25 @@ async def inject(soak: Soak, timeline, faults: list[Fault]) -> None:
         faults.append(fault)
 
 
-def worker_rss(server_pid: int) -> dict[int, int]:
-    """RSS in kB of the serve process's descendants that run a service worker."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+def worker_rss(home: Path) -> dict[int, int]:
+    """RSS in kB of the Bento's worker processes: those whose command names a worker and whose
+    environment has this soak's CANDLECAST_HOME (other servers may run on the machine)."""
+    marker = f"CANDLECAST_HOME={home}".encode()
+    rss = {}
+    for proc in Path("/proc").glob("[0-9]*"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (proc / "cmdline").read_bytes()
+            if b"worker" not in command or marker not in (proc / "environ").read_bytes().split(
+                b"\0"
+            ):
+                continue
+            status = (proc / "status").read_text()
         except OSError:
             continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    rss, todo = {}, [server_pid]
-    while todo:
-        pid = todo.pop()
-        todo.extend(children.get(pid, []))
-        try:
-            command = (Path(f"/proc/{pid}/cmdline").read_bytes()).replace(b"\0", b" ")
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        if b"worker" in command and b"serve" in command:
-            rss[pid] = next(int(line.split()[1]) for line in status.splitlines() if "VmRSS" in line)
+        rss[int(proc.name)] = next(
+            int(line.split()[1]) for line in status.splitlines() if "VmRSS" in line
+        )
     return rss
-
-
-def serve_pid(port: str) -> int:
-    """The `bentoml serve` process listening on `port` (the one running_bento started)."""
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            words = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"serve" in words and port.encode() in words and any(b"bentoml" in w for w in words):
-            return int(cmdline.parent.name)
-    raise SystemExit(f"no bentoml serve on port {port}")
 
 
 def percentiles(answers: list[Answer], start: float, end: float) -> str:
@@ -329,8 +315,9 @@ def run(env: dict, home: Path, fake: Provider, challenger: str, seconds: float, 
         warm = Soak(url, key, env["REDIS_URL"], WARM_UP_SECONDS)
         warm.began = time.monotonic()
         asyncio.run(load(warm, tickers))
-        pid = serve_pid(url.rsplit(":", 1)[1])
-        rss_start = worker_rss(pid)
+        rss_start = worker_rss(home)
+        if len(rss_start) != int(serving["CANDLECAST_API_WORKERS"]):
+            raise SystemExit(f"found {len(rss_start)} Bento workers, not 2: {rss_start}")
         soak = Soak(url, key, env["REDIS_URL"], seconds)
         faults: list[Fault] = []
         timeline = faults_timeline(soak, env, home, fake, challenger)
@@ -340,7 +327,7 @@ def run(env: dict, home: Path, fake: Provider, challenger: str, seconds: float, 
             await asyncio.gather(load(soak, tickers), inject(soak, timeline, faults))
 
         asyncio.run(both())
-        rss_end = worker_rss(pid)
+        rss_end = worker_rss(home)
     lost = missing_from_postgres(env["DATABASE_URL"], soak.persisted)
     report(soak, faults, (rss_start, rss_end), lost)
 
