@@ -80,6 +80,7 @@ class Answer:
     status: int
     retry_after: bool
     prediction_id: str | None = None
+    model: str | None = None
 
 
 @dataclass
@@ -144,7 +145,7 @@ async def client(soak: Soak, session: aiohttp.ClientSession, seed: int, tickers:
         answer = Answer(kind, sent, (soak.now() - sent) * 1000, status, retry_after)
         if status == 200 and route == "/predict":
             content = json.loads(payload)
-            answer.prediction_id = content["prediction_id"]
+            answer.prediction_id, answer.model = content["prediction_id"], content["model"]
             if content.get("persisted"):
                 soak.persisted.add(content["prediction_id"])
         soak.answers.append(answer)
@@ -284,6 +285,19 @@ def report(soak: Soak, faults: list[Fault], rss: tuple[dict, dict], lost: int) -
         print(f"    during {percentiles(good, fault.start, fault.end)}")
         print(f"    after  {percentiles(good, fault.end, fault.end + WINDOW_SECONDS)}")
         print(f"    recovered {recovery_seconds(good, fault, until):.1f} s after its end")
+    print("1h versions that answered /predict (the promotion and the rollback took effect):")
+    release = {f.name: f for f in faults}
+    promote, rollback = release["promote"], release["rollback"]
+    for name, low, high in (
+        ("before the promotion", 0, promote.start),
+        ("between promotion and rollback", promote.end, rollback.start),
+        ("after the rollback", rollback.end, soak.seconds),
+    ):
+        served: dict[str, int] = {}
+        for answer in soak.answers:
+            if answer.model and low <= answer.sent < high:
+                served[answer.model] = served.get(answer.model, 0) + 1
+        print(f"  {name}: {served}")
     start, end = rss
     for pid in sorted(start):
         after = end.get(pid)
