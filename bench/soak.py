@@ -263,6 +263,22 @@ def missing_from_postgres(database_url: str, ids: set[str]) -> int:
     return len(ids) - found
 
 
+def report_versions(soak: Soak, faults: list[Fault]) -> None:
+    print("1h versions that answered /predict (the promotion and the rollback took effect):")
+    release = {f.name: f for f in faults}
+    promote, rollback = release["promote"], release["rollback"]
+    for name, low, high in (
+        ("before the promotion", 0, promote.start),
+        ("between promotion and rollback", promote.end, rollback.start),
+        ("after the rollback", rollback.end, soak.seconds),
+    ):
+        served: dict[str, int] = {}
+        for answer in soak.answers:
+            if answer.model and low <= answer.sent < high:
+                served[answer.model] = served.get(answer.model, 0) + 1
+        print(f"  {name}: {served}")
+
+
 def report(soak: Soak, faults: list[Fault], rss: tuple[dict, dict], lost: int) -> None:
     print(f"soak: {soak.seconds:.0f} s, {CLIENTS} clients, {len(soak.answers)} answers")
     for kind in MIX:
@@ -285,19 +301,7 @@ def report(soak: Soak, faults: list[Fault], rss: tuple[dict, dict], lost: int) -
         print(f"    during {percentiles(good, fault.start, fault.end)}")
         print(f"    after  {percentiles(good, fault.end, fault.end + WINDOW_SECONDS)}")
         print(f"    recovered {recovery_seconds(good, fault, until):.1f} s after its end")
-    print("1h versions that answered /predict (the promotion and the rollback took effect):")
-    release = {f.name: f for f in faults}
-    promote, rollback = release["promote"], release["rollback"]
-    for name, low, high in (
-        ("before the promotion", 0, promote.start),
-        ("between promotion and rollback", promote.end, rollback.start),
-        ("after the rollback", rollback.end, soak.seconds),
-    ):
-        served: dict[str, int] = {}
-        for answer in soak.answers:
-            if answer.model and low <= answer.sent < high:
-                served[answer.model] = served.get(answer.model, 0) + 1
-        print(f"  {name}: {served}")
+    report_versions(soak, faults)
     start, end = rss
     for pid in sorted(start):
         after = end.get(pid)
