@@ -392,18 +392,25 @@ def report(results: dict[str, dict[int, dict]], baseline: float) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=1, help="measurements on one stack")
+def models_from_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--models-from",
         nargs=2,
         metavar=("HOME", "DATABASE_URL"),
         help="reuse the five models trained in HOME (rows in DATABASE_URL) instead of training",
     )
+
+
+def models_from(args: argparse.Namespace) -> tuple[Path, str] | None:
+    return (Path(args.models_from[0]), args.models_from[1]) if args.models_from else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1, help="measurements on one stack")
+    models_from_option(parser)
     args = parser.parse_args()
     runs = args.runs
-    models_from = (Path(args.models_from[0]), args.models_from[1]) if args.models_from else None
     work = Path(tempfile.mkdtemp(prefix="cc-bench-api-"))
     home = work / "home"
     provider_dir = Path(tempfile.gettempdir()) / "candlecast-bench" / "provider"
@@ -411,7 +418,7 @@ def main() -> None:
     fake = Provider(provider_dir)
     every: list[dict[str, float]] = []
     try:
-        env = prepare(home, fake, models_from)
+        env = prepare(home, fake, models_from(args))
         baseline = min(recursive_baseline_ms() for _ in range(3))
         for run in range(runs):
             results = measure(env, work)

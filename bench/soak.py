@@ -47,6 +47,8 @@ from bench_api import (
     Provider,
     create_key,
     home_env,
+    models_from,
+    models_from_option,
     prepare,
     run_cli,
 )  # noqa: E402
@@ -366,21 +368,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--home", type=Path, help="a home kept between runs (default: a new one)")
-    parser.add_argument(
-        "--models-from",
-        nargs=2,
-        metavar=("HOME", "DATABASE_URL"),
-        help="reuse the models trained in HOME (rows in DATABASE_URL) instead of training",
-    )
+    models_from_option(parser)
     args = parser.parse_args()
-    models_from = (Path(args.models_from[0]), args.models_from[1]) if args.models_from else None
     work = Path(tempfile.mkdtemp(prefix="cc-soak-"))
     home = args.home or work / "home"
     provider_dir = Path(tempfile.gettempdir()) / "candlecast-bench" / "provider"
     build(provider_dir, N_SYMBOLS)
     fake = Provider(provider_dir)
     try:
-        env, challenger = ready_home(home, fake, models_from)
+        env, challenger = ready_home(home, fake, models_from(args))
         run(env, home, fake, challenger, args.minutes * 60, work)
     finally:
         fake.stop()
