@@ -101,6 +101,7 @@ class Soak:
     began: float = 0.0
     answers: list[Answer] = field(default_factory=list)
     persisted: set[str] = field(default_factory=set)
+    rss: list[tuple[float, dict[int, int]]] = field(default_factory=list)  # (seconds, pid: kB)
 
     def now(self) -> float:
         return time.monotonic() - self.began
@@ -233,6 +234,13 @@ def worker_rss(home: Path) -> dict[int, int]:
     return rss
 
 
+async def sample_rss(soak: Soak, home: Path) -> None:
+    """The workers' RSS once a minute (a cache filling levels off; a leak does not)."""
+    while soak.now() < soak.seconds:
+        soak.rss.append((soak.now(), await asyncio.to_thread(worker_rss, home)))
+        await asyncio.sleep(min(60.0, soak.seconds / 10))
+
+
 def percentiles(answers: list[Answer], start: float, end: float) -> str:
     ms = [a.latency_ms for a in answers if start <= a.sent < end and a.status == 200]
     if not ms:
@@ -312,6 +320,8 @@ def report(soak: Soak, faults: list[Fault], rss: tuple[dict, dict], lost: int) -
             f"  worker {pid}: RSS {start[pid] / 1024:.0f} MB -> {(after or 0) / 1024:.0f} MB "
             f"({growth}; goal <= +10 %)"
         )
+    for at, sample in soak.rss:
+        print(f"  at {at:4.0f} s: " + ", ".join(f"{kb / 1024:.0f} MB" for kb in sample.values()))
     for pid in sorted(set(end) - set(start)):
         print(f"  worker {pid} (new): RSS {end[pid] / 1024:.0f} MB at the end")
 
@@ -344,7 +354,9 @@ def run(env: dict, home: Path, fake: Provider, challenger: str, seconds: float, 
 
         async def both() -> None:
             soak.began = time.monotonic()
-            await asyncio.gather(load(soak, tickers), inject(soak, timeline, faults))
+            await asyncio.gather(
+                load(soak, tickers), inject(soak, timeline, faults), sample_rss(soak, home)
+            )
 
         asyncio.run(both())
         rss_end = worker_rss(home)
