@@ -12,9 +12,7 @@ down_revision = None
 TIMEFRAME_CHECK = "CHECK (timeframe IN ('1h', '4h', '1d', '1w', '1M'))"
 
 
-def upgrade() -> None:
-    op.execute(
-        """
+SYMBOLS_SCHEMA = """
         CREATE TABLE symbols (
             id              BIGSERIAL PRIMARY KEY,
             ticker          TEXT NOT NULL UNIQUE,
@@ -29,9 +27,7 @@ def upgrade() -> None:
         );
         CREATE INDEX symbols_rank_idx ON symbols (volume_rank) WHERE active;
         """
-    )
-    op.execute(
-        f"""
+MODELS_SCHEMA = f"""
         CREATE TABLE models (
             id                   BIGSERIAL PRIMARY KEY,
             name                 TEXT NOT NULL,
@@ -51,9 +47,7 @@ def upgrade() -> None:
         );
         CREATE INDEX models_timeframe_idx ON models (timeframe, trained_at DESC);
         """
-    )
-    op.execute(
-        f"""
+PREDICTIONS_SCHEMA = f"""
         CREATE TABLE predictions (
             id               UUID PRIMARY KEY,
             symbol_id        BIGINT NOT NULL REFERENCES symbols (id),
@@ -83,7 +77,12 @@ def upgrade() -> None:
             CHECK (high >= GREATEST(open, close) AND low <= LEAST(open, close))
         );
         """
-    )
+
+
+def upgrade() -> None:
+    op.execute(SYMBOLS_SCHEMA)
+    op.execute(MODELS_SCHEMA)
+    op.execute(PREDICTIONS_SCHEMA)
 
 
 def downgrade() -> None:

@@ -14,9 +14,7 @@ down_revision = "0005"
 TIMEFRAME_CHECK = "CHECK (timeframe IN ('1h', '4h', '1d', '1w', '1M'))"
 
 
-def upgrade() -> None:
-    op.execute(
-        f"""
+LIVE_OUTCOMES_SCHEMA = f"""
         CREATE TABLE prediction_outcomes (
             prediction_id        UUID NOT NULL,
             step                 SMALLINT NOT NULL CHECK (step BETWEEN 1 AND 30),
@@ -116,7 +114,10 @@ def upgrade() -> None:
             reasons              JSONB NOT NULL
         );
         """
-    )
+
+
+def upgrade() -> None:
+    op.execute(LIVE_OUTCOMES_SCHEMA)
 
 
 def downgrade() -> None:
