@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from candlecast.api import ApiError, PredictRequest, error_response, is_json
-from candlecast.ops import GuardedRedis, serving_redis_client
+from candlecast.ops import DatabaseUnavailable, GuardedRedis, serving_redis_client
 from candlecast.serving.forecaster import Forecaster
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
@@ -102,7 +102,7 @@ class LoopAnswers:
             answer = error_response(error)
             if answer is None:
                 log.exception("a forecast on the worker's threads failed; left to the endpoint")
-            elif answer.status_code == 503:
+            elif isinstance(error, DatabaseUnavailable):  # logged as answers_errors logs it
                 log.error("predict: %s", error)
             return answer
         return Response(body, media_type="application/json")
