@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     polygon_requests_per_minute: int | None = Field(
         default=None, ge=1, description="Plan limit (5 on the free tier); unset: unlimited."
     )
+    polygon_rate_window_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="The window POLYGON_REQUESTS_PER_MINUTE counts requests over: 60 for a "
+        "per-minute plan; shorter for a plan counted per second (or a test).",
+    )
     polygon_max_concurrency: int = Field(default=8, ge=1)
     polygon_timeout_seconds: float = Field(default=30.0, gt=0)
     polygon_max_retries: int = Field(default=6, ge=0)

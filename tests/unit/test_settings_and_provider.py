@@ -97,3 +97,14 @@ def test_stablecoins_fiat_gold_and_wrapped_coins_are_not_trained_on():
         "X:SOLUSD",
     ]
     assert trainable(tickers) == ["X:BTCUSDT", "X:ETHBTC", "X:SOLUSD"]
+
+
+def test_the_plan_limit_counts_over_its_window(monkeypatch, redis_url):
+    monkeypatch.setenv("POLYGON_API_KEY", "a-key")
+    monkeypatch.setenv("POLYGON_REQUESTS_PER_MINUTE", "5")
+    per_minute = get_provider(Settings(_env_file=None, redis_url=redis_url)).client.limiter
+    monkeypatch.setenv("POLYGON_RATE_WINDOW_SECONDS", "15")
+    quarter = get_provider(Settings(_env_file=None, redis_url=redis_url)).client.limiter
+    assert per_minute.limit == quarter.limit == 5
+    assert quarter.window_us < per_minute.window_us  # the margin on top of each
+    assert per_minute.window_us - quarter.window_us == 45_000_000

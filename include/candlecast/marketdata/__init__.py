@@ -48,6 +48,7 @@ def get_provider(settings: Settings) -> MarketDataProvider:
             redis_client(settings),
             "candlecast:ratelimit:polygon",
             settings.polygon_requests_per_minute,
+            window_seconds=settings.polygon_rate_window_seconds,
         )
     client = PolygonClient(
         settings.polygon_api_key.get_secret_value(),
