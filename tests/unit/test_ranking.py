@@ -29,6 +29,7 @@ from candlecast.serving import (
     ranking_table,
     universe_key,
 )
+from candlecast.serving.shared_inputs import SharedInputCache
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
 from tests.support.synthetic_universe import synthetic_candles, write_universe
@@ -98,7 +99,7 @@ def redis(redis_url) -> GuardedRedis:
     return GuardedRedis(client)
 
 
-def worker(local, redis, folder, now=None) -> Forecaster:
+def worker(local, redis, folder, now=None, inputs: InputCache | None = None) -> Forecaster:
     """One API worker's forecaster (its own in-memory caches), on the shared Redis."""
     provider = SampleProvider(folder, now)
     return Forecaster(
@@ -106,9 +107,19 @@ def worker(local, redis, folder, now=None) -> Forecaster:
         FreshCandles(provider, redis, 3600, 300),
         ConnectionPool(local),
         PredictionCache(redis, 0),
-        InputCache(),
+        inputs or InputCache(),
         universe_size=50,
     )
+
+
+class CountedInputs(SharedInputCache):
+    """The shared input cache, counting the series whose inputs it built itself."""
+
+    built = 0
+
+    def _build_and_share(self, key, build):
+        self.built += 1
+        return super()._build_and_share(key, build)
 
 
 def test_the_ranking_and_the_forecasts_agree_at_the_same_candle(local, redis, universe_dir):
@@ -174,6 +185,26 @@ def test_workers_share_one_universe_through_redis(local, redis, universe_dir):
     with db.connect(local) as conn:
         stored = conn.execute("SELECT count(*) AS n FROM rankings").fetchone()["n"]
     assert stored == 1
+
+
+def test_after_the_universe_pass_a_coins_first_forecast_on_another_worker_computes_nothing(
+    local, redis, universe_dir
+):
+    """The pass on one worker shares every ranked coin's candles and serving inputs through
+    Redis: the other worker's first forecast of a coin reads both and computes no features, and
+    serves what the first worker would."""
+    first = worker(local, redis, universe_dir, inputs=CountedInputs(redis, 64))
+    second = worker(local, redis, universe_dir, inputs=CountedInputs(redis, 64))
+    ranking = rank(first, H1, 1)
+    assert first.inputs.built == COINS  # the short listing has no inputs to build
+    shared = sorted(k.decode() for k in redis.client.scan_iter("candlecast:inputs:*"))
+    assert len(shared) == COINS and all(f":{TAG}:" in k for k in shared)
+    coin = ranking.coins[3].symbol
+    theirs, ours = second.predict(coin, H1, steps=30), first.predict(coin, H1, steps=30)
+    assert second.inputs.built == 0 and second.universes.computed == 0
+    assert second.candles.provider_calls == 0  # the candles were cached by the pass
+    varying = {"prediction_id", "generated_at", "cached"}
+    assert theirs.model_dump(exclude=varying) == ours.model_dump(exclude=varying)
 
 
 def test_stored_rankings_are_scored_once_their_candles_close(local, redis, universe_dir):

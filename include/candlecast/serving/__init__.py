@@ -10,6 +10,7 @@
     `codec`             candle frames as Redis holds them
     `prediction_cache`  served forecasts kept in Redis
     `loop_answers`      cached /predict answers on the event loop
+    `shared_inputs`     serving inputs shared by the workers through Redis
     `lru`               the in-memory LRU
     `champion_watcher`  the swap to a new champion (and challenger) in each worker
     `pinned`            the versions a pinned Bento serves instead

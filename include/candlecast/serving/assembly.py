@@ -9,12 +9,12 @@ from candlecast.marketdata import get_provider
 from candlecast.modeling import NoChampion, load_model, pinned_reference, serving_reference
 from candlecast.ohlcv import open_store
 from candlecast.ops import ConnectionPool, GuardedRedis, serving_redis_client
-from candlecast.serving.forecast import InputCache
 from candlecast.serving.forecaster import Forecaster
 from candlecast.serving.fresh_candles import FreshCandles
 from candlecast.serving.loaded_model import LoadedModel
 from candlecast.serving.pinned import PinnedRelease
 from candlecast.serving.prediction_cache import PredictionCache
+from candlecast.serving.shared_inputs import SharedInputCache
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
 
@@ -66,7 +66,7 @@ def build_forecaster(
         fresh_candles,
         ConnectionPool(settings),
         PredictionCache(redis, settings.candlecast_prediction_cache_seconds),
-        InputCache(settings.candlecast_feature_cache_entries),
+        SharedInputCache(redis, settings.candlecast_feature_cache_entries),
         settings.candlecast_shadow_fraction,
         pinned_bento=None if release is None else release.bento,
         universe_size=settings.candlecast_top_n,
