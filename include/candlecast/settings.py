@@ -103,7 +103,8 @@ class Settings(BaseSettings):
         default=2048,
         ge=0,
         description="Series whose serving inputs (the features a forecast reads) each API "
-        "worker keeps until their next candle closes; 0 computes features on every forecast.",
+        "worker keeps until their next candle closes, shared with the other workers through "
+        "Redis; 0 computes features on every forecast and shares nothing.",
     )
     candlecast_api_workers: int = Field(
         default=2, ge=1, le=64, description="Worker processes of the Bento (one per core)."

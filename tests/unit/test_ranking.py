@@ -13,7 +13,7 @@ import pytest
 
 from candlecast.api import AccuracyRequest, accuracy_from_tables
 from candlecast.marketdata import SampleProvider
-from candlecast.modeling import FEATURE_SET_VERSION, Calibration, ForecastModel
+from candlecast.modeling import FEATURE_SET_VERSION, Calibration, ForecastModel, mid_percentile
 from candlecast.modeling.naive_rankers import NaiveRanker
 from candlecast.monitoring import RealisedCandles
 from candlecast.monitoring.ranking_outcomes import score_rankings
@@ -29,6 +29,7 @@ from candlecast.serving import (
     ranking_table,
     universe_key,
 )
+from candlecast.serving.relative_steps import Universe
 from candlecast.serving.shared_inputs import SharedInputCache
 from candlecast.settings import Settings
 from candlecast.timeframes import TIMEFRAMES
@@ -264,3 +265,19 @@ def test_a_universe_computed_while_the_candle_is_published_is_kept_for_seconds(
     redis.call("delete", key)  # they passed: no copy in the worker's memory either
     assert not rank(served, H1, 1).cached
     assert served.universes.computed == 2
+
+
+def test_a_steps_percentiles_are_each_horizons_mid_percentile_ties_included():
+    rng = np.random.default_rng(4)
+    raw = np.round(rng.normal(size=(40, 30)), 1)  # rounded: many ties
+    universe = Universe(
+        TAG, "1h", pd.Timestamp("2021-01-01", tz="UTC"), pd.Timestamp("2021-01-01", tz="UTC"),
+        tuple(f"X:C{i:02d}USDT" for i in range(40)), np.ones(40), raw,
+    )  # fmt: skip
+    for z in (universe.relative[7], np.round(rng.normal(size=30), 1), np.full(12, 9.0)):
+        expected = [mid_percentile(z[i], universe.relative[:, i])[()] for i in range(len(z))]
+        assert universe.percentiles(z).tolist() == expected
+    with_nan = universe.relative[3].copy()
+    with_nan[5] = np.nan
+    expected = [mid_percentile(v, universe.relative[:, i])[()] for i, v in enumerate(with_nan)]
+    assert universe.percentiles(with_nan).tolist() == pytest.approx(expected, nan_ok=True)

@@ -67,10 +67,17 @@ class Universe:
         return self.raw - self.mean
 
     def percentiles(self, relative_z: np.ndarray) -> np.ndarray:
-        """Each step's percentile (0-100) among the members' relative z at that horizon."""
-        return np.array(
-            [mid_percentile(relative_z[i], self.relative[:, i])[()] for i in range(len(relative_z))]
-        )
+        """Each step's percentile (0-100) among the members' relative z at that horizon: the
+        members below it, ties counted half (`mid_percentile`, all horizons in one pass)."""
+        values = np.asarray(relative_z, dtype=float)
+        if np.isnan(values).any() or not self.size:  # where counting and sorting differ
+            return np.array(
+                [mid_percentile(values[i], self.relative[:, i])[()] for i in range(len(values))]
+            )
+        columns = self.relative[:, : len(values)]
+        below = (columns < values).sum(axis=0)
+        not_above = (columns <= values).sum(axis=0)
+        return 100.0 * (below + 0.5 * (not_above - below)) / self.size
 
     def to_bytes(self) -> bytes:
         """A JSON head line, then the closes and the raw z as little-endian float64 (exact, and
