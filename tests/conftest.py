@@ -34,7 +34,15 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 # pytest-timeout's default (pyproject: 900 s, fixture setup included) is for a test that hangs;
 # a test using a fixture that trains models (once per session or module, in the first test that
 # asks) may legitimately run long on 2 busy cores, and gets this instead.
-TRAINING_FIXTURES = {"dag_runs", "releases_home", "planted", "absent", "celery_chain", "pipeline"}
+TRAINING_FIXTURES = {
+    "dag_runs",
+    "releases_home",
+    "planted",
+    "absent",
+    "celery_chain",
+    "pipeline",
+    "synthetic_models",
+}
 TRAINING_TIMEOUT_SECONDS = 3600
 
 
@@ -168,6 +176,14 @@ def s3(home):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def synthetic_models(tmp_path_factory):
+    """Synthetic universes' 1h trainings, each once per session (test_power, test_skill_served)."""
+    from tests.support.synthetic_models import SyntheticModels
+
+    return SyntheticModels(tmp_path_factory.mktemp("synthetic-models"))
 
 
 @pytest.fixture

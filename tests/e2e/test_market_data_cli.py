@@ -99,19 +99,21 @@ def test_a_rejected_key_stops_with_a_message(cli):
     assert "POLYGON_API_KEY" in result.stderr and "bad" not in result.stderr.replace("badly", "")
 
 
-def test_a_minute_of_429s_is_outlasted_within_the_rate_limit(cli):
-    """A 60-second rate-limit window during sync (no Retry-After, as the real API) and during
-    update (Retry-After: 20): both exit cleanly, nothing is written while the window lasts,
-    every series is whole afterwards, and no 60 s ever saw more than the plan's requests."""
+def test_a_window_of_429s_is_outlasted_within_the_rate_limit(cli):
+    """A rate-limit window of 429s during sync (no Retry-After, as the real API) and during
+    update (Retry-After: 10): both exit cleanly, nothing is written while the window lasts,
+    every series is whole afterwards, and no plan window (15 s here) ever saw more than the
+    plan's requests."""
     cli.env["POLYGON_REQUESTS_PER_MINUTE"] = "20"
-    cli.fake.storm(20)
+    cli.env["POLYGON_RATE_WINDOW_SECONDS"] = "15"
+    cli.fake.storm(10)
     synced = cli("sync-symbols")
     assert synced["upserted"] == 5 and synced["ranking"] == "updated"
     storm = cli.fake.storm_answers()
     # retried through the window: 429s from its start, then answered once it closed
     assert storm
     assert any(t >= cli.fake.faults.storm_until and s == 200 for t, _, s in cli.fake.requests())
-    cli.fake.storm(20, retry_after=20)
+    cli.fake.storm(10, retry_after=10)
     pairs = ("X:BTCUSDT", "X:SOLUSDT")
     process = subprocess.Popen(
         [CANDLECAST, "update", "--symbols", *pairs],
@@ -137,4 +139,4 @@ def test_a_minute_of_429s_is_outlasted_within_the_rate_limit(cli):
             want = want[timeframe.close_times(want["timestamp"]) <= now]
             assert list(cli.store.read(ticker, timeframe)["timestamp"]) == list(want["timestamp"])
     assert len(cli.fake.storm_answers()) > len(storm)
-    assert cli.fake.max_in_window(60.0) <= 20
+    assert cli.fake.max_in_window(15.0) <= 20

@@ -24,6 +24,7 @@ from candlecast.ops import ensure_database, with_database
 from candlecast.timeframes import TIMEFRAMES
 from tests.e2e.conftest import run_airflow
 from tests.support.bento_server import BIN, PROJECT_DIR, eventually, running_bento, workers
+from tests.support.synthetic_models import register_copy
 from tests.support.synthetic_universe import synthetic_candles, write_universe
 
 pytestmark = pytest.mark.e2e
@@ -236,8 +237,11 @@ def test_promote_and_rollback_swap_every_worker_without_a_failed_request(release
 
 
 def test_prune_keeps_champions_and_former_champions(releases_home):
+    """A third version that was never champion (a copy of the second, registered without
+    training) is pruned; the champion and the former champion are kept."""
     env = releases_home["env"]
-    third = train(env, auto_promote=False)
+    third = {"tag": register_copy(releases_home["second"]["tag"], env)}
+    assert third["tag"] != releases_home["second"]["tag"]
     pruned = json.loads(run(env, str(BIN / "candlecast"), "models", "prune", "--keep", "0"))
     assert pruned["pruned"] == [third["tag"]]
     bentoml = str(BIN / "bentoml")

@@ -1,12 +1,13 @@
 """Skill end to end, through the real path: a synthetic universe served by the sample provider is
-synced, stored and trained by the `candlecast` CLI into its own home, and `bentoml serve` serves
-its 1h model, the only one trained there (other timeframes answer 503 naming why). With a planted signal
+synced and stored by the `candlecast` CLI into its own home, its 1h model (the training
+test_power examines, once per session; `candlecast train` itself runs in test_releases) is
+registered there, and `bentoml serve` serves it, the only model of that home (other timeframes
+answer 503 naming why). With a planted signal
 the served steps carry it (skill flags, points off the last close, confidence above 0.5 and as
 the model's validation calibration says); without it every step says 'none' at 0.5."""
 
 from __future__ import annotations
 
-import json
 import math
 import subprocess
 import uuid
@@ -16,6 +17,7 @@ import pytest
 
 from candlecast.ops import ensure_database, with_database
 from tests.support.bento_server import BIN, PROJECT_DIR, running_bento
+from tests.support.synthetic_models import register
 from tests.support.synthetic_universe import synthetic_candles, write_universe
 
 pytestmark = pytest.mark.e2e
@@ -30,8 +32,8 @@ def run(env: dict, *args: str, timeout: float = 900) -> str:
     return result.stdout
 
 
-def served_universe(stack_environment, tmp_path_factory, signal: float) -> dict:
-    """A home of its own holding the synthetic universe's 1h model, trained by the CLI."""
+def served_universe(stack_environment, tmp_path_factory, synthetic_models, signal: float) -> dict:
+    """A home of its own holding the synthetic universe's 1h model."""
     work = tmp_path_factory.mktemp(f"skill-{signal}")
     folder = write_universe(work / "universe", synthetic_candles(signal=signal))
     database = f"skill_{uuid.uuid4().hex[:8]}"
@@ -48,9 +50,8 @@ def served_universe(stack_environment, tmp_path_factory, signal: float) -> dict:
     candlecast = str(BIN / "candlecast")
     run(env, candlecast, "sync-symbols")
     run(env, candlecast, "update", "--timeframe", "1h")
-    output = run(env, candlecast, "train", "--timeframe", "1h")
-    trained = json.loads(output[output.rindex("\n{") if not output.startswith("{") else 0 :])
-    return {"env": env, "work": work, "tag": trained["tag"]}
+    model, _, _ = synthetic_models.trained(signal)
+    return {"env": env, "work": work, "tag": register(model, work / "model", env)}
 
 
 def forecasts(url: str) -> list[dict]:
@@ -63,13 +64,13 @@ def forecasts(url: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def planted(stack_environment, tmp_path_factory):
-    return served_universe(stack_environment, tmp_path_factory, 0.08)
+def planted(stack_environment, tmp_path_factory, synthetic_models):
+    return served_universe(stack_environment, tmp_path_factory, synthetic_models, 0.08)
 
 
 @pytest.fixture(scope="module")
-def absent(stack_environment, tmp_path_factory):
-    return served_universe(stack_environment, tmp_path_factory, 0.0)
+def absent(stack_environment, tmp_path_factory, synthetic_models):
+    return served_universe(stack_environment, tmp_path_factory, synthetic_models, 0.0)
 
 
 def test_a_planted_signal_is_served_with_its_skill(planted):

@@ -8,38 +8,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from candlecast.modeling.training import train_timeframe
-from candlecast.ohlcv import CandleStore
-from candlecast.timeframes import TIMEFRAMES
-from tests.support.synthetic_universe import synthetic_candles, write_store
-
-HOUR = TIMEFRAMES["1h"]
-
-
-def _trained(tmp_path_factory, signal: float, reversal: float = 0.0):
-    root = write_store(
-        tmp_path_factory.mktemp(f"synthetic-{signal}-{reversal}"),
-        synthetic_candles(signal=signal, reversal=reversal),
-    )
-    store = CandleStore(root)
-    return train_timeframe(store, store.tickers(HOUR), HOUR)
+from tests.support.synthetic_universe import synthetic_candles
 
 
 @pytest.fixture(scope="module")
-def planted(tmp_path_factory):
-    return _trained(tmp_path_factory, 0.08)
+def planted(synthetic_models):
+    return synthetic_models.trained(0.08)
 
 
 @pytest.fixture(scope="module")
-def absent(tmp_path_factory):
-    return _trained(tmp_path_factory, 0.0)
+def absent(synthetic_models):
+    return synthetic_models.trained(0.0)
 
 
 @pytest.fixture(scope="module")
-def reversal(tmp_path_factory):
+def reversal(synthetic_models):
     """Nothing but what a one-line rule knows: minus the last candle's return ranks the coins
     at IC ~0.08 at h1, decaying as 1/sqrt(h)."""
-    return _trained(tmp_path_factory, 0.0, reversal=0.08)
+    return synthetic_models.trained(0.0, reversal=0.08)
 
 
 def test_what_a_one_line_rule_knows_is_claimed_and_served_at_the_planted_horizons(reversal):
