@@ -91,21 +91,22 @@ class SharedInputCache(InputCache):
             return build()
         entry = self._entries.get(key)
         if entry is None:
-            entry = self._shared(key) or self._build_and_share(key, build)
+            shared_key = inputs_key(key)
+            entry = self._shared(shared_key) or self._build_and_share(shared_key, build)
             self._entries.put(key, entry)
         return entry
 
-    def _shared(self, key: tuple) -> SeriesInputs | None:
-        payload = self.redis.call("get", inputs_key(key))
+    def _shared(self, shared_key: str) -> SeriesInputs | None:
+        payload = self.redis.call("get", shared_key)
         if payload is None:
             return None
         try:
             return inputs_from_bytes(payload)
         except ValueError as error:  # another form: built again and overwritten
-            log.warning("shared inputs %s unreadable: %s", inputs_key(key), error)
+            log.warning("shared inputs %s unreadable: %s", shared_key, error)
             return None
 
-    def _build_and_share(self, key: tuple, build: Callable[[], SeriesInputs]) -> SeriesInputs:
+    def _build_and_share(self, shared_key: str, build: Callable[[], SeriesInputs]) -> SeriesInputs:
         entry = build()
-        self.redis.call("set", inputs_key(key), inputs_bytes(entry), ex=self.keep_seconds)
+        self.redis.call("set", shared_key, inputs_bytes(entry), ex=self.keep_seconds)
         return entry
