@@ -16,7 +16,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     BENTOML_HOME=/opt/candlecast-home/bentoml \
     BENTOML_DO_NOT_TRACK=True \
     GX_ANALYTICS_ENABLED=false \
-    KERAS_BACKEND=jax
+    KERAS_BACKEND=jax \
+    OMP_WAIT_POLICY=PASSIVE
 
 # tini reaps the children of airflow and bentoml; libgomp1 is XGBoost's OpenMP runtime.
 RUN apt-get update \

@@ -28,6 +28,9 @@ atexit.register(shutil.rmtree, os.environ["AIRFLOW_HOME"], ignore_errors=True)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
+# Before OpenMP (XGBoost, scikit-learn) loads, as the stack sets it: trainings overlap (this
+# process's, its stacks'), and idle OpenMP threads must not spin on the cores others need.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 

@@ -19,6 +19,14 @@ def test_local_executor_environment_has_no_celery(settings):
     assert not [k for k in env if "CELERY" in k]
 
 
+@pytest.mark.parametrize("executor", ["local", "celery"])
+def test_every_executor_keeps_idle_openmp_threads_off_the_cores(settings, executor):
+    """Trainings run side by side (4 tasks, or 2 workers x 2): OpenMP threads that spin while
+    idle took the cores the others needed (bench/bench_concurrent_training.py)."""
+    env = airflow_env(settings, PROJECT_DIR, executor, 18082, airflow_database="airflow_env_t")
+    assert env["OMP_WAIT_POLICY"] == "PASSIVE"
+
+
 def test_celery_environment_names_broker_backend_and_api(settings):
     env = airflow_env(settings, PROJECT_DIR, "celery", 18081, airflow_database="airflow_env_t")
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"

@@ -52,6 +52,10 @@ def stack_env(
         "BENTOML_DO_NOT_TRACK": "True",
         "GX_ANALYTICS_ENABLED": "false",
         "KERAS_BACKEND": "jax",
+        # XGBoost's and scikit-learn's OpenMP threads sleep when idle instead of spinning: the
+        # executor runs several trainings at once on the same cores, and spinning threads took
+        # the cores the others needed (bench/bench_concurrent_training.py)
+        "OMP_WAIT_POLICY": "PASSIVE",
         "AIRFLOW_HOME": str(home / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(project_dir / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(project_dir / "plugins"),
