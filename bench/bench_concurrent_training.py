@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 CODES = ("1h", "4h", "1d", "1w")
@@ -62,12 +63,13 @@ def run(store_root: Path, policy: str | None, serial: bool) -> tuple[float, floa
         env["OMP_WAIT_POLICY"] = policy
     argv = [[sys.executable, "-c", TRAIN, str(store_root), code] for code in CODES]
     cpu, began = children_cpu(), time.perf_counter()
+    start = partial(subprocess.Popen, env=env, stderr=subprocess.DEVNULL)
     if serial:
-        for args in argv:
-            subprocess.run(args, env=env, check=True, capture_output=True)
+        codes = [start(args).wait() for args in argv]
     else:
-        processes = [subprocess.Popen(args, env=env, stderr=subprocess.DEVNULL) for args in argv]
-        assert [p.wait() for p in processes] == [0] * len(processes)
+        processes = [start(args) for args in argv]
+        codes = [p.wait() for p in processes]
+    assert codes == [0] * len(argv), dict(zip(CODES, codes, strict=True))
     return time.perf_counter() - began, children_cpu() - cpu
 
 
